@@ -1,0 +1,1 @@
+"""PostgreSQL: pool, migrations, named queries and one typed function per query."""

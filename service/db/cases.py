@@ -1,0 +1,193 @@
+"""Cases and their events: intake of reports, state transitions, reading a case."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from service.db.queries import q
+from service.domain.reports import ValidReport
+from service.domain.states import CaseState, check_transition
+
+# Timestamp columns a transition may stamp (whitelist: the names go into SQL).
+CLOCK_COLUMNS = frozenset(
+    {
+        "resolved_at",
+        "first_notice_at",
+        "acknowledged_at",
+        "first_gone_at",
+        "removed_at",
+        "reappeared_at",
+    }
+)
+HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
+_DEADLOCK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    index: int
+    case_id: int
+    status: Literal["created", "duplicate"]
+
+
+async def ingest_reports(
+    pool: asyncpg.Pool, reports: list[ValidReport], *, scanner_id: int, actor: str, via: str
+) -> list[IntakeResult]:
+    """Store a batch of valid reports idempotently; one result per report, in input order.
+
+    A report whose normalised URL and any hash match an existing case is a duplicate of it,
+    also when the other case arrives at the same moment from another request.
+    """
+    if not reports:
+        return []
+    for attempt in range(_DEADLOCK_RETRIES):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await _ingest(conn, reports, scanner_id, actor, via)
+        except asyncpg.DeadlockDetectedError:
+            if attempt == _DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _ingest(
+    conn: asyncpg.Connection, reports: list[ValidReport], scanner_id: int, actor: str, via: str
+) -> list[IntakeResult]:
+    columns = _columns(reports)
+    inserted = await conn.fetch(q("insert_reports"), *columns, scanner_id, actor, via)
+    case_of: dict[int, int] = {}
+    created: set[int] = set()
+    unclaimed = {row["id"]: row for row in inserted}
+    for position, item in enumerate(reports):
+        case_id = _take_inserted(item, unclaimed)
+        if case_id is not None:
+            case_of[position] = case_id
+            created.add(position)
+    missing = [p for p in range(len(reports)) if p not in case_of]
+    if missing:
+        case_of.update(await _match_existing(conn, reports, missing))
+    return [
+        IntakeResult(item.index, case_of[p], "created" if p in created else "duplicate")
+        for p, item in enumerate(reports)
+    ]
+
+
+def _take_inserted(item: ValidReport, unclaimed: dict[int, asyncpg.Record]) -> int | None:
+    """The inserted row this report produced, if it was the first of its kind in the batch."""
+    hashes = item.report.hashes.present()
+    for case_id, row in unclaimed.items():
+        if row["url"] == item.url.url and all(row[k] == v for k, v in hashes.items()):
+            del unclaimed[case_id]
+            return case_id
+    return None
+
+
+async def _match_existing(
+    conn: asyncpg.Connection, reports: list[ValidReport], positions: list[int]
+) -> dict[int, int]:
+    subset = [reports[p] for p in positions]
+    hashes = [r.report.hashes.present() for r in subset]
+    rows = await conn.fetch(
+        q("match_reports"),
+        [r.url.url for r in subset],
+        *[[h.get(name) for h in hashes] for name in HASH_NAMES],
+        positions,
+    )
+    return {row["ord"]: row["id"] for row in rows}
+
+
+def _columns(reports: list[ValidReport]) -> list[list[Any]]:
+    hashes = [r.report.hashes.present() for r in reports]
+    return [
+        [r.url.url for r in reports],
+        [r.url.original for r in reports],
+        [r.url.host for r in reports],
+        *[[h.get(name) for h in hashes] for name in HASH_NAMES],
+        [r.report.media_type for r in reports],
+        [r.report.classification for r in reports],
+        [r.report.source_ref for r in reports],
+        [r.report.detected_at for r in reports],
+    ]
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    case_id: int,
+    to_state: CaseState,
+    *,
+    actor: str,
+    kind: str = "transition",
+    detail: dict[str, Any] | None = None,
+    stamp: str | None = None,
+    at: datetime | None = None,
+    expect: CaseState | set[CaseState] | None = None,
+) -> CaseState | None:
+    """Move a case to `to_state` and append the event, atomically.
+
+    `stamp` names a clock column set to `at` (default now()) if still empty. `expect` guards
+    against acting on stale information: when the case is not in that state nothing happens
+    and None is returned. Returns the previous state.
+    """
+    if stamp is not None and stamp not in CLOCK_COLUMNS:
+        raise ValueError(f"unknown clock column {stamp!r}")
+    async with conn.transaction():
+        current = CaseState(await conn.fetchval(q("case_state_for_update"), case_id))
+        allowed = {expect} if isinstance(expect, CaseState) else expect
+        if allowed is not None and current not in allowed:
+            return None
+        check_transition(current, to_state)
+        stamp_sql = f", {stamp} = coalesce({stamp}, coalesce($3, now()))" if stamp else ""
+        await conn.execute(
+            f"UPDATE cases SET state = $2, updated_at = now(){stamp_sql} WHERE id = $1",
+            case_id,
+            to_state.value,
+            *([at] if stamp else []),
+        )
+        await conn.execute(
+            "INSERT INTO case_events (case_id, actor, kind, from_state, to_state, detail)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            case_id,
+            actor,
+            kind,
+            current.value,
+            to_state.value,
+            detail or {},
+        )
+        return current
+
+
+async def add_event(
+    conn: asyncpg.Connection,
+    case_id: int,
+    *,
+    actor: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+) -> int:
+    event_id: int = await conn.fetchval(q("add_event"), case_id, actor, kind, detail or {})
+    return event_id
+
+
+async def get_case(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(q("get_case"), case_id)
+    if row is None:
+        return None
+    case = dict(row)
+    case["events"] = [dict(e) for e in await conn.fetch(q("case_events"), case_id)]
+    return case
+
+
+def jsonable(value: Any) -> Any:
+    """Convert records/datetimes for JSON answers."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

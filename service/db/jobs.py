@@ -1,0 +1,66 @@
+"""The work queue every stage shares: enqueue, claim with a lease, finish, retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from service.db.queries import q
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed unit of work. Only the holder of `claim_id` may finish it."""
+
+    id: int
+    kind: str
+    case_id: int | None
+    ref_id: int | None
+    claim_id: int
+    attempts: int
+
+
+async def enqueue_for_case(
+    conn: asyncpg.Connection, kind: str, case_id: int, run_at: datetime | None = None
+) -> None:
+    await conn.execute(q("enqueue_case_job"), kind, case_id, run_at or await _now(conn))
+
+
+async def enqueue_for_ref(
+    conn: asyncpg.Connection, kind: str, ref_id: int, run_at: datetime | None = None
+) -> None:
+    await conn.execute(q("enqueue_ref_job"), kind, ref_id, run_at or await _now(conn))
+
+
+async def claim(
+    conn: asyncpg.Connection, kind: str, limit: int, worker: str, lease: timedelta
+) -> list[Job]:
+    rows = await conn.fetch(q("claim_jobs"), kind, limit, worker, lease)
+    return [Job(**dict(row)) for row in rows]
+
+
+async def finish(conn: asyncpg.Connection, job: Job) -> bool:
+    """Done; False when the lease was lost to another worker meanwhile."""
+    return await conn.fetchval(q("finish_job"), job.id, job.claim_id) is not None
+
+
+async def reschedule(conn: asyncpg.Connection, job: Job, run_at: datetime) -> bool:
+    return await conn.fetchval(q("reschedule_job"), job.id, job.claim_id, run_at) is not None
+
+
+async def retry(conn: asyncpg.Connection, job: Job, delay: timedelta, error: str) -> bool:
+    return await conn.fetchval(q("retry_job"), job.id, job.claim_id, delay, error[:2000]) is not None
+
+
+async def heartbeat(conn: asyncpg.Connection, jobs: list[Job], lease: timedelta) -> None:
+    if jobs:
+        await conn.execute(
+            q("heartbeat_jobs"), [j.id for j in jobs], [j.claim_id for j in jobs], lease
+        )
+
+
+async def _now(conn: asyncpg.Connection) -> datetime:
+    value: datetime = await conn.fetchval("SELECT now()")
+    return value

@@ -1,0 +1,64 @@
+-- name: insert_reports
+-- Insert one batch of validated reports. Rows overlapping an existing case (same normalised URL
+-- and any equal hash, see the partial unique indexes) are skipped; each created case gets its
+-- 'received' event in the same statement.
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::timestamptz[]
+    ) AS r(url, url_original, host, sha256, sha1, md5, pdq, media_type, classification,
+           source_ref, detected_at)
+), inserted AS (
+    INSERT INTO cases (url, url_original, host, sha256, sha1, md5, pdq, media_type,
+                       classification, source_ref, detected_at, scanner_id)
+    SELECT url, url_original, host, sha256, sha1, md5, pdq, media_type, classification,
+           source_ref, detected_at, $12
+    FROM input
+    ORDER BY url, sha256, sha1, md5, pdq  -- one lock order for every batch: fewer deadlocks
+    ON CONFLICT DO NOTHING
+    RETURNING id, url, sha256, sha1, md5, pdq, received_at
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, to_state, detail, at)
+    SELECT id, $13, 'received', 'received', jsonb_build_object('via', $14::text), received_at
+    FROM inserted
+)
+SELECT id, url, sha256, sha1, md5, pdq FROM inserted;
+
+-- name: match_reports
+-- For reports that were not inserted: the existing case each one overlaps (lowest id wins).
+SELECT r.ord, c.id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[])
+     AS r(url, sha256, sha1, md5, pdq, ord)
+CROSS JOIN LATERAL (
+    SELECT id FROM cases c
+    WHERE c.url = r.url
+      AND (c.sha256 = r.sha256 OR c.sha1 = r.sha1 OR c.md5 = r.md5 OR c.pdq = r.pdq)
+    ORDER BY id LIMIT 1
+) c;
+
+-- name: get_case
+-- One case with everything a reader of the API needs.
+SELECT c.*, t.name AS scanner_name
+FROM cases c JOIN tokens t ON t.id = c.scanner_id
+WHERE c.id = $1;
+
+-- name: case_events
+-- The case's history, oldest first.
+SELECT id, at, actor, kind, from_state, to_state, detail
+FROM case_events WHERE case_id = $1 ORDER BY id;
+
+-- name: add_event
+-- Append an event that records a decision or observation without a state change.
+INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, $2, $3, $4) RETURNING id;
+
+-- name: case_state_for_update
+-- Lock the case row while a stage decides what happens to it.
+SELECT state FROM cases WHERE id = $1 FOR UPDATE;
+
+-- name: list_cases
+-- Newest cases first, keyset-paged by id.
+SELECT id, url, host, state, media_type, sha256, pdq, detected_at, received_at
+FROM cases WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2;
+
+-- name: count_cases_by_state
+SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state;

@@ -1,0 +1,74 @@
+-- name: claim_jobs
+-- Claim up to $2 due jobs of kind $1 for worker $3, leasing them for $4.
+-- SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
+-- Pushing run_at to the lease end is the lease: if the worker dies, the job is due again by
+-- itself, and the one index jobs_due (kind, run_at) serves fresh and expired work alike.
+WITH due AS (
+    SELECT id FROM jobs
+    WHERE kind = $1 AND run_at <= now()
+    ORDER BY run_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j
+SET run_at = now() + $4::interval,
+    claim_id = nextval('job_claims'),
+    claimed_by = $3,
+    attempts = j.attempts + 1
+FROM due
+WHERE j.id = due.id
+RETURNING j.id, j.kind, j.case_id, j.ref_id, j.claim_id, j.attempts;
+
+-- name: enqueue_case_job
+-- Make sure a job of kind $1 for case $2 is due no later than $3. A job being worked on now
+-- is not moved (its worker holds the lease); the request is remembered in requeue_at instead.
+INSERT INTO jobs (kind, case_id, run_at) VALUES ($1, $2, $3)
+ON CONFLICT (kind, case_id) WHERE case_id IS NOT NULL DO UPDATE
+SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
+                  ELSE jobs.run_at END,
+    requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
+                      ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
+RETURNING id;
+
+-- name: enqueue_ref_job
+-- The same for a job about another row (a notice, …).
+INSERT INTO jobs (kind, ref_id, run_at) VALUES ($1, $2, $3)
+ON CONFLICT (kind, ref_id) WHERE ref_id IS NOT NULL DO UPDATE
+SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
+                  ELSE jobs.run_at END,
+    requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
+                      ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
+RETURNING id;
+
+-- name: finish_job
+-- The holder of claim $2 is done: delete the job, unless someone asked for another run
+-- meanwhile (requeue_at), in which case it becomes due then.
+WITH kept AS (
+    UPDATE jobs SET run_at = requeue_at, requeue_at = NULL, claim_id = NULL, claimed_by = NULL,
+                    attempts = 0, last_error = NULL
+    WHERE id = $1 AND claim_id = $2 AND requeue_at IS NOT NULL
+    RETURNING id
+)
+DELETE FROM jobs WHERE id = $1 AND claim_id = $2 AND NOT EXISTS (SELECT FROM kept)
+RETURNING id;
+
+-- name: reschedule_job
+-- The holder of claim $2 wants the job to run again at $3 (or earlier if requested meanwhile).
+UPDATE jobs
+SET run_at = least($3::timestamptz, coalesce(requeue_at, $3::timestamptz)), requeue_at = NULL,
+    claim_id = NULL, claimed_by = NULL, attempts = 0, last_error = NULL
+WHERE id = $1 AND claim_id = $2
+RETURNING id;
+
+-- name: retry_job
+-- The holder of claim $2 failed: run again after the backoff $3, keep the error for operators.
+UPDATE jobs
+SET run_at = now() + $3::interval, claim_id = NULL, claimed_by = NULL, last_error = $4
+WHERE id = $1 AND claim_id = $2
+RETURNING id;
+
+-- name: heartbeat_jobs
+-- Extend the leases still held by this worker.
+UPDATE jobs j SET run_at = now() + $3::interval
+FROM unnest($1::bigint[], $2::bigint[]) AS held(id, claim_id)
+WHERE j.id = held.id AND j.claim_id = held.claim_id;

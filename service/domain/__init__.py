@@ -1,0 +1,1 @@
+"""The pure core: states, models, policies and statistics. Imports no I/O."""

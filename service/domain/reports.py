@@ -1,0 +1,133 @@
+"""What a scanner reports: the intake models and their validation rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from service.domain.urls import InvalidUrl, NormalisedUrl, normalise_url
+
+HASH_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32, "pdq": 64}
+HashAlgorithm = Literal["sha256", "sha1", "md5", "pdq"]
+_HEX = re.compile(r"^[0-9a-f]+$")
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+class Hashes(BaseModel):
+    """The content's hashes: exact (sha256, sha1, md5) and perceptual (pdq). At least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str | None = None
+    sha1: str | None = None
+    md5: str | None = None
+    pdq: str | None = None
+
+    @field_validator("sha256", "sha1", "md5", "pdq")
+    @classmethod
+    def _hex_of_right_length(cls, value: str | None, info: object) -> str | None:
+        if value is None:
+            return None
+        name = getattr(info, "field_name", "")
+        value = value.strip().lower()
+        expected = HASH_LENGTHS[name]
+        if len(value) != expected or not _HEX.match(value):
+            raise ValueError(f"{name} must be {expected} hexadecimal characters")
+        return value
+
+    def present(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class ReportIn(BaseModel):
+    """One confirmed-match URL as a scanner submits it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+    hashes: Hashes
+    media_type: Annotated[str, StringConstraints(min_length=3, max_length=255)]
+    detected_at: AwareDatetime
+    source_ref: ShortText
+    classification: ShortText | None = None
+
+    @field_validator("hashes")
+    @classmethod
+    def _at_least_one(cls, value: Hashes) -> Hashes:
+        if not value.present():
+            raise ValueError("at least one hash (sha256, sha1, md5 or pdq) is required")
+        return value
+
+    @field_validator("media_type")
+    @classmethod
+    def _media_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not MEDIA_TYPE.match(value):
+            raise ValueError("media_type must look like type/subtype, e.g. image/jpeg")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _normalisable(cls, value: str) -> str:
+        normalise_url(value)  # raises InvalidUrl (a ValueError) with the reason
+        return value
+
+
+class ReportsIn(BaseModel):
+    """The body of POST /api/v1/reports (items are validated one by one)."""
+
+    reports: list[dict[str, object]] = Field(min_length=1, max_length=1000)
+
+
+class ValidReport(BaseModel):
+    """A report that passed validation, with its URL normalised."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    report: ReportIn
+    url: NormalisedUrl
+
+
+class RejectedReport(BaseModel):
+    index: int
+    problems: list[dict[str, object]]
+
+
+def validate_report(
+    index: int, raw: object, *, now: datetime, max_skew: timedelta
+) -> ValidReport | RejectedReport:
+    """Validate one raw report; a failure carries the field paths and reasons."""
+    try:
+        report = ReportIn.model_validate(raw)
+    except ValidationError as exc:
+        return RejectedReport(index=index, problems=_problems(exc))
+    if report.detected_at > now.astimezone(UTC) + max_skew:
+        problem = {"field": "detected_at", "reason": "detected_at is in the future"}
+        return RejectedReport(index=index, problems=[problem])
+    try:
+        url = normalise_url(report.url)
+    except InvalidUrl as exc:  # unreachable after the validator, kept for type narrowing
+        return RejectedReport(index=index, problems=[{"field": "url", "reason": str(exc)}])
+    return ValidReport(index=index, report=report, url=url)
+
+
+def _problems(exc: ValidationError) -> list[dict[str, object]]:
+    problems: list[dict[str, object]] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "report"
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        problems.append({"field": field, "reason": reason})
+    return problems

@@ -1,0 +1,56 @@
+"""Case states (mirrors the Postgres enum `case_state`) and the transitions allowed between them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    RECEIVED = "received"
+    RESOLVING = "resolving"
+    RESOLVED = "resolved"
+    UNRESOLVED = "unresolved"
+    HELD = "held"
+    NOTIFIED = "notified"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+    GONE_PENDING = "gone_pending"
+    REMOVED = "removed"
+    REAPPEARED = "reappeared"
+
+
+S = CaseState
+
+# States in which the content is believed to be served and a hoster is on the clock.
+OPEN_NOTICE_STATES = frozenset({S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED, S.REAPPEARED})
+
+ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
+    S.RECEIVED: frozenset({S.RESOLVING, S.HELD, S.GONE_PENDING}),
+    S.RESOLVING: frozenset({S.RESOLVED, S.UNRESOLVED, S.RECEIVED, S.HELD}),
+    S.RESOLVED: frozenset({S.NOTIFIED, S.HELD, S.UNRESOLVED, S.GONE_PENDING, S.RESOLVING}),
+    S.UNRESOLVED: frozenset({S.RESOLVING, S.RESOLVED, S.HELD, S.GONE_PENDING}),
+    S.HELD: frozenset({S.RECEIVED, S.RESOLVED, S.GONE_PENDING, S.REMOVED}),
+    S.NOTIFIED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.GONE_PENDING, S.HELD}),
+    S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.GONE_PENDING, S.HELD}),
+    S.ESCALATED: frozenset({S.ACKNOWLEDGED, S.GONE_PENDING, S.HELD}),
+    S.GONE_PENDING: frozenset(
+        {S.REMOVED, S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED, S.REAPPEARED, S.RESOLVED, S.HELD}
+    ),
+    S.REMOVED: frozenset({S.REAPPEARED}),
+    S.REAPPEARED: frozenset({S.NOTIFIED, S.GONE_PENDING, S.ACKNOWLEDGED, S.ESCALATED, S.HELD}),
+}
+
+
+class IllegalTransition(ValueError):
+    """A state change the lifecycle does not allow."""
+
+    def __init__(self, current: CaseState, target: CaseState) -> None:
+        super().__init__(f"a case cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def check_transition(current: CaseState, target: CaseState) -> None:
+    """Raise IllegalTransition unless current → target is part of the lifecycle."""
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise IllegalTransition(current, target)

@@ -1,0 +1,118 @@
+"""URL normalisation: one spelling per resource, so the same URL is the same case.
+
+Scheme and host lower-cased, IDNA for international hosts, default ports dropped, fragment
+dropped, percent-encoding normalised (unreserved characters decoded, hex upper-cased), path
+dot-segments resolved. Only http and https. Query strings are kept as sent (their order can
+matter to the server that serves the content).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 8192
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+class InvalidUrl(ValueError):
+    """The string is not an http(s) URL we can track."""
+
+
+@dataclass(frozen=True)
+class NormalisedUrl:
+    url: str
+    host: str
+    original: str
+
+
+def normalise_url(raw: str) -> NormalisedUrl:
+    """Return the canonical form of an http(s) URL or raise InvalidUrl with the reason."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidUrl("empty URL")
+    if len(raw) > MAX_URL_LENGTH:
+        raise InvalidUrl(f"URL longer than {MAX_URL_LENGTH} characters")
+    text = raw.strip()
+    if _FORBIDDEN.search(text):
+        raise InvalidUrl("URL contains whitespace or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidUrl(f"unparseable URL: {exc}") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidUrl("only http and https URLs can be tracked")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidUrl("URLs with credentials are not accepted")
+    host = _normalise_host(parts.hostname or "")
+    netloc = _bracket(host) if port in (None, _DEFAULT_PORTS[scheme]) else f"{_bracket(host)}:{port}"
+    path = _normalise_path(parts.path)
+    query = _normalise_percent(parts.query, keep_reserved=True)
+    url = urlunsplit((scheme, netloc, path, query, ""))
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidUrl(f"URL longer than {MAX_URL_LENGTH} characters once normalised")
+    return NormalisedUrl(url=url, host=host, original=raw)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _normalise_host(host: str) -> str:
+    if not host:
+        raise InvalidUrl("URL has no host")
+    host = host.rstrip(".").lower()
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidUrl(f"host is not a valid internationalised name: {exc}") from exc
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise InvalidUrl("host is not a valid DNS name")
+    return ascii_host
+
+
+def _normalise_percent(text: str, *, keep_reserved: bool = True) -> str:
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(fix, text)
+
+
+def _normalise_path(path: str) -> str:
+    path = _normalise_percent(path)
+    if not path:
+        return "/"
+    return _remove_dot_segments(path)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4, on segments."""
+    output: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                output.append("")
+        elif segment == "..":
+            if len(output) > 1:
+                output.pop()
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    result = "/".join(output)
+    return result if result.startswith("/") else "/" + result

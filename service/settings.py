@@ -1,0 +1,133 @@
+"""The one Settings class. Built once in the CLI (the composition root) and passed down.
+
+Nothing else reads the environment. Every interval of the case lifecycle is a setting so
+that the demo and the tests can run a week of lifecycle in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "takedown-tracker"
+
+
+class SmtpTls(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(BaseSettings):
+    """Configuration from `TAKEDOWN_*` environment variables (see the README table)."""
+
+    model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="ignore", frozen=True)
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL"
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_connect_timeout: float = Field(default=30.0, gt=0, description="seconds to keep retrying")
+
+    # --- HTTP ------------------------------------------------------------------------------
+    listen: str = "127.0.0.1:8080"
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_reports_per_request: int = Field(default=1000, ge=1, le=10000)
+    max_clock_skew: timedelta = Field(
+        default=timedelta(minutes=5), description="tolerance for detected_at in the future"
+    )
+
+    # --- resolution --------------------------------------------------------------------------
+    dns_nameservers: list[str] = Field(
+        default_factory=list, description="host[:port] list; empty = system resolver"
+    )
+    dns_timeout: float = Field(default=3.0, gt=0)
+    rdap_bootstrap_url: str | None = None
+    rdap_timeout: float = Field(default=10.0, gt=0)
+    rdap_cache_ttl: timedelta = timedelta(days=7)
+    rdap_negative_cache_ttl: timedelta = timedelta(hours=6)
+    abusix_zone: str = "abuse-contacts.abusix.zone"
+    cymru_origin_zone: str = "origin.asn.cymru.com"
+    cymru_origin6_zone: str = "origin6.asn.cymru.com"
+    cymru_asn_zone: str = "asn.cymru.com"
+
+    # --- mail --------------------------------------------------------------------------------
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.NONE
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    mail_from: str = "takedown@hotline.example"
+    reply_to: str = "abuse-desk@hotline.example"
+    hotline_name: str = "Example Hotline"
+    notice_gather_window: timedelta = timedelta(minutes=5)
+    notice_max_urls: int = Field(default=250, ge=1)
+    ack_token_ttl: timedelta = timedelta(days=30)
+
+    # --- probing -----------------------------------------------------------------------------
+    probe_proxy: str | None = None
+    probe_url: str | None = None
+    probe_token: SecretStr | None = None
+    allow_private_targets: bool = False
+    probe_user_agent: str = "TakedownTracker/0.1 (+https://hotline.example/about-our-checks)"
+    probe_timeout: float = Field(default=20.0, gt=0)
+    probe_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    probe_max_pixels: int = Field(default=50_000_000, ge=1)
+    probe_max_redirects: int = Field(default=5, ge=0)
+    probe_per_host_concurrency: int = Field(default=2, ge=1)
+    pdq_threshold: int = Field(default=31, ge=0, le=256)
+
+    # --- lifecycle clock (all intervals settings) --------------------------------------------
+    recheck_dense_interval: timedelta = timedelta(minutes=15)
+    recheck_dense_for: timedelta = timedelta(hours=6)
+    recheck_hourly_interval: timedelta = timedelta(hours=1)
+    recheck_hourly_until: timedelta = timedelta(days=3)
+    recheck_sparse_interval: timedelta = timedelta(hours=6)
+    recheck_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    removal_streak: int = Field(default=2, ge=1)
+    removal_min_span: timedelta = timedelta(hours=1)
+    watch_after_removal: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(days=1), timedelta(days=7), timedelta(days=30)]
+    )
+    renotice_interval: timedelta = timedelta(hours=24)
+    sla_default: timedelta = timedelta(hours=72)
+    sla_by_country: dict[str, timedelta] = Field(
+        default_factory=lambda: {"NL": timedelta(hours=24)}
+    )
+    held_min_probe_interval: timedelta = timedelta(days=1)
+
+    # --- workers -----------------------------------------------------------------------------
+    lease: timedelta = timedelta(minutes=2)
+    worker_poll_interval: float = Field(default=1.0, gt=0)
+    worker_batch: int = Field(default=20, ge=1)
+    worker_concurrency: int = Field(default=8, ge=1)
+    drain_timeout: float = Field(default=10.0, ge=0)
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_max: timedelta = timedelta(hours=6)
+
+    @field_validator("dns_nameservers", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        # `TAKEDOWN_DNS_NAMESERVERS=127.0.0.1:5353,127.0.0.2` as well as a JSON list.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])

@@ -1,0 +1,1 @@
+"""Workers: one claim loop shared by every stage (resolve, notify, probe, escalate)."""

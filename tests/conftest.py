@@ -1,0 +1,105 @@
+"""Shared fixtures: a fresh, migrated PostgreSQL database per test.
+
+The template database is migrated once per run (named after the migrations' content, so a
+changed migration gets a new template); each test gets `CREATE DATABASE … TEMPLATE`, which
+takes a few milliseconds, and it is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from service.db.migrate import available_migrations, migrate
+from service.db.pool import create_pool
+from service.settings import Settings
+
+ADMIN_DSN = os.environ.get("TAKEDOWN_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _dsn_for(database: str) -> str:
+    base, _, _ = ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+def _template_name() -> str:
+    digest = hashlib.sha256()
+    for m in available_migrations():
+        digest.update(f"{m.version}:{m.name}:{m.sql}".encode())
+    return f"takedown_tmpl_{digest.hexdigest()[:12]}"
+
+
+async def _ensure_template(name: str) -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute("SELECT pg_advisory_lock(4242)")
+        exists = await admin.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate", name
+        )
+        if not exists:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            conn = await asyncpg.connect(_dsn_for(name))
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            await admin.execute(f"ALTER DATABASE \"{name}\" WITH is_template = true")
+        await admin.execute("SELECT pg_advisory_unlock(4242)")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def template_db() -> str:
+    import asyncio
+
+    name = _template_name()
+    asyncio.run(_ensure_template(name))
+    return name
+
+
+@pytest.fixture
+async def db_url(template_db: str) -> AsyncIterator[str]:
+    """DSN of a fresh migrated database, dropped after the test."""
+    name = f"takedown_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    finally:
+        await admin.close()
+    yield _dsn_for(name)
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(db_url, min_size=1, max_size=10, retry_for=5)
+    yield pool
+    await pool.close()
+
+
+def make_settings(db_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: never read from the environment beyond what is given."""
+    values: dict[str, Any] = {
+        "database_url": db_url,
+        "allow_private_targets": True,
+        "worker_poll_interval": 0.05,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Iterator[Settings]:
+    yield make_settings(db_url)
