@@ -21,6 +21,9 @@ WITH input AS (
     INSERT INTO case_events (case_id, actor, kind, to_state, detail, at)
     SELECT id, $13, 'received', 'received', jsonb_build_object('via', $14::text), received_at
     FROM inserted
+), resolve_jobs AS (
+    -- Every new case goes straight to the resolve stage.
+    INSERT INTO jobs (kind, case_id, run_at) SELECT 'resolve', id, received_at FROM inserted
 )
 SELECT id, url, sha256, sha1, md5, pdq FROM inserted;
 

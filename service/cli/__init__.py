@@ -1,0 +1,14 @@
+"""`takedown` — the command line and the composition root.
+
+Settings are built here, once, from the environment, and passed down; nothing else reads the
+environment. Each area's commands live in a module of this package and register on `main`.
+"""
+
+from __future__ import annotations
+
+from service.cli.base import main
+
+# Importing the command modules registers their commands on `main`.
+from service.cli import core as _core  # noqa: F401  (registration)
+
+__all__ = ["main"]

@@ -1,0 +1,50 @@
+"""The stages a worker can run, by name. Each module exposes `build(pool, settings) -> Stage`.
+
+Stages hand work to each other only through the jobs table:
+  intake   → 'resolve' job per new case
+  resolve  → writes case_routes; resolved cases get an 'outbox' job
+  outbox   → turns resolved cases into notice items grouped per recipient; 'notify' jobs
+  notify   → sends a notice (ref_id = notice id); its cases become notified and get 'probe' jobs
+  probe    → re-checks by hash on the schedule; removal, reappearance ('outbox' again)
+  escalate → reminders and the escalation ladder for overdue cases
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import asyncpg
+
+from service.settings import Settings
+from service.workers.loop import Stage
+
+STAGE_MODULES = {
+    "resolve": "service.workers.resolve_stage",
+    "outbox": "service.workers.outbox_stage",
+    "notify": "service.workers.notify_stage",
+    "probe": "service.workers.probe_stage",
+    "escalate": "service.workers.escalate_stage",
+}
+
+
+def available_stages() -> list[str]:
+    """Stages whose module exists in this build."""
+    names = []
+    for name, module in STAGE_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        names.append(name)
+    return names
+
+
+def build_stage(name: str, pool: asyncpg.Pool, settings: Settings) -> Stage:
+    if name not in STAGE_MODULES:
+        raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGE_MODULES)}")
+    module = importlib.import_module(STAGE_MODULES[name])
+    build: Callable[[asyncpg.Pool, Settings], Stage] = module.build
+    return build(pool, settings)
