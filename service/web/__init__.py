@@ -1,0 +1,1 @@
+"""HTTP: the scanner API, hotline API, acknowledgment pages and oversight pages."""

@@ -1,0 +1,196 @@
+"""Scanner intake and case reading: /api/v1/reports, /api/v1/cases/{id}."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from service.db.cases import IntakeResult, get_case, ingest_reports, jsonable
+from service.db.tokens import Token
+from service.domain.reports import RejectedReport, ReportIn, ValidReport, validate_report
+from service.web.auth import require_role
+from service.web.keys import POOL, SETTINGS
+from service.web.openapi import Operation, operation
+from service.web.problems import HttpProblem, not_found, problem_body
+
+routes = web.RouteTableDef()
+
+
+class ReportsRequest(BaseModel):
+    """1–1000 confirmed-match reports."""
+
+    reports: list[ReportIn] = Field(min_length=1, max_length=1000)
+
+
+class ReportResult(BaseModel):
+    index: int
+    status: Literal["created", "duplicate", "rejected"]
+    case_id: int | None = None
+    problem: dict[str, Any] | None = None
+
+
+class ReportsAccepted(BaseModel):
+    results: list[ReportResult]
+    created: int
+    duplicate: int
+    rejected: int
+
+
+class CaseEvent(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict[str, Any]
+
+
+class CaseOut(BaseModel):
+    id: int
+    url: str
+    url_original: str
+    state: str
+    media_type: str
+    hashes: dict[str, str]
+    source_ref: str
+    scanner: str
+    detected_at: datetime
+    received_at: datetime
+    resolved_at: datetime | None
+    first_notice_at: datetime | None
+    acknowledged_at: datetime | None
+    first_gone_at: datetime | None
+    removed_at: datetime | None
+    reappeared_at: datetime | None
+    events: list[CaseEvent]
+
+
+operation(
+    Operation(
+        "post",
+        "/api/v1/reports",
+        "Submit confirmed-match URLs (idempotent per normalised URL and hash)",
+        roles=("scanner",),
+        request=ReportsRequest,
+        responses={202: ReportsAccepted, 413: None, 422: None},
+    )
+)
+operation(
+    Operation(
+        "get",
+        "/api/v1/cases/{case_id}",
+        "A case with its full event history",
+        roles=("hotline", "scanner"),
+        responses={200: CaseOut, 404: None},
+        parameters=(
+            {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ),
+    )
+)
+
+
+@routes.post("/api/v1/reports")
+async def submit_reports(request: web.Request) -> web.Response:
+    token = await require_role(request, "scanner")
+    settings = request.app[SETTINGS]
+    raw_reports = _reports_list(await _json_body(request), settings.max_reports_per_request)
+    now = datetime.now(UTC)
+    checked = [
+        validate_report(i, raw, now=now, max_skew=settings.max_clock_skew)
+        for i, raw in enumerate(raw_reports)
+    ]
+    valid = [c for c in checked if isinstance(c, ValidReport)]
+    rejected = [c for c in checked if isinstance(c, RejectedReport)]
+    if not valid:
+        raise HttpProblem(
+            422, "No valid report", "Every report failed validation.", slug="invalid-reports",
+            errors=[_rejection(r).model_dump(exclude_none=True) for r in rejected],
+        )
+    stored = await ingest_reports(
+        request.app[POOL], valid, scanner_id=token.id, actor=f"scanner:{token.name}", via="api"
+    )
+    return web.json_response(_accepted(stored, rejected).model_dump(exclude_none=True), status=202)
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise HttpProblem(
+            415, "Unsupported media type", "Send the reports as application/json.",
+            slug="unsupported-media-type",
+        )
+    try:
+        return json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
+
+
+def _reports_list(body: Any, limit: int) -> list[Any]:
+    reports = body.get("reports") if isinstance(body, dict) else None
+    if not isinstance(reports, list):
+        raise HttpProblem(
+            400, "Malformed request", 'The body must be {"reports": [ … ]}.', slug="malformed"
+        )
+    if not 1 <= len(reports) <= limit:
+        raise HttpProblem(
+            400, "Wrong batch size", f"Send between 1 and {limit} reports per request.",
+            slug="batch-size", count=len(reports), limit=limit,
+        )
+    return reports
+
+
+def _rejection(rejected: RejectedReport) -> ReportResult:
+    problem = problem_body(
+        422, "Invalid report", "; ".join(f"{p['field']}: {p['reason']}" for p in rejected.problems),
+        slug="invalid-report", errors=rejected.problems,
+    )
+    return ReportResult(index=rejected.index, status="rejected", problem=problem)
+
+
+def _accepted(stored: list[IntakeResult], rejected: list[RejectedReport]) -> ReportsAccepted:
+    results = [ReportResult(index=s.index, status=s.status, case_id=s.case_id) for s in stored]
+    results += [_rejection(r) for r in rejected]
+    results.sort(key=lambda r: r.index)
+    created = sum(1 for s in stored if s.status == "created")
+    return ReportsAccepted(
+        results=results, created=created, duplicate=len(stored) - created, rejected=len(rejected)
+    )
+
+
+@routes.get("/api/v1/cases/{case_id}")
+async def read_case(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline", "scanner")
+    case_id = _int_path(request, "case_id")
+    async with request.app[POOL].acquire() as conn:
+        case = await get_case(conn, case_id)
+    if case is None or not _may_read(token, case):
+        raise not_found("case")  # a scanner does not learn whether others' cases exist
+    return web.json_response(jsonable(case_out(case).model_dump()))
+
+
+def _may_read(token: Token, case: dict[str, Any]) -> bool:
+    return token.role == "hotline" or case["scanner_id"] == token.id
+
+
+def _int_path(request: web.Request, name: str) -> int:
+    try:
+        value = int(request.match_info[name])
+    except ValueError:
+        raise not_found() from None
+    if not 0 < value < 2**63:
+        raise not_found()
+    return value
+
+
+def case_out(case: dict[str, Any]) -> CaseOut:
+    hashes = {k: case[k] for k in ("sha256", "sha1", "md5", "pdq") if case.get(k)}
+    return CaseOut(
+        **{k: v for k, v in case.items() if k in CaseOut.model_fields and k != "events"},
+        hashes=hashes,
+        scanner=case["scanner_name"],
+        events=[CaseEvent(**e) for e in case["events"]],
+    )

@@ -1,0 +1,44 @@
+"""`create_app(settings)`: the aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from service.db.pool import create_pool
+from service.settings import Settings
+from service.web import api, health
+from service.web.keys import POOL, SETTINGS
+from service.web.middlewares import error_middleware, secure_headers_middleware
+
+
+def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
+    """Build the application. Without `pool`, one is opened from settings.database_url."""
+    app = web.Application(
+        middlewares=[secure_headers_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    if pool is not None:
+        app[POOL] = pool
+    else:
+        app.cleanup_ctx.append(_pool_ctx)
+    app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    return app
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.database_url:
+        raise RuntimeError("create_app needs settings.database_url (the CLI resolves it)")
+    app[POOL] = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        retry_for=settings.db_connect_timeout,
+    )
+    yield
+    await app[POOL].close()

@@ -1,0 +1,36 @@
+"""Bearer-token authentication by role."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.db.tokens import Token, authenticate
+from service.web.keys import POOL
+from service.web.problems import forbidden, unauthorized
+
+TOKEN_KEY = "takedown.token"
+
+
+async def current_token(request: web.Request) -> Token | None:
+    """The token presented with the request (cached on the request), or None."""
+    if TOKEN_KEY in request:
+        token: Token | None = request[TOKEN_KEY]
+        return token
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    token = None
+    if scheme.lower() == "bearer" and secret.strip() and len(secret) < 200:
+        async with request.app[POOL].acquire() as conn:
+            token = await authenticate(conn, secret.strip())
+    request[TOKEN_KEY] = token
+    return token
+
+
+async def require_role(request: web.Request, *roles: str) -> Token:
+    """The caller's token if it has one of `roles`; 401 without a valid token, 403 otherwise."""
+    token = await current_token(request)
+    if token is None:
+        raise unauthorized()
+    if token.role not in roles:
+        raise forbidden(" or ".join(roles))
+    return token

@@ -1,0 +1,11 @@
+"""Typed application keys shared by the web modules."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from service.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)

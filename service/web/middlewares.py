@@ -1,0 +1,79 @@
+"""One error middleware mapping typed errors to responses, and secure headers."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service.db.pool import CONNECTION_ERRORS
+from service.errors import DatabaseUnavailable, InvalidInput, NotFound
+from service.web.problems import PROBLEM_TYPE, HttpProblem, problem_response
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+_DB_DOWN = (*CONNECTION_ERRORS, DatabaseUnavailable, asyncpg.PostgresConnectionError)
+
+
+def _wants_problem(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or "html" not in request.headers.get("Accept", "")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HttpProblem as problem:
+        return problem_response(problem, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _wants_problem(request):
+            raise
+        return _from_http_exception(exc, request)
+    except InvalidInput as exc:
+        return problem_response(
+            HttpProblem(422, "Invalid input", str(exc), slug="invalid", errors=exc.problems)
+        )
+    except NotFound as exc:
+        return problem_response(HttpProblem(404, "Not found", str(exc), slug="not-found"))
+    except _DB_DOWN as exc:
+        # The database is away (restart, failover): tell clients to come back, never 500.
+        log.warning("database unavailable while serving %s: %s", request.path, exc)
+        return problem_response(
+            HttpProblem(
+                503,
+                "Service temporarily unavailable",
+                "The database is not reachable; nothing was stored. Retry later.",
+                slug="unavailable",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        )
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
+    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+    problem = HttpProblem(exc.status, exc.reason, detail)
+    response = problem_response(problem, request.path)
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
+@web.middleware
+async def secure_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    if response.content_type in ("application/json", PROBLEM_TYPE):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
