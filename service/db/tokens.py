@@ -51,3 +51,8 @@ async def revoke_token(conn: asyncpg.Connection, name: str) -> bool:
 
 async def list_tokens(conn: asyncpg.Connection) -> list[dict[str, object]]:
     return [dict(r) for r in await conn.fetch(q("list_tokens"))]
+
+
+async def live_token_by_name(conn: asyncpg.Connection, name: str) -> Token | None:
+    row = await conn.fetchrow(q("live_token_by_name"), name)
+    return Token(id=row["id"], name=row["name"], role=row["role"]) if row else None

@@ -8,21 +8,21 @@ from service.db.tokens import Token, authenticate
 from service.web.keys import POOL
 from service.web.problems import forbidden, unauthorized
 
-TOKEN_KEY = "takedown.token"
+TOKEN_KEY = web.RequestKey("token", Token)
 
 
 async def current_token(request: web.Request) -> Token | None:
     """The token presented with the request (cached on the request), or None."""
     if TOKEN_KEY in request:
-        token: Token | None = request[TOKEN_KEY]
-        return token
+        return request[TOKEN_KEY]
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     token = None
     if scheme.lower() == "bearer" and secret.strip() and len(secret) < 200:
         async with request.app[POOL].acquire() as conn:
             token = await authenticate(conn, secret.strip())
-    request[TOKEN_KEY] = token
+    if token is not None:
+        request[TOKEN_KEY] = token
     return token
 
 

@@ -11,3 +11,6 @@ UPDATE tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETU
 
 -- name: list_tokens
 SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id;
+
+-- name: live_token_by_name
+SELECT id, name, role FROM tokens WHERE name = $1 AND revoked_at IS NULL;
