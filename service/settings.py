@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     )
     held_min_probe_interval: timedelta = timedelta(days=1)
 
+    # --- probe limits and cloaking check (issue 6) -----------------------------------------
+    probe_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="per header line")
+    probe_max_headers: int = Field(default=100, ge=8)
+    probe_max_decompression_ratio: float = Field(default=100.0, gt=1)
+    # Browser-like profiles tried when our own user agent does not see the content (cloaking).
+    probe_cloak_profiles: list[str] = Field(
+        default_factory=lambda: [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+            " Chrome/124.0 Safari/537.36"
+        ]
+    )
+
     # --- workers -----------------------------------------------------------------------------
     lease: timedelta = timedelta(minutes=2)
     worker_poll_interval: float = Field(default=1.0, gt=0)
