@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     cymru_origin_zone: str = "origin.asn.cymru.com"
     cymru_origin6_zone: str = "origin6.asn.cymru.com"
     cymru_asn_zone: str = "asn.cymru.com"
+    # resolution (issue 4): politeness towards registries, refreshable data, warm caches
+    rdap_rate_limits: dict[str, float] = Field(
+        default_factory=lambda: {
+            "lacnic": 10.0, "ripe": 60.0, "arin": 60.0, "apnic": 60.0, "afrinic": 60.0
+        },
+        description="queries per minute per registry; others use rdap_default_rate",
+    )
+    rdap_default_rate: float = Field(default=60.0, gt=0, description="queries/minute")
+    rdap_max_wait: float = Field(
+        default=10.0, ge=0, description="longest in-process wait for a registry slot (s)"
+    )
+    rdap_concurrency: int = Field(default=16, ge=1)
+    resolve_data_dir: Path | None = Field(
+        default=None, description="refreshed IANA bootstrap / cdn_ranges.json over the shipped"
+    )
 
     # --- mail --------------------------------------------------------------------------------
     smtp_host: str = "localhost"
