@@ -1,0 +1,182 @@
+"""Hosters' reactions to a notice: start the removal clock of every URL of theirs the
+message names, and answer on the acknowledgment page per their behaviour.
+
+URLs are read from every MIME part (text, HTML, CSV/JSON attachments); human text may be
+defanged (`hxxp://`, `[.]`), so it is refanged first. The acknowledgment link is only
+followed when it points at a loopback address: nothing in the sim leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import ipaddress
+import logging
+import re
+from email.message import EmailMessage
+from html.parser import HTMLParser
+
+import aiohttp
+from yarl import URL
+
+from service.sim.behaviour import AckRecord, WorldState
+from service.sim.smtp import ReceivedMail
+from service.sim.world import AckAnswer, Hoster
+
+log = logging.getLogger(__name__)
+_URL = re.compile(r"https?://[^\s<>\"',]+", re.IGNORECASE)  # matched after refanging
+_ACK = re.compile(r"https?://[^\s<>\"']+/ack/[A-Za-z0-9_.~%-]+")
+NOTES = {
+    AckAnswer.RECEIVED: "Thank you, we are looking into it.",
+    AckAnswer.REMOVED: "The content has been removed.",
+    AckAnswer.NOT_OURS: "This address is not in our network.",
+    AckAnswer.DISPUTE: "We dispute this report.",
+}
+
+
+def refang(text: str) -> str:
+    text = re.sub(r"hxxp", "http", text, flags=re.IGNORECASE)
+    for fanged, plain in (("[.]", "."), ("(.)", "."), ("[:]", ":"), ("[://]", "://")):
+        text = text.replace(fanged, plain)
+    return text
+
+
+def message_texts(message: EmailMessage) -> list[str]:
+    """The decoded text of every leaf part (attachments included), HTML unescaped."""
+    texts = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        text = payload.decode(charset, errors="replace")
+        texts.append(html.unescape(text) if part.get_content_subtype() == "html" else text)
+    return texts
+
+
+def urls_in(message: EmailMessage) -> set[str]:
+    found = set()
+    for text in message_texts(message):
+        for match in _URL.findall(refang(text)):
+            found.add(match.rstrip(".;:)]>"))
+    return found
+
+
+def ack_link(message: EmailMessage) -> str | None:
+    for text in message_texts(message):
+        match = _ACK.search(html.unescape(text))
+        if match:
+            return match.group(0).rstrip(".,;:)")
+    return None
+
+
+def is_loopback(url: str) -> bool:
+    host = (URL(url).host or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _HiddenInputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            a = dict(attrs)
+            if a.get("name"):
+                self.values[str(a["name"])] = a.get("value") or ""
+
+
+class MailBot:
+    """Acts for every hoster whose mailbox received a notice."""
+
+    def __init__(self, state: WorldState, timeout: float = 10.0) -> None:
+        self.state, self.timeout = state, timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_message(self, mail: ReceivedMail) -> None:
+        urls = urls_in(mail.message)
+        link = ack_link(mail.message)
+        for hoster in self._hosters(mail.rcpt_tos):
+            mine = self._claim(hoster, urls)
+            for url in mine:
+                self.state.notify(url, hoster=hoster.name)
+            if hoster.behaviour.ack is not None and mine:
+                task = asyncio.create_task(self._acknowledge(hoster, link, mine[0]))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every acknowledgment in flight is done."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _hosters(self, rcpts: list[str]) -> list[Hoster]:
+        seen: dict[str, Hoster] = {}
+        for rcpt in rcpts:
+            for h in self.state.world.hosters_by_mailbox(rcpt):
+                seen[h.name] = h
+        return list(seen.values())
+
+    def _claim(self, hoster: Hoster, urls: set[str]) -> list[str]:
+        """The URLs named in the message that this hoster serves (as origin or CDN)."""
+        world, mine = self.state.world, []
+        for url in sorted(urls):
+            entry = world.url_entry(url)
+            if entry is None:
+                continue
+            front = world.front_of(entry)
+            if entry.hoster == hoster.name or (front is not None and front.name == hoster.name):
+                mine.append(entry.url)
+        return mine
+
+    async def _acknowledge(self, hoster: Hoster, link: str | None, url: str) -> None:
+        answer = hoster.behaviour.ack
+        assert answer is not None
+        if hoster.behaviour.ack_delay:
+            await self.state.clock.sleep(hoster.behaviour.ack_delay)
+        if link is None or not is_loopback(link):
+            self._record(hoster, url, answer, None, "no loopback acknowledgment link")
+            return
+        try:
+            status = await self._submit(link, answer)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # The ack page may not exist yet: note it and carry on, like a busy desk would.
+            self._record(hoster, url, answer, None, type(exc).__name__)
+            return
+        self._record(hoster, url, answer, status, None)
+
+    async def _submit(self, link: str, answer: AckAnswer) -> int:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        jar = aiohttp.CookieJar(unsafe=True)  # keep CSRF cookies set by an IP-address host
+        async with aiohttp.ClientSession(timeout=timeout, cookie_jar=jar) as session:
+            async with session.get(link) as page:
+                page.raise_for_status()
+                parser = _HiddenInputs()
+                parser.feed(await page.text())
+            form = {
+                "csrf_token": parser.values.get("csrf_token", ""),
+                "answer": answer.value,
+                "scope": "all",
+                "note": NOTES[answer],
+            }
+            async with session.post(link, data=form) as result:
+                return result.status
+
+    def _record(self, hoster: Hoster, url: str, answer: AckAnswer, status: int | None,
+                error: str | None) -> None:
+        if error:
+            log.warning("sim mailbot: %s could not acknowledge: %s", hoster.name, error)
+        self.state.acks.append(AckRecord(hoster.name, url, answer, status, error))
