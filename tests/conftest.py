@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,12 +24,31 @@ from service.db.migrate import available_migrations, migrate
 from service.db.pool import create_pool
 from service.settings import Settings
 
-ADMIN_DSN = os.environ.get("TAKEDOWN_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _find_admin_dsn() -> str:
+    """TAKEDOWN_TEST_DATABASE_URL, else the local server, else an embedded one (fresh machine)."""
+    configured = os.environ.get("TAKEDOWN_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return LOCAL_SERVER
+    except OSError:
+        pass
+    from service.db.embedded import embedded_database_url
+
+    data_dir = Path(os.environ.get("TAKEDOWN_TEST_DATA_DIR", Path(tempfile.gettempdir()) / "takedown-test-pg"))
+    return embedded_database_url(data_dir)
+
+
+ADMIN_DSN = _find_admin_dsn()
 
 
 def _dsn_for(database: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{database}"
+    parts = urlsplit(ADMIN_DSN)
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def _template_name() -> str:

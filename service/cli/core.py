@@ -12,7 +12,7 @@ from service.cli.base import get_settings, main, run
 from service.db import tokens as token_store
 from service.db.connect import database_url
 from service.db.migrate import migrate
-from service.db.pool import connect_once, pool_for
+from service.db.pool import pool_for
 from service.settings import Settings
 
 
@@ -21,7 +21,7 @@ from service.settings import Settings
 def migrate_command(ctx: click.Context) -> None:
     """Apply pending database migrations (safe to run any number of times)."""
     settings = get_settings(ctx)
-    applied = run(_migrate(database_url(settings)))
+    applied = run(_migrate(database_url(settings), settings.db_connect_timeout))
     if applied:
         for name in applied:
             click.echo(f"applied {name}")
@@ -29,12 +29,10 @@ def migrate_command(ctx: click.Context) -> None:
         click.echo("database schema is up to date")
 
 
-async def _migrate(dsn: str) -> list[str]:
-    conn = await connect_once(dsn)
-    try:
-        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
-    finally:
-        await conn.close()
+async def _migrate(dsn: str, retry_for: float) -> list[str]:
+    async with pool_for(dsn, min_size=1, max_size=1, retry_for=retry_for) as pool:
+        async with pool.acquire() as conn:
+            return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
 
 
 @main.group()

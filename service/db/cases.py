@@ -62,9 +62,10 @@ async def _ingest(
     inserted = await conn.fetch(q("insert_reports"), *columns, scanner_id, actor, via)
     case_of: dict[int, int] = {}
     created: set[int] = set()
-    unclaimed = {row["id"]: row for row in inserted}
+    unclaimed = {tuple(row[k] for k in ("url", *HASH_NAMES)): row["id"] for row in inserted}
     for position, item in enumerate(reports):
-        case_id = _take_inserted(item, unclaimed)
+        # The first report of the batch with exactly this URL and hash set created the row.
+        case_id = unclaimed.pop(_identity(item), None)
         if case_id is not None:
             case_of[position] = case_id
             created.add(position)
@@ -77,14 +78,9 @@ async def _ingest(
     ]
 
 
-def _take_inserted(item: ValidReport, unclaimed: dict[int, asyncpg.Record]) -> int | None:
-    """The inserted row this report produced, if it was the first of its kind in the batch."""
-    hashes = item.report.hashes.present()
-    for case_id, row in unclaimed.items():
-        if row["url"] == item.url.url and all(row[k] == v for k, v in hashes.items()):
-            del unclaimed[case_id]
-            return case_id
-    return None
+def _identity(item: ValidReport) -> tuple[str | None, ...]:
+    hashes = item.report.hashes
+    return (item.url.url, *(getattr(hashes, name) for name in HASH_NAMES))
 
 
 async def _match_existing(

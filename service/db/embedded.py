@@ -17,12 +17,19 @@ def embedded_database_url(data_dir: Path) -> str:
     runs PostgreSQL as a `pgserver` system user it creates. The server keeps running after
     this process exits (pgserver shares it between processes) and is reused next time.
     """
-    import pgserver  # imported lazily: it is only needed when no server is configured
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver  # lazily: only needed when no server is configured
 
     pgdata = data_dir / "pgdata"
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
     except Exception as exc:  # pgserver raises plain exceptions with the initdb/pg_ctl output
         raise ConfigurationError(
             f"could not start the embedded PostgreSQL under {pgdata}: {exc}. "

@@ -78,11 +78,6 @@ class ReportIn(BaseModel):
             raise ValueError("media_type must look like type/subtype, e.g. image/jpeg")
         return value
 
-    @field_validator("url")
-    @classmethod
-    def _normalisable(cls, value: str) -> str:
-        normalise_url(value)  # raises InvalidUrl (a ValueError) with the reason
-        return value
 
 
 class ReportsIn(BaseModel):
@@ -110,18 +105,30 @@ def validate_report(
     index: int, raw: object, *, now: datetime, max_skew: timedelta
 ) -> ValidReport | RejectedReport:
     """Validate one raw report; a failure carries the field paths and reasons."""
+    problems: list[dict[str, object]] = []
+    url = _checked_url(raw, problems)
     try:
         report = ReportIn.model_validate(raw)
     except ValidationError as exc:
-        return RejectedReport(index=index, problems=_problems(exc))
+        problems.extend(_problems(exc))
+        return RejectedReport(index=index, problems=problems)
     if report.detected_at > now.astimezone(UTC) + max_skew:
-        problem = {"field": "detected_at", "reason": "detected_at is in the future"}
-        return RejectedReport(index=index, problems=[problem])
+        problems.append({"field": "detected_at", "reason": "detected_at is in the future"})
+    if problems or url is None:
+        return RejectedReport(index=index, problems=problems)
+    return ValidReport.model_construct(index=index, report=report, url=url)
+
+
+def _checked_url(raw: object, problems: list[dict[str, object]]) -> NormalisedUrl | None:
+    """Normalise the URL once; its failure is reported beside the model's own problems."""
+    url = raw.get("url") if isinstance(raw, dict) else None
+    if not isinstance(url, str):
+        return None  # the model reports a missing or non-string url
     try:
-        url = normalise_url(report.url)
-    except InvalidUrl as exc:  # unreachable after the validator, kept for type narrowing
-        return RejectedReport(index=index, problems=[{"field": "url", "reason": str(exc)}])
-    return ValidReport(index=index, report=report, url=url)
+        return normalise_url(url)
+    except InvalidUrl as exc:
+        problems.append({"field": "url", "reason": str(exc)})
+        return None
 
 
 def _problems(exc: ValidationError) -> list[dict[str, object]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 8192
@@ -65,14 +66,17 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+@lru_cache(maxsize=65536)
 def _normalise_host(host: str) -> str:
+    # Cached: a batch of reports mostly repeats a few hosts.
     if not host:
         raise InvalidUrl("URL has no host")
     host = host.rstrip(".").lower()
-    try:
-        return ipaddress.ip_address(host).compressed
-    except ValueError:
-        pass
+    if host[:1].isdigit() or ":" in host:
+        try:
+            return ipaddress.ip_address(host).compressed
+        except ValueError:
+            pass
     try:
         ascii_host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:

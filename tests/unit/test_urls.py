@@ -1,0 +1,94 @@
+"""URL normalisation: one spelling per resource; hostile input gives a clear error, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.domain.urls import InvalidUrl, normalise_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("HTTP://Example.COM/a", "http://example.com/a"),
+        ("http://example.com:80/", "http://example.com/"),
+        ("https://example.com:443/x", "https://example.com/x"),
+        ("https://example.com:8443/x", "https://example.com:8443/x"),
+        ("http://example.com", "http://example.com/"),
+        ("http://example.com/a/#frag", "http://example.com/a/"),
+        ("http://example.com/a/./b/../c", "http://example.com/a/c"),
+        ("http://example.com/../../etc", "http://example.com/etc"),
+        ("http://example.com/%7euser/%2f%41", "http://example.com/~user/%2FA"),
+        ("http://example.com/p?b=2&a=%7e", "http://example.com/p?b=2&a=~"),
+        ("http://bücher.example/x", "http://xn--bcher-kva.example/x"),
+        ("http://EXAMPLE.com./x", "http://example.com/x"),
+        ("http://[2001:DB8:0:0::1]:80/x", "http://[2001:db8::1]/x"),
+        ("http://192.0.2.1:8080", "http://192.0.2.1:8080/"),
+    ],
+)
+def test_normalised_form(raw: str, expected: str) -> None:
+    assert normalise_url(raw).url == expected
+
+
+def test_the_original_string_is_kept() -> None:
+    result = normalise_url("HTTP://Example.COM/a#x")
+    assert result.original == "HTTP://Example.COM/a#x"
+    assert result.host == "example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "empty"),
+        ("ftp://example.com/", "only http and https"),
+        ("javascript:alert(1)", "only http and https"),
+        ("http:///path", "no host"),
+        ("http://exa mple.com/", "whitespace"),
+        ("http://example.com/\r\nX-Injected: 1", "control characters"),
+        ("http://user:secret@example.com/", "credentials"),
+        ("http://example.com:99999/", "unparseable"),
+        ("http://-bad-.example/", "not a valid DNS name"),
+        ("http://" + "a" * 64 + ".example/", "not a valid"),
+        ("http://example.com/" + "a" * 9000, "longer than"),
+        ("http://<script>.example/", "not a valid"),
+    ],
+)
+def test_invalid_urls_are_refused_with_the_reason(raw: str, reason: str) -> None:
+    with pytest.raises(InvalidUrl, match=reason):
+        normalise_url(raw)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_any_string_is_normalised_or_refused_never_a_crash(text: str) -> None:
+    try:
+        normalise_url(text)
+    except InvalidUrl:
+        pass
+
+
+_hosts = st.from_regex(r"[a-zA-Z0-9]{1,12}(\.[a-zA-Z0-9]{1,12}){0,3}", fullmatch=True)
+_paths = st.lists(
+    st.sampled_from(["a", "B", ".", "..", "%7e", "%2F", "x y", "ü", "%zz", ""]), max_size=8
+).map(lambda parts: "/" + "/".join(parts))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    host=_hosts,
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+    path=_paths,
+    query=st.text(alphabet="ab=&%7e", max_size=10),
+)
+def test_normalisation_is_idempotent(
+    scheme: str, host: str, port: int | None, path: str, query: str
+) -> None:
+    raw = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}?{query}"
+    try:
+        once = normalise_url(raw).url
+    except InvalidUrl:
+        return
+    assert normalise_url(once).url == once
