@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -48,7 +49,7 @@ class Settings(BaseSettings):
     )
 
     # --- resolution --------------------------------------------------------------------------
-    dns_nameservers: list[str] = Field(
+    dns_nameservers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="host[:port] list; empty = system resolver"
     )
     dns_timeout: float = Field(default=3.0, gt=0)
