@@ -6,6 +6,7 @@ that the demo and the tests can run a week of lifecycle in seconds.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -148,7 +149,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_list(cls, value: object) -> object:
         # `TAKEDOWN_DNS_NAMESERVERS=127.0.0.1:5353,127.0.0.2` as well as a JSON list.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
