@@ -63,4 +63,3 @@ class SimClock:
         # Replace the event so that sleepers re-check their deadline exactly once per jump.
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
-

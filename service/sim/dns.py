@@ -35,7 +35,9 @@ class DnsFaults:
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
 
-    def set(self, name: str = "*", kind: DnsFaultKind = "timeout", count: int | None = None) -> None:
+    def set(
+        self, name: str = "*", kind: DnsFaultKind = "timeout", count: int | None = None
+    ) -> None:
         self._rules[name.lower().rstrip(".")] = _Rule(kind, count)
 
     def clear(self, name: str | None = None) -> None:

@@ -137,8 +137,9 @@ class ZoneData:
             reg = CYMRU_REGISTRY.get(h.registry, h.registry)
             return [f"{h.asn} | {net} | {h.country} | {reg} | {_date(h.asn)}"]
         extra = [o for o in self.extra_origins if o.network.version == ip.version]
-        best = max((o for o in extra if ip in o.network), default=None,
-                   key=lambda o: o.network.prefixlen)
+        best = max(
+            (o for o in extra if ip in o.network), default=None, key=lambda o: o.network.prefixlen
+        )
         if best is None:
             return None
         return [f"{best.asn} | {best.network} | {best.country} | {best.registry} | {best.date}"]

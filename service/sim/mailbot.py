@@ -175,8 +175,9 @@ class MailBot:
             async with session.post(link, data=form) as result:
                 return result.status
 
-    def _record(self, hoster: Hoster, url: str, answer: AckAnswer, status: int | None,
-                error: str | None) -> None:
+    def _record(
+        self, hoster: Hoster, url: str, answer: AckAnswer, status: int | None, error: str | None
+    ) -> None:
         if error:
             log.warning("sim mailbot: %s could not acknowledge: %s", hoster.name, error)
         self.state.acks.append(AckRecord(hoster.name, url, answer, status, error))

@@ -10,6 +10,7 @@ per client in simulated time (LACNIC: about 10 queries a minute).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -78,8 +79,9 @@ class RdapServer:
     async def start(self, port: int = 0) -> None:
         app = web.Application(middlewares=[self._fault_middleware])
         app.router.add_get(r"/{kind:(ip|domain|autnum|entity)}/{key:.+}", self._bootstrap)
-        app.router.add_get(r"/{registry:[a-z0-9.-]+}/{kind:(ip|domain|autnum|entity)}/{key:.+}",
-                           self._registry)
+        app.router.add_get(
+            r"/{registry:[a-z0-9.-]+}/{kind:(ip|domain|autnum|entity)}/{key:.+}", self._registry
+        )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, port)
@@ -117,8 +119,12 @@ class RdapServer:
     # --- lookups ----------------------------------------------------------------------------
     def locate(self, kind: str, key: str, base: str) -> Found | None:
         """(registry, response document) for a query, or None when nobody has it."""
-        finder = {"ip": self._ip, "domain": self._domain, "autnum": self._autnum,
-                  "entity": self._entity}[kind]
+        finder = {
+            "ip": self._ip,
+            "domain": self._domain,
+            "autnum": self._autnum,
+            "entity": self._entity,
+        }[kind]
         return finder(key, base)
 
     def _recorded(self, found: Found | None, base: str) -> Found | None:
@@ -169,10 +175,9 @@ class RdapServer:
         if fault is None:
             return await handler(request)
         if fault.kind == "slow":
-            try:  # wake early at shutdown instead of holding the runner's cleanup
+            # Wake early at shutdown instead of holding the runner's cleanup.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), fault.delay)
-            except TimeoutError:
-                pass
             return await handler(request)
         if fault.kind == "429":
             return _error(429, "Too Many Requests", {"Retry-After": str(fault.retry_after)})
@@ -201,5 +206,6 @@ def _base(request: web.Request) -> str:
 
 def _error(status: int, title: str, headers: dict[str, str] | None = None) -> web.Response:
     body = {"rdapConformance": ["rdap_level_0"], "errorCode": status, "title": title}
-    return web.Response(status=status, text=json.dumps(body), content_type=RDAP_JSON,
-                        headers=headers)
+    return web.Response(
+        status=status, text=json.dumps(body), content_type=RDAP_JSON, headers=headers
+    )

@@ -22,8 +22,15 @@ from service.sim.world import IpAddress
 
 log = logging.getLogger(__name__)
 _OBJECT_LINK = re.compile(r"^https?://[^/]+(?:/[^/]*)*?/(ip|entity|autnum|domain|nameserver)/(.+)$")
-_HOST_REGISTRY = {"arin": "arin", "ripe": "ripe", "apnic": "apnic", "lacnic": "lacnic",
-                  "afrinic": "afrinic", "verisign": "verisign", "norid": "norid"}
+_HOST_REGISTRY = {
+    "arin": "arin",
+    "ripe": "ripe",
+    "apnic": "apnic",
+    "lacnic": "lacnic",
+    "afrinic": "afrinic",
+    "verisign": "verisign",
+    "norid": "norid",
+}
 
 
 @dataclass
@@ -39,8 +46,11 @@ class CorpusIndex:
 
     def network(self, ip: IpAddress) -> tuple[str, dict[str, Any]] | None:
         """The smallest recorded network containing `ip`."""
-        hits = [(end - start, reg, doc) for v, start, end, reg, doc in self.networks
-                if v == ip.version and start <= int(ip) <= end]
+        hits = [
+            (end - start, reg, doc)
+            for v, start, end, reg, doc in self.networks
+            if v == ip.version and start <= int(ip) <= end
+        ]
         if not hits:
             return None
         _, reg, doc = min(hits, key=lambda h: h[0])
@@ -102,9 +112,15 @@ def _origins(sources: Path) -> list[CymruOrigin]:
         data = ast.literal_eval(match.group(2))
         if not str(data.get("asn", "")).isdigit() or "/" not in str(data.get("asn_cidr")):
             continue
-        out.append(CymruOrigin(ipaddress.ip_network(data["asn_cidr"], strict=False),
-                               int(data["asn"]), data["asn_country_code"],
-                               data["asn_registry"], data.get("asn_date", "")))
+        out.append(
+            CymruOrigin(
+                ipaddress.ip_network(data["asn_cidr"], strict=False),
+                int(data["asn"]),
+                data["asn_country_code"],
+                data["asn_registry"],
+                data.get("asn_date", ""),
+            )
+        )
     return out
 
 

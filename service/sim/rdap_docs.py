@@ -15,6 +15,7 @@ from typing import Any
 from service.sim.world import Domain, Hoster, IpNetwork, Registrar
 
 Doc = dict[str, Any]
+Emails = list[tuple[str, dict[str, str]]]
 CONFORMANCE = ["rdap_level_0", "cidr0", "nro_rdap_profile_0"]
 DOMAIN_CONFORMANCE = ["rdap_level_0", "icann_rdap_response_profile_0"]
 EVENTS = [
@@ -28,14 +29,20 @@ def num(text: str, digits: int = 4) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 10**digits
 
 
-def vcard(fn: str, kind: str = "org", emails: list[tuple[str, dict[str, str]]] | None = None) -> list[Any]:
-    props: list[Any] = [["version", {}, "text", "4.0"], ["fn", {}, "text", fn], ["kind", {}, "text", kind]]
+def vcard(fn: str, kind: str = "org", emails: Emails | None = None) -> list[Any]:
+    props: list[Any] = [
+        ["version", {}, "text", "4.0"],
+        ["fn", {}, "text", fn],
+        ["kind", {}, "text", kind],
+    ]
     props += [["email", params, "text", address] for address, params in emails or []]
     props.append(["tel", {"type": "voice"}, "uri", f"tel:+1-555-01{num(fn, 2):02d}"])
     return ["vcard", props]
 
 
-def entity(base: str, registry: str, handle: str, roles: list[str], card: list[Any] | None, **extra: Any) -> Doc:
+def entity(
+    base: str, registry: str, handle: str, roles: list[str], card: list[Any] | None, **extra: Any
+) -> Doc:
     doc: Doc = {"objectClassName": "entity", "handle": handle}
     if roles:
         doc["roles"] = roles
@@ -144,7 +151,9 @@ def _registrar_entity(r: Registrar, base: str, registry: str) -> Doc:
     if r.iana_id is None:
         # ccTLD style: a registry-local handle, the registrar's own address, no abuse entity.
         card = vcard(r.name, "org", [(r.email, {})] if r.email else [])
-        return entity(base, registry, f"reg{num(r.name, 3)}-{registry.upper()}", ["registrar"], card)
+        return entity(
+            base, registry, f"reg{num(r.name, 3)}-{registry.upper()}", ["registrar"], card
+        )
     abuse = {
         "objectClassName": "entity",
         "roles": ["abuse"],
@@ -152,7 +161,11 @@ def _registrar_entity(r: Registrar, base: str, registry: str) -> Doc:
     }
     card = vcard(r.name, "org", [])
     return entity(
-        base, registry, str(r.iana_id), ["registrar"], card,
+        base,
+        registry,
+        str(r.iana_id),
+        ["registrar"],
+        card,
         publicIds=[{"type": "IANA Registrar ID", "identifier": str(r.iana_id)}],
         entities=[abuse],
     )
@@ -161,12 +174,28 @@ def _registrar_entity(r: Registrar, base: str, registry: str) -> Doc:
 # --- registry styles ----------------------------------------------------------------------
 def _arin(h: Hoster, base: str) -> list[Doc]:
     tag = h.name[:5].upper()
-    abuse = entity(base, "arin", f"ABUSE{num(h.name)}-ARIN", ["abuse"],
-                   vcard("Abuse", "group", [(a, {}) for a in h.abuse]))
-    noc = entity(base, "arin", f"NOC{num(h.name + 'noc')}-ARIN", ["noc", "technical"],
-                 vcard("Network Operations", "group", [(f"noc@{_mail_domain(h)}", {})]))
-    org = entity(base, "arin", f"{tag}-{num(h.name, 2)}", ["registrant"],
-                 vcard(h.display_name, "org"), entities=[abuse, noc])
+    abuse = entity(
+        base,
+        "arin",
+        f"ABUSE{num(h.name)}-ARIN",
+        ["abuse"],
+        vcard("Abuse", "group", [(a, {}) for a in h.abuse]),
+    )
+    noc = entity(
+        base,
+        "arin",
+        f"NOC{num(h.name + 'noc')}-ARIN",
+        ["noc", "technical"],
+        vcard("Network Operations", "group", [(f"noc@{_mail_domain(h)}", {})]),
+    )
+    org = entity(
+        base,
+        "arin",
+        f"{tag}-{num(h.name, 2)}",
+        ["registrant"],
+        vcard(h.display_name, "org"),
+        entities=[abuse, noc],
+    )
     return [org]
 
 
@@ -174,41 +203,82 @@ def _ripe(h: Hoster, base: str) -> list[Doc]:
     letters = h.name[:2].upper()
     org = entity(base, "ripe", f"ORG-{letters}{num(h.name, 2)}-RIPE", ["registrant"], None)
     mnt = entity(base, "ripe", f"{h.name.upper()}-MNT", ["registrant"], None)
-    abuse = entity(base, "ripe", f"AR{num(h.name, 5)}-RIPE", ["abuse"],
-                   vcard("Abuse contact role object", "group",
-                         [(a, {"pref": "1"}) for a in h.abuse]))
-    admin = entity(base, "ripe", f"{letters}{num(h.name + 'p', 3)}-RIPE",
-                   ["administrative", "technical"], vcard("Network Team", "individual"))
+    abuse = entity(
+        base,
+        "ripe",
+        f"AR{num(h.name, 5)}-RIPE",
+        ["abuse"],
+        vcard("Abuse contact role object", "group", [(a, {"pref": "1"}) for a in h.abuse]),
+    )
+    admin = entity(
+        base,
+        "ripe",
+        f"{letters}{num(h.name + 'p', 3)}-RIPE",
+        ["administrative", "technical"],
+        vcard("Network Team", "individual"),
+    )
     return [org, mnt, abuse, admin]
 
 
 def _apnic(h: Hoster, base: str) -> list[Doc]:
-    irt_mail = [(a, {}) for a in h.abuse] + [(a, {"type": "abuse"}) for a in h.abuse]
-    irt = entity(base, "apnic", f"IRT-{h.name.upper()}-{h.country}", ["abuse"],
-                 vcard(f"IRT-{h.name.upper()}-{h.country}", "group", irt_mail))
-    admin = entity(base, "apnic", f"{h.name[:2].upper()}{num(h.name, 3)}-AP",
-                   ["administrative", "technical"],
-                   vcard("Hostmaster", "group", [(f"hostmaster@{_mail_domain(h)}", {})]))
+    irt_mail: list[tuple[str, dict[str, str]]] = [(a, {}) for a in h.abuse] + [
+        (a, {"type": "abuse"}) for a in h.abuse
+    ]
+    irt = entity(
+        base,
+        "apnic",
+        f"IRT-{h.name.upper()}-{h.country}",
+        ["abuse"],
+        vcard(f"IRT-{h.name.upper()}-{h.country}", "group", irt_mail),
+    )
+    admin = entity(
+        base,
+        "apnic",
+        f"{h.name[:2].upper()}{num(h.name, 3)}-AP",
+        ["administrative", "technical"],
+        vcard("Hostmaster", "group", [(f"hostmaster@{_mail_domain(h)}", {})]),
+    )
     return [irt, admin]
 
 
 def _lacnic(h: Hoster, base: str) -> list[Doc]:
     upper = num(h.name, 2) % 2 == 0  # some records carry the domain part in capitals
     mails = [_upper_domain(a) if upper else a for a in h.abuse]
-    person = entity(base, "lacnic", f"{h.name[:3].upper()}{num(h.name, 2)}",
-                    ["administrative", "technical", "abuse"],
-                    vcard("Operacion de Redes", "individual", [(a, {}) for a in mails]))
-    org = entity(base, "lacnic", f"{h.country}-{h.name[:4].upper()}-LACNIC", ["registrant"],
-                 vcard(h.display_name, "org"))
+    person = entity(
+        base,
+        "lacnic",
+        f"{h.name[:3].upper()}{num(h.name, 2)}",
+        ["administrative", "technical", "abuse"],
+        vcard("Operacion de Redes", "individual", [(a, {}) for a in mails]),
+    )
+    org = entity(
+        base,
+        "lacnic",
+        f"{h.country}-{h.name[:4].upper()}-LACNIC",
+        ["registrant"],
+        vcard(h.display_name, "org"),
+    )
     return [person, org]
 
 
 def _afrinic(h: Hoster, base: str) -> list[Doc]:
-    mails = [(f"noc@{_mail_domain(h)}", {})] + [(a, {}) for a in h.abuse]
-    org = entity(base, "afrinic", f"ORG-{h.name[:2].upper()}{num(h.name, 2)}-AFRINIC", [],
-                 vcard(h.display_name, "org", mails))
-    person = entity(base, "afrinic", f"{h.name[:2].upper()}{num(h.name, 3)}-AFRINIC", [],
-                    vcard("IP Maintainer", "individual", [(f"ip-maint@{_mail_domain(h)}", {})]))
+    mails: list[tuple[str, dict[str, str]]] = [(f"noc@{_mail_domain(h)}", {})] + [
+        (a, {}) for a in h.abuse
+    ]
+    org = entity(
+        base,
+        "afrinic",
+        f"ORG-{h.name[:2].upper()}{num(h.name, 2)}-AFRINIC",
+        [],
+        vcard(h.display_name, "org", mails),
+    )
+    person = entity(
+        base,
+        "afrinic",
+        f"{h.name[:2].upper()}{num(h.name, 3)}-AFRINIC",
+        [],
+        vcard("IP Maintainer", "individual", [(f"ip-maint@{_mail_domain(h)}", {})]),
+    )
     return [org, person]
 
 

@@ -10,7 +10,7 @@ RdapFaultKind = Literal["429", "500", "502", "503", "504", "slow"]
 
 @dataclass
 class RdapFault:
-    """One rule: applies to paths starting with `prefix`, `remaining` times (None = until cleared)."""
+    """A rule for paths starting with `prefix`, `remaining` more times (None: until cleared)."""
 
     prefix: str
     kind: RdapFaultKind

@@ -1,11 +1,11 @@
 """Starts a whole simulated internet on loopback and says how to point the service at it.
 
-    async with SimulatedInternet(World.default(), time_scale=0) as net:
-        settings = Settings(**net.settings_overrides(), ...)
-        net.clock.advance(3600)            # an hour passes for every hoster
-        net.mail.messages                  # notices received
-        net.rdap.counts["ip"]              # RDAP queries served
-        net.dns.faults.set("example.com", "servfail")
+async with SimulatedInternet(World.default(), time_scale=0) as net:
+    settings = Settings(**net.settings_overrides(), ...)
+    net.clock.advance(3600)            # an hour passes for every hoster
+    net.mail.messages                  # notices received
+    net.rdap.counts["ip"]              # RDAP queries served
+    net.dns.faults.set("example.com", "servfail")
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ class SimulatedInternet:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
@@ -127,8 +129,10 @@ class SimulatedInternet:
         return {f"TAKEDOWN_{k.upper()}": _env_text(v) for k, v in self.settings_overrides().items()}
 
     def describe(self) -> str:
-        return (f"dns={self.dns_address} rdap={self.rdap_url} proxy={self.proxy_url} "
-                f"smtp={self.smtp_host}:{self.smtp_port}")
+        return (
+            f"dns={self.dns_address} rdap={self.rdap_url} proxy={self.proxy_url} "
+            f"smtp={self.smtp_host}:{self.smtp_port}"
+        )
 
 
 def _env_text(value: object) -> str:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -64,17 +64,20 @@ class MailSink:
     def clear_failures(self) -> None:
         self._failures.clear()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
-        """Wait until at least `count` messages arrived (for tests: no sleeps)."""
+    async def wait_for(self, count: int) -> list[ReceivedMail]:
+        """Wait until at least `count` messages arrived (tests: wrap in asyncio.timeout)."""
         async with self._arrived:
-            await asyncio.wait_for(
-                self._arrived.wait_for(lambda: len(self.messages) >= count), timeout
-            )
+            await self._arrived.wait_for(lambda: len(self.messages) >= count)
         return self.messages
 
     # --- aiosmtpd hooks ------------------------------------------------------------------------
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
     ) -> str:
         code = self._failures.get(address.lower(), self._failures.get("*"))
         if code is not None:
@@ -89,7 +92,7 @@ class MailSink:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         data = raw if isinstance(raw, bytes) else raw.encode()
-        message = cast(EmailMessage, email.message_from_bytes(data, policy=email.policy.default))
+        message = email.message_from_bytes(data, policy=email.policy.default)
         mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), message, self._now())
         self.messages.append(mail)
         # Logged without any content: only who and how many.

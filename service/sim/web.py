@@ -11,6 +11,7 @@ Unknown hosts get 502 from the proxy, as a real proxy answers when it cannot con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import struct
@@ -20,14 +21,23 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from service.sim.behaviour import Phase, WorldState
-from service.sim.images import MEDIA_TYPES, content_bytes, decoy_bytes, media_type_of, reencoded_bytes
+from service.sim.images import (
+    MEDIA_TYPES,
+    content_bytes,
+    decoy_bytes,
+    media_type_of,
+    reencoded_bytes,
+)
 from service.sim.world import UrlEntry
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REMOVED_PATH = "/content-removed"
 _BOTS = ("bot", "crawl", "spider", "python", "aiohttp", "curl", "wget", "takedown", "scan")
-_PAGE = "<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>"
+_PAGE = (
+    "<!doctype html><html><head><title>{title}</title></head>"
+    "<body><h1>{title}</h1><p>{text}</p></body></html>"
+)
 
 
 def is_browser(user_agent: str) -> bool:
@@ -95,7 +105,9 @@ class WebProxy:
         self.hits[phase.value] += 1
         return await self._serve(phase, entry, request)
 
-    async def _serve(self, phase: Phase, entry: UrlEntry, request: web.Request) -> web.StreamResponse:
+    async def _serve(
+        self, phase: Phase, entry: UrlEntry, request: web.Request
+    ) -> web.StreamResponse:
         if phase is Phase.IMAGE:
             return self._image(entry)
         if phase is Phase.REENCODED:
@@ -126,25 +138,26 @@ class WebProxy:
 
     async def _hang(self) -> web.Response:
         # Never answer in time: hold the request until the client gives up or we stop.
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self.hang_seconds)
-        except TimeoutError:
-            pass
         return web.Response(status=504)
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
-    return web.Response(status=status, text=_PAGE.format(title=title, text=text),
-                        content_type="text/html")
+    return web.Response(
+        status=status, text=_PAGE.format(title=title, text=text), content_type="text/html"
+    )
 
 
 _REMOVED_PAGES: dict[Phase, Callable[[], web.Response]] = {
     Phase.NOT_FOUND: lambda: _page(404, "404 Not Found", "The requested URL was not found."),
     Phase.GONE: lambda: _page(410, "410 Gone", "This file has been deleted."),
-    Phase.PLACEHOLDER: lambda: _page(200, "Image unavailable",
-                                     "This image was removed for violating our terms."),
-    Phase.SOFT404: lambda: _page(200, "Page not found",
-                                 "Sorry, the page you are looking for does not exist."),
+    Phase.PLACEHOLDER: lambda: _page(
+        200, "Image unavailable", "This image was removed for violating our terms."
+    ),
+    Phase.SOFT404: lambda: _page(
+        200, "Page not found", "Sorry, the page you are looking for does not exist."
+    ),
 }
 
 

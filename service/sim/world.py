@@ -202,7 +202,9 @@ class World(_Model):
     # --- lookups ---------------------------------------------------------------------------
     @cached_property
     def _records(self) -> dict[str, HostRecord]:
-        return {name.lower().rstrip("."): rec for d in self.domains for name, rec in d.hosts.items()}
+        return {
+            name.lower().rstrip("."): rec for d in self.domains for name, rec in d.hosts.items()
+        }
 
     @cached_property
     def _url_index(self) -> dict[str, UrlEntry]:
@@ -238,9 +240,9 @@ class World(_Model):
         best: tuple[Hoster, IpNetwork] | None = None
         for h in self.hosters:
             for net in h.networks:
-                if net.version == ip.version and ip in net:
-                    if best is None or net.prefixlen > best[1].prefixlen:
-                        best = (h, net)
+                inside = net.version == ip.version and ip in net
+                if inside and (best is None or net.prefixlen > best[1].prefixlen):
+                    best = (h, net)
         return best
 
     def hoster_by_asn(self, asn: int) -> Hoster | None:
