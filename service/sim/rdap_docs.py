@@ -262,9 +262,9 @@ def _lacnic(h: Hoster, base: str) -> list[Doc]:
 
 
 def _afrinic(h: Hoster, base: str) -> list[Doc]:
-    mails: list[tuple[str, dict[str, str]]] = [(f"noc@{_mail_domain(h)}", {})] + [
-        (a, {}) for a in h.abuse
-    ]
+    # No roles at all: the abuse@ address is only findable inside the org's vCard.
+    mails: Emails = [(f"noc@{_mail_domain(h)}", {})]
+    mails += [(a, {}) for a in h.abuse]
     org = entity(
         base,
         "afrinic",
