@@ -1,0 +1,1 @@
+"""Re-checks by hash: fetch a URL, stream its body through hash functions, decide, forget."""

@@ -1,0 +1,145 @@
+"""Stream a response body through hash functions (and a bounded in-memory image buffer).
+
+The bytes are never kept beyond what PDQ needs to decode one image in memory, never
+written anywhere, and dropped as soon as the hashes are known. Compressed bodies are
+inflated incrementally with a ratio cap, so a gzip bomb costs a few megabytes at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from service.domain.verdicts import EXACT_ALGORITHMS, Failure
+from service.errors import TakedownError
+
+_INFLATE_STEP = 256 * 1024
+_RATIO_FLOOR = 1024 * 1024  # tiny bodies may compress extremely well; judge ratios above 1 MiB
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
+
+
+class BodyLimit(TakedownError):
+    """A limit was hit while reading the body; carries the verdict failure kind."""
+
+    def __init__(self, failure: Failure, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_ratio: float
+    max_pixels: int
+
+
+class _Inflater:
+    """Incremental gzip/deflate decoding with output bounded per step and a ratio cap."""
+
+    def __init__(self, encoding: str, limits: Limits) -> None:
+        # 47 = auto-detect gzip or zlib header; raw deflate is tried when that fails.
+        self._z = zlib.decompressobj(47 if encoding == "gzip" else 15)
+        self._raw_fallback = encoding == "deflate"
+        self._limits = limits
+        self.compressed = 0
+        self.inflated = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.compressed += len(data)
+        out: list[bytes] = []
+        while data:
+            piece = self._inflate(data)
+            data = self._z.unconsumed_tail
+            self.inflated += len(piece)
+            self._check_ratio()
+            out.append(piece)
+        return out
+
+    def _inflate(self, data: bytes) -> bytes:
+        try:
+            return self._z.decompress(data, _INFLATE_STEP)
+        except zlib.error as exc:
+            if self._raw_fallback and self.inflated == 0:
+                self._raw_fallback = False
+                self._z = zlib.decompressobj(-15)
+                return self._z.decompress(data, _INFLATE_STEP)
+            raise BodyLimit(Failure.DECOMPRESSION, "corrupt compressed body") from exc
+
+    def _check_ratio(self) -> None:
+        if self.inflated > self._limits.max_bytes:
+            raise BodyLimit(Failure.TOO_LARGE, "decoded body exceeds the byte limit")
+        if self.inflated > max(_RATIO_FLOOR, self._limits.max_ratio * self.compressed):
+            raise BodyLimit(Failure.DECOMPRESSION, "decompression ratio exceeds the cap")
+
+
+class BodyDigest:
+    """Feeds every chunk to the requested hashes; buffers image bytes only if PDQ is wanted."""
+
+    def __init__(self, algorithms: set[str], encoding: str | None, limits: Limits) -> None:
+        self._hashes = {
+            name: hashlib.new(name, usedforsecurity=False)
+            for name in EXACT_ALGORITHMS
+            if name in algorithms
+        }
+        self._want_pdq = "pdq" in algorithms
+        self._image: bytearray | None = None
+        self._sniffed = False
+        self._limits = limits
+        self._inflater = _Inflater(encoding, limits) if encoding in ("gzip", "deflate") else None
+        self.raw_bytes = 0
+        self.body_bytes = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.raw_bytes += len(chunk)
+        if self.raw_bytes > self._limits.max_bytes:
+            raise BodyLimit(Failure.TOO_LARGE, "body exceeds the byte limit")
+        pieces = self._inflater.feed(chunk) if self._inflater else [chunk]
+        for piece in pieces:
+            self._update(piece)
+
+    def _update(self, piece: bytes) -> None:
+        self.body_bytes += len(piece)
+        for h in self._hashes.values():
+            h.update(piece)
+        if self._want_pdq and not self._sniffed and piece:
+            self._sniffed = True
+            if piece.startswith(_IMAGE_MAGIC):
+                self._image = bytearray()
+        if self._image is not None:
+            self._image.extend(piece)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {name: h.hexdigest() for name, h in self._hashes.items()}
+
+    def take_image(self) -> bytes | None:
+        """The buffered image bytes, handed over once (the digest forgets them)."""
+        image, self._image = self._image, None
+        return bytes(image) if image else None
+
+
+def pdq_of(data: bytes, max_pixels: int) -> tuple[str, int] | None:
+    """PDQ hex and quality of an encoded image decoded in memory; None if not decodable.
+
+    Raises BodyLimit when the image has more pixels than allowed (checked from the header,
+    before any pixel is decoded). Pillow's own `Image.MAX_IMAGE_PIXELS` check stays on as a
+    second line; it is not set from our settings because it is process-global.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                if img.width * img.height > max_pixels:
+                    raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels")
+                bits, quality = pdqhash.compute(np.asarray(img.convert("RGB")))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels") from exc
+        except (OSError, ValueError, SyntaxError):
+            return None
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)

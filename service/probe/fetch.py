@@ -1,0 +1,219 @@
+"""One re-check fetch: GET (through the probe proxy when set), follow redirects hop by hop,
+stream the body through the hashes, drop it.
+
+Limits: total time, body bytes, decoded pixels, header line size and count, redirects,
+decompression ratio. Redirects are followed here (`allow_redirects=False`) so that every hop
+is recorded and goes through the SSRF guard again. aiohttp errors are translated here, once,
+into `Failure` kinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from yarl import URL
+
+from service.domain.verdicts import Failure, Observation
+from service.probe.digest import BodyDigest, BodyLimit, Limits, pdq_of
+from service.probe.guard import (
+    AddressGuard,
+    DnsResolver,
+    GuardedConnector,
+    NameNotFound,
+    NoAddress,
+    TargetRefused,
+    is_ip_literal,
+)
+from service.settings import Settings
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Hop:
+    url: str
+    status: int
+
+
+@dataclass
+class FetchResult:
+    """What one fetch saw. Holds hashes and metadata only, never body bytes."""
+
+    status: int | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    failure: Failure | None = None
+    detail: str = ""
+    hops: list[Hop] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    body_bytes: int = 0
+
+    def observation(self) -> Observation:
+        return Observation(self.status, self.hashes, self.pdq, self.failure)
+
+
+class Fetcher:
+    """Owns the guarded HTTP session of the probe; use as an async context manager."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.guard = AddressGuard(settings.allow_private_targets)
+        self.resolver = DnsResolver(settings.dns_nameservers, settings.dns_timeout)
+        self.proxy = URL(settings.probe_proxy) if settings.probe_proxy else None
+        self.limits = Limits(
+            settings.probe_max_bytes,
+            settings.probe_max_decompression_ratio,
+            settings.probe_max_pixels,
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _session_for_use(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            exempt = {self.proxy.host} if self.proxy and self.proxy.host else set()
+            connector = GuardedConnector(
+                self.guard, exempt, resolver=self.resolver, limit=0, ttl_dns_cache=None
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # no state carried between checks
+                max_line_size=self.settings.probe_max_header_bytes,
+                max_field_size=self.settings.probe_max_header_bytes,
+                max_headers=self.settings.probe_max_headers,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.probe_timeout),
+            )
+        return self._session
+
+    async def fetch(
+        self, url: str, algorithms: set[str], user_agent: str | None = None
+    ) -> FetchResult:
+        """GET `url` and hash what it serves; failures come back as `FetchResult.failure`."""
+        result = FetchResult()
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.settings.probe_timeout):
+                await self._follow(URL(url), algorithms, user_agent, result, started)
+        except TimeoutError:
+            _fail(result, Failure.TIMEOUT, "total time limit")
+        except BodyLimit as exc:
+            _fail(result, exc.failure, str(exc))
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            _fail(result, *_translate(exc))
+        result.timings["total_ms"] = _ms_since(started)
+        return result
+
+    async def _follow(
+        self, url: URL, algorithms: set[str], ua: str | None, result: FetchResult, started: float
+    ) -> None:
+        for _hop in range(self.settings.probe_max_redirects + 1):
+            if url.scheme not in ("http", "https") or not url.host:
+                raise BodyLimit(Failure.BAD_REDIRECT, "redirect to a non-web URL")
+            await self._check_target(url)
+            async with self._session_for_use().get(
+                url, allow_redirects=False, proxy=self.proxy, headers=self._headers(ua)
+            ) as resp:
+                result.hops.append(Hop(str(url), resp.status))
+                location = resp.headers.get("Location")
+                if resp.status in REDIRECTS and location:
+                    url = url.join(URL(location))
+                    continue
+                result.timings["first_byte_ms"] = _ms_since(started)
+                self._check_peer(resp)
+                await self._read(resp, algorithms, result)
+                return
+        raise BodyLimit(Failure.TOO_MANY_REDIRECTS, "redirect limit reached")
+
+    def _headers(self, ua: str | None) -> dict[str, str]:
+        return {
+            "User-Agent": ua or self.settings.probe_user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "gzip, deflate",
+        }
+
+    async def _check_target(self, url: URL) -> None:
+        """With a proxy the connector never sees the target: resolve and check it here."""
+        if self.proxy is None or self.guard.allow_private:
+            return
+        host = url.host or ""
+        addresses = (
+            [host.strip("[]")] if is_ip_literal(host) else await self.resolver.addresses(host)
+        )
+        self.guard.check(addresses, host)
+
+    def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
+        """Defence in depth: the socket's peer must be allowed (or be the proxy)."""
+        if self.proxy is not None or resp.connection is None or resp.connection.transport is None:
+            return
+        peer = resp.connection.transport.get_extra_info("peername")
+        if peer and not self.guard.allows(peer[0]):
+            raise TargetRefused("connected to a non-public address")
+
+    async def _read(
+        self, resp: aiohttp.ClientResponse, algorithms: set[str], result: FetchResult
+    ) -> None:
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower() or None
+        if encoding not in (None, "identity", "gzip", "deflate", "x-gzip"):
+            raise BodyLimit(Failure.PROTOCOL, "unsupported content encoding")
+        digest = BodyDigest(algorithms, "gzip" if encoding == "x-gzip" else encoding, self.limits)
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            digest.feed(chunk)
+        result.status = resp.status
+        result.hashes = digest.hexdigests()
+        result.body_bytes = digest.body_bytes
+        image = digest.take_image()
+        if image is not None:
+            pdq = await asyncio.to_thread(pdq_of, image, self.limits.max_pixels)
+            del image  # the only copy of content bytes: gone before anything is recorded
+            result.pdq, result.pdq_quality = pdq if pdq else (None, None)
+
+
+def _fail(result: FetchResult, failure: Failure, detail: str) -> None:
+    result.failure = failure
+    result.detail = detail
+    result.status = None
+
+
+def _translate(exc: BaseException) -> tuple[Failure, str]:
+    """aiohttp/socket errors → Failure kinds (only NXDOMAIN will count as gone)."""
+    cause = getattr(exc, "os_error", None) or exc
+    if isinstance(cause, NameNotFound):
+        return Failure.NXDOMAIN, str(cause)
+    if isinstance(cause, TargetRefused):
+        return Failure.REFUSED_TARGET, str(cause)
+    if isinstance(cause, NoAddress):
+        return Failure.NO_ADDRESS, str(cause)
+    return _translate_transport(exc), type(exc).__name__
+
+
+def _translate_transport(exc: BaseException) -> Failure:
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return Failure.TLS
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return Failure.TIMEOUT
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Failure.CONNECT
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return Failure.HEADERS  # the response head could not be parsed (too large, malformed)
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | OSError):
+        return Failure.RESET
+    return Failure.PROTOCOL
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

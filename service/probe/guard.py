@@ -1,0 +1,140 @@
+"""SSRF guard: a probe connects only to public addresses (unless private targets are allowed).
+
+The check is made on the addresses the connection is actually opened to: `GuardedConnector`
+filters what its resolver returns (and IP literals, which aiohttp never sends to a resolver)
+right before connecting, with the DNS cache off, so every hop of a redirect chain and every
+new lookup (DNS rebinding between checks) is checked again; the peer address of the open
+socket is verified once more before any body byte is read.
+
+Limits with a proxy (`TAKEDOWN_PROBE_PROXY`): the proxy resolves the target itself. We resolve
+the target host too and refuse it when any answer is non-public, but a name that changes its
+answer between our lookup and the proxy's cannot be excluded from here. The proxy must refuse
+private targets itself; it normally runs in another network, where "private" is not ours.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+from aiohttp import TCPConnector
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+
+class TargetRefused(OSError):
+    """The target address is loopback/private/link-local/reserved/multicast."""
+
+
+class NameNotFound(OSError):
+    """NXDOMAIN: the host name does not exist (a removal signal)."""
+
+
+class NoAddress(OSError):
+    """The name exists but has no A/AAAA record, or DNS failed."""
+
+
+def is_public(address: str) -> bool:
+    """True for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class AddressGuard:
+    """Decides whether an address may be connected to."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def allows(self, address: str) -> bool:
+        return self.allow_private or is_public(address)
+
+    def check(self, addresses: Iterable[str], host: str) -> None:
+        refused = [a for a in addresses if not self.allows(a)]
+        if refused:
+            raise TargetRefused(f"{host} resolves to a non-public address")
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class DnsResolver(AbstractResolver):
+    """aiohttp resolver on dnspython, using the configured nameservers (host[:port])."""
+
+    def __init__(self, nameservers: Sequence[str], timeout: float) -> None:
+        self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
+        if nameservers:
+            _host, _, port = nameservers[0].partition(":")
+            self._resolver.nameservers = [n.partition(":")[0] for n in nameservers]
+            self._resolver.port = int(port or 53)
+        self._resolver.lifetime = timeout
+
+    async def addresses(self, host: str) -> list[str]:
+        found: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = await self._resolver.resolve(host, rdtype)
+            except dns.resolver.NXDOMAIN as exc:
+                raise NameNotFound(f"{host}: NXDOMAIN") from exc
+            except dns.resolver.NoAnswer:
+                continue
+            except dns.exception.DNSException as exc:
+                raise NoAddress(f"{host}: DNS failed ({type(exc).__name__})") from exc
+            found.extend(r.to_text() for r in answer)
+        if not found:
+            raise NoAddress(f"{host}: no address")
+        return found
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [_result(host, address, port) for address in await self.addresses(host)]
+
+    async def close(self) -> None:
+        return None
+
+
+def _result(host: str, address: str, port: int) -> ResolveResult:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return {
+        "hostname": host,
+        "host": address,
+        "port": port,
+        "family": family,
+        "proto": 0,
+        "flags": socket.AI_NUMERICHOST,
+    }
+
+
+class GuardedConnector(TCPConnector):
+    """A TCPConnector that connects only to addresses the guard allows.
+
+    `exempt` holds host names never checked: the operator-configured proxy.
+    """
+
+    def __init__(self, guard: AddressGuard, exempt: set[str], **kwargs: Any) -> None:
+        super().__init__(use_dns_cache=False, **kwargs)
+        self._guard = guard
+        self._exempt = exempt
+
+    async def _resolve_host(
+        self, host: str, port: int, traces: Sequence[Any] | None = None
+    ) -> list[ResolveResult]:
+        results = await super()._resolve_host(host, port, traces=traces)
+        if host in self._exempt:
+            return results
+        allowed = [r for r in results if self._guard.allows(r["host"])]
+        if not allowed:
+            raise TargetRefused(f"{host} has no public address")
+        return allowed

@@ -1,0 +1,109 @@
+"""A complete re-check: fetch with our own user agent, look again with browser-like profiles
+when the content is not seen (cloaking), and decide. `ProbeReport` is all that leaves the
+probe: verdict, hashes, status, hops, timings — never content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from service.domain.verdicts import ALGORITHMS, Decision, Verdict, combine, decide
+from service.probe.fetch import Fetcher, FetchResult
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """The outcome of one re-check, as stored and as sent by the remote probe."""
+
+    verdict: Verdict
+    reason: str
+    matched: str | None = None
+    pdq_distance: int | None = None
+    status: int | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    hops: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    profile: str = "own"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"verdict": self.verdict.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProbeReport:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**(known | {"verdict": Verdict(data["verdict"])}))
+
+
+class Prober(Protocol):
+    """Local or remote: checks a URL against the expected hashes."""
+
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport: ...
+
+    async def close(self) -> None: ...
+
+
+def algorithms_for(expected: Mapping[str, str], requested: list[str] | None = None) -> set[str]:
+    """Compute every algorithm we have a reference for (and any the caller asks for)."""
+    wanted = {name for name in ALGORITHMS if expected.get(name)}
+    return wanted | {name for name in requested or [] if name in ALGORITHMS}
+
+
+def report_of(result: FetchResult, decision: Decision, profile: str) -> ProbeReport:
+    hashes = dict(result.hashes) | ({"pdq": result.pdq} if result.pdq else {})
+    return ProbeReport(
+        verdict=decision.verdict,
+        reason=decision.reason if not result.detail else f"{decision.reason}: {result.detail}",
+        matched=decision.matched,
+        pdq_distance=decision.pdq_distance,
+        status=result.status,
+        hashes=hashes,
+        hops=[{"url": hop.url, "status": hop.status} for hop in result.hops],
+        timings=result.timings,
+        profile=profile,
+    )
+
+
+class LocalProbe:
+    """Runs the fetch in this process (the bytes pass through this process's memory only)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.fetcher = Fetcher(settings)
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+
+    async def check(
+        self, url: str, expected: Mapping[str, str], requested: list[str] | None = None
+    ) -> ProbeReport:
+        algorithms = algorithms_for(expected, requested)
+        report = await self._look(url, expected, algorithms, None, "own")
+        if report.verdict is Verdict.PRESENT or report.status is None:
+            return report  # seen, or no HTTP answer at all: a user agent changes nothing
+        reports = [report]
+        for index, agent in enumerate(self.settings.probe_cloak_profiles):
+            reports.append(await self._look(url, expected, algorithms, agent, f"profile{index}"))
+            if reports[-1].verdict is Verdict.PRESENT:
+                break
+        return _combined(reports)
+
+    async def _look(
+        self,
+        url: str,
+        expected: Mapping[str, str],
+        algorithms: set[str],
+        agent: str | None,
+        profile: str,
+    ) -> ProbeReport:
+        result = await self.fetcher.fetch(url, algorithms, agent)
+        decision = decide(expected, result.observation(), self.settings.pdq_threshold)
+        return report_of(result, decision, profile)
+
+
+def _combined(reports: list[ProbeReport]) -> ProbeReport:
+    decisions = [Decision(r.verdict, r.reason, r.matched, r.pdq_distance) for r in reports]
+    chosen = combine(decisions)
+    return reports[decisions.index(chosen)]

@@ -1,0 +1,94 @@
+"""SSRF guard: non-public targets are refused on the address actually used, across redirects
+and when a DNS answer changes between checks; the loopback hoster never sees the request."""
+
+from __future__ import annotations
+
+from service.domain.verdicts import Verdict
+from service.probe.verdict import LocalProbe
+from tests.conftest import make_settings
+from tests.integration.probe.conftest import Web
+from tests.integration.probe.peers import Zone, expected_hashes
+
+PUBLIC_IP = "93.184.216.34"  # never connected to: the proxy routes by Host to loopback
+
+
+def guarded(dns_port: int, proxy_port: int | None = None) -> LocalProbe:
+    settings = make_settings(
+        "postgresql://unused/db",
+        allow_private_targets=False,
+        dns_nameservers=[f"127.0.0.1:{dns_port}"],
+        probe_proxy=f"http://127.0.0.1:{proxy_port}" if proxy_port else None,
+        probe_timeout=3.0,
+        probe_cloak_profiles=[],
+    )
+    return LocalProbe(settings)
+
+
+async def test_loopback_literal_is_refused_without_a_request(
+    web_origin: Web, dns_zone: tuple[Zone, int]
+) -> None:
+    p = guarded(dns_zone[1])
+    report = await p.check(web_origin.url("image"), expected_hashes())
+    await p.close()
+    assert report.verdict is Verdict.INCONCLUSIVE and report.reason.startswith("refused_target")
+    assert web_origin.origin.hits == {}
+
+
+async def test_name_resolving_to_loopback_is_refused(
+    web_origin: Web, dns_zone: tuple[Zone, int]
+) -> None:
+    zone, port = dns_zone
+    zone.names["evil.test"] = ["127.0.0.1"]
+    p = guarded(port)
+    report = await p.check(f"http://evil.test:{web_origin.port}/image", expected_hashes())
+    await p.close()
+    assert report.reason.startswith("refused_target") and web_origin.origin.hits == {}
+
+
+async def test_redirect_to_loopback_is_refused_through_the_proxy(
+    web_origin: Web, proxy_port: int, dns_zone: tuple[Zone, int]
+) -> None:
+    zone, port = dns_zone
+    zone.names["hoster.test"] = [PUBLIC_IP]
+    p = guarded(port, proxy_port)
+    try:
+        served = await p.check("http://hoster.test/image", expected_hashes())
+        redirected = await p.check("http://hoster.test/to-loopback", expected_hashes())
+    finally:
+        await p.close()
+    assert served.verdict is Verdict.PRESENT
+    assert redirected.verdict is Verdict.INCONCLUSIVE
+    assert redirected.reason.startswith("refused_target")
+    assert [h["status"] for h in redirected.hops] == [302]
+    assert web_origin.origin.hits["image"] == 1  # the loopback target was never fetched
+
+
+async def test_dns_answer_changing_to_loopback_between_checks_is_refused(
+    web_origin: Web, proxy_port: int, dns_zone: tuple[Zone, int]
+) -> None:
+    zone, port = dns_zone
+    zone.names["rebind.test"] = [PUBLIC_IP]
+    p = guarded(port, proxy_port)
+    try:
+        first = await p.check("http://rebind.test/image", expected_hashes())
+        zone.names["rebind.test"] = ["127.0.0.1"]
+        second = await p.check("http://rebind.test/image", expected_hashes())
+    finally:
+        await p.close()
+    assert first.verdict is Verdict.PRESENT
+    assert second.reason.startswith("refused_target")
+    assert web_origin.origin.hits["image"] == 1
+
+
+async def test_nxdomain_is_gone(proxy_port: int, dns_zone: tuple[Zone, int]) -> None:
+    p = guarded(dns_zone[1], proxy_port)
+    report = await p.check("http://vanished.test/image", expected_hashes())
+    await p.close()
+    assert (report.verdict, report.reason.split(":")[0]) == (Verdict.GONE, "nxdomain")
+
+
+async def test_nxdomain_without_a_proxy_is_gone(dns_zone: tuple[Zone, int]) -> None:
+    p = guarded(dns_zone[1])
+    report = await p.check("http://vanished.test/image", expected_hashes())
+    await p.close()
+    assert report.verdict is Verdict.GONE
