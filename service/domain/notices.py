@@ -92,10 +92,17 @@ def parse_recipients(raw: Iterable[Mapping[str, Any]]) -> list[Recipient]:
                 source=str(entry.get("source") or ""),
                 confidence=float(entry.get("confidence") or 0.0),
                 language=entry.get("language") or None,
-                rank=int(entry.get("rank") if entry.get("rank") is not None else position),
+                rank=_rank(entry.get("rank"), position),
             )
         )
     return sorted(found, key=lambda r: r.rank)
+
+
+def _rank(value: Any, position: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return position
 
 
 def registrar_recipient(registrar: Mapping[str, Any] | None) -> Recipient | None:

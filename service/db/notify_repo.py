@@ -1,0 +1,166 @@
+"""Notices, items, acknowledgment tokens and answers, contact health: a function per query."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+
+NoticeRow = dict[str, Any]
+
+
+def new_message_id(mail_from: str) -> str:
+    """A Message-ID on the hotline's own domain, fixed when the notice is created."""
+    domain = mail_from.rpartition("@")[2] or "localhost"
+    return f"<notice.{uuid.uuid4().hex}@{domain}>"
+
+
+async def case_for_outbox(conn: asyncpg.Connection, case_id: int) -> NoticeRow | None:
+    row = await conn.fetchrow(q("notify_case_for_outbox"), case_id)
+    return dict(row) if row else None
+
+
+async def case_in_flight(conn: asyncpg.Connection, case_id: int, kind: str) -> bool:
+    return bool(await conn.fetchval(q("notify_case_in_flight"), case_id, kind))
+
+
+async def failing_among(conn: asyncpg.Connection, addresses: list[str]) -> set[str]:
+    rows = await conn.fetch(q("notify_failing_among"), addresses)
+    return {row["address"] for row in rows}
+
+
+async def open_batch(
+    conn: asyncpg.Connection,
+    *,
+    recipient: str,
+    kind: str,
+    role: str,
+    language: str,
+    country: str | None,
+    mail_from: str,
+) -> tuple[int, datetime]:
+    """The recipient's open batch (created if needed): (notice id, created_at)."""
+    row = await conn.fetchrow(
+        q("notify_open_batch"), recipient, kind, role, language, country, new_message_id(mail_from)
+    )
+    return row["id"], row["created_at"]
+
+
+async def add_item(conn: asyncpg.Connection, notice_id: int, case_id: int) -> None:
+    await conn.execute(q("notify_add_item"), notice_id, case_id)
+
+
+async def lock_notice(conn: asyncpg.Connection, notice_id: int) -> NoticeRow | None:
+    row = await conn.fetchrow(q("notify_lock_notice"), notice_id)
+    return dict(row) if row else None
+
+
+async def get_notice(conn: asyncpg.Connection, notice_id: int) -> NoticeRow | None:
+    row = await conn.fetchrow(q("notify_get_notice"), notice_id)
+    return dict(row) if row else None
+
+
+async def notice_by_message_id(conn: asyncpg.Connection, message_id: str) -> NoticeRow | None:
+    row = await conn.fetchrow(q("notify_notice_by_message_id"), message_id)
+    return dict(row) if row else None
+
+
+async def item_case_ids(conn: asyncpg.Connection, notice_id: int) -> list[int]:
+    return [row["case_id"] for row in await conn.fetch(q("notify_item_case_ids"), notice_id)]
+
+
+async def split_off(
+    conn: asyncpg.Connection, notice: NoticeRow, case_ids: list[int], mail_from: str
+) -> int:
+    """Move `case_ids` of an over-full notice into a new sealed notice; its id."""
+    new_id: int = await conn.fetchval(
+        q("notify_new_sealed_notice"),
+        notice["recipient"],
+        notice["role"],
+        notice["language"],
+        notice["country"],
+        notice["kind"],
+        new_message_id(mail_from),
+    )
+    await conn.execute(q("notify_move_items"), notice["id"], new_id, case_ids)
+    return new_id
+
+
+async def start_attempt(
+    conn: asyncpg.Connection, notice_id: int, deadline_at: datetime
+) -> datetime:
+    fixed: datetime = await conn.fetchval(q("notify_start_attempt"), notice_id, deadline_at)
+    return fixed
+
+
+async def items(conn: asyncpg.Connection, notice_id: int) -> list[NoticeRow]:
+    return [dict(row) for row in await conn.fetch(q("notify_items"), notice_id)]
+
+
+async def insert_ack_token(
+    conn: asyncpg.Connection, digest: bytes, notice_id: int, csrf_secret: bytes, expires: datetime
+) -> None:
+    await conn.execute(q("notify_insert_ack_token"), digest, notice_id, csrf_secret, expires)
+
+
+async def mark_sent(conn: asyncpg.Connection, notice_id: int) -> datetime | None:
+    sent_at: datetime | None = await conn.fetchval(q("notify_mark_sent"), notice_id)
+    return sent_at
+
+
+async def mark_failed(conn: asyncpg.Connection, notice_id: int, error: str) -> None:
+    await conn.execute(q("notify_mark_failed"), notice_id, error[:2000])
+
+
+async def note_error(conn: asyncpg.Connection, notice_id: int, error: str) -> None:
+    await conn.execute(q("notify_note_error"), notice_id, error[:2000])
+
+
+async def health_delivered(conn: asyncpg.Connection, address: str) -> None:
+    await conn.execute(q("notify_health_delivered"), address)
+
+
+async def health_failed(
+    conn: asyncpg.Connection, address: str, error: str, *, bounce: bool
+) -> None:
+    await conn.execute(q("notify_health_failed"), address, 1 if bounce else 0, error[:2000])
+
+
+async def health_acknowledged(conn: asyncpg.Connection, address: str) -> None:
+    await conn.execute(q("notify_health_acknowledged"), address)
+
+
+async def token(conn: asyncpg.Connection, digest: bytes) -> NoticeRow | None:
+    row = await conn.fetchrow(q("notify_token"), digest)
+    return dict(row) if row else None
+
+
+async def token_used(conn: asyncpg.Connection, digest: bytes) -> None:
+    await conn.execute(q("notify_token_used"), digest)
+
+
+async def insert_answer(
+    conn: asyncpg.Connection, notice_id: int, case_id: int, answer: str, note: str
+) -> bool:
+    """True when this answer is new for the item (a repeated answer is recorded once)."""
+    new = await conn.fetchval(q("notify_insert_answer"), notice_id, case_id, answer, note)
+    return new is not None
+
+
+async def answer_queue(conn: asyncpg.Connection, limit: int = 100) -> list[NoticeRow]:
+    """'Not ours' and dispute answers awaiting the hotline."""
+    return [dict(row) for row in await conn.fetch(q("notify_answer_queue"), limit)]
+
+
+async def contact_health(conn: asyncpg.Connection, limit: int = 1000) -> list[NoticeRow]:
+    """Per-address delivery health with the median notice→gone seconds, for analysts."""
+    return [dict(row) for row in await conn.fetch(q("notify_contact_health"), limit)]
+
+
+async def mark_bounced(conn: asyncpg.Connection, notice_id: int, error: str) -> bool:
+    """Record a bounce once; False if this notice had bounced already."""
+    return await conn.fetchval(q("notify_mark_bounced"), notice_id, error[:2000]) is not None

@@ -1,0 +1,1 @@
+"""Notices: rendering, the machine-readable parts, SMTP, acknowledgment tokens, bounces."""

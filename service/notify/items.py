@@ -1,0 +1,48 @@
+"""The facts a notice states about one item (never the material itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from service.domain.notices import case_reference
+
+HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
+
+
+@dataclass(frozen=True)
+class NoticeItem:
+    """One URL of a notice: where, which known content (hashes), since when, last seen."""
+
+    case_id: int
+    url: str
+    hashes: dict[str, str]
+    media_type: str
+    detected_at: datetime
+    last_seen_at: datetime | None
+
+    @property
+    def reference(self) -> str:
+        return case_reference(self.case_id)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> NoticeItem:
+        return cls(
+            case_id=row["case_id"],
+            url=row["url"],
+            hashes={name: row[name] for name in HASH_NAMES if row.get(name)},
+            media_type=row["media_type"],
+            detected_at=row["detected_at"],
+            last_seen_at=row.get("last_seen_at"),
+        )
+
+
+def utc_text(value: datetime | None) -> str:
+    """Timestamps as written in notices and their machine parts (ISO 8601, UTC)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # the database hands out aware values; be safe with others
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
