@@ -10,5 +10,6 @@ from service.cli.base import main
 
 # Importing the command modules registers their commands on `main`.
 from service.cli import core as _core  # noqa: F401  (registration)
+from service.cli import demo as _demo  # noqa: F401
 
 __all__ = ["main"]

@@ -1,0 +1,168 @@
+"""`takedown demo`: the whole lifecycle against a simulated internet, a week in about a minute.
+
+Starts the database (embedded unless TAKEDOWN_DATABASE_URL is set), a simulated world on
+loopback, and the service (API + every worker stage) with its clock compressed by the world's
+time scale; submits the world's URLs as a scanner would, shows progress live, and prints what
+happened per hoster. Nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+
+from service.cli.base import get_settings, main, run
+from service.cli.demo_report import progress_line, summary_table
+from service.cli.runtime import Runtime
+from service.db.connect import database_url
+from service.db.pool import pool_for
+from service.db.tokens import create_token
+from service.settings import Settings
+from service.workers.registry import available_stages
+
+# Intervals that must not shrink with simulated time: they bound real work, not the lifecycle.
+REAL_TIME_FIELDS = {"lease", "max_clock_skew", "db_connect_timeout"}
+
+
+@main.command("demo")
+@click.option("--world", "world_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A world file (YAML/JSON); default: the small built-in world.")
+@click.option("--duration", type=click.FloatRange(5, 3600), default=60.0, show_default=True,
+              help="Real seconds to run the lifecycle.")
+@click.option("--time-scale", type=click.FloatRange(1, 1e7), default=None,
+              help="Simulated seconds per real second (default: the world's).")
+@click.option("--exit/--keep-serving", "exit_after", default=None,
+              help="Exit after the summary (default when not on a terminal) or keep serving.")
+@click.pass_context
+def demo_command(
+    ctx: click.Context, world_file: Path | None, duration: float, time_scale: float | None,
+    exit_after: bool | None,
+) -> None:
+    """Run the end-to-end demo against a simulated internet."""
+    from service.sim.world import World
+
+    world = World.load(world_file) if world_file else World.default()
+    scale = time_scale or world.time_scale or 10080.0
+    keep = not exit_after if exit_after is not None else sys.stdout.isatty()
+    run(_demo(get_settings(ctx), world, scale, duration, keep))
+
+
+def compress(settings: Settings, scale: float) -> dict[str, Any]:
+    """Every lifecycle interval divided by the time scale."""
+    changed: dict[str, Any] = {}
+    for name, value in settings.model_dump().items():
+        if name in REAL_TIME_FIELDS:
+            continue
+        if isinstance(value, timedelta):
+            changed[name] = value / scale
+        elif isinstance(value, list) and value and all(isinstance(v, timedelta) for v in value):
+            changed[name] = [v / scale for v in value]
+        elif isinstance(value, dict) and value and all(isinstance(v, timedelta) for v in value.values()):
+            changed[name] = {k: v / scale for k, v in value.items()}
+    return changed
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise click.ClickException("no free TCP port on 127.0.0.1")
+
+
+async def _demo(base: Settings, world: Any, scale: float, duration: float, keep: bool) -> None:
+    from service.sim.runner import SimulatedInternet
+
+    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "rdap-corpus"
+    dsn = await _demo_database(base)
+    port = _free_port(base.listen_port)
+    async with SimulatedInternet(world, corpus_dir=corpus, time_scale=scale) as net:
+        settings = base.model_copy(update={
+            **compress(base, scale), **net.settings_overrides(), "database_url": dsn,
+            "listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
+            "worker_poll_interval": 0.05, "drain_timeout": 2.0,
+        })
+        stages = available_stages()
+        click.echo(f"simulated internet: {net.describe()}")
+        click.echo(f"world {world.name!r}: {len(world.hosters)} hosters, {len(world.urls)} URLs; "
+                   f"1 real second = {scale / 3600:.1f} simulated hours; stages: {', '.join(stages)}")
+        async with Runtime(settings, stages, http=True) as runtime:
+            assert runtime.pool is not None
+            submitted = await _submit(runtime.pool, settings, world)
+            click.echo(f"scanner submitted {submitted} reports")
+            await _watch(runtime.pool, duration, scale)
+            click.echo(await summary_table(runtime.pool, scale))
+            click.echo(f"\nAPI: {settings.public_url}/api/v1/openapi.json   "
+                       f"oversight: {settings.public_url}/oversight/")
+            if keep:
+                click.echo("serving until Ctrl-C …")
+                await _until_interrupted()
+
+
+async def _demo_database(base: Settings) -> str:
+    """A fresh database per demo run on the embedded server; the configured one as it is."""
+    dsn = database_url(base)
+    if base.database_url:
+        return dsn
+    import asyncpg
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"demo_{int(time.time())}"
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+async def _submit(pool: Any, settings: Settings, world: Any) -> int:
+    async with pool.acquire() as conn:
+        _token, secret = await create_token(conn, f"demo-scanner-{int(time.time())}", "scanner")
+    reports = list(world.reports())
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for i in range(0, len(reports), 500):
+            async with session.post(
+                f"{settings.public_url}/api/v1/reports", json={"reports": reports[i : i + 500]}
+            ) as resp:
+                if resp.status != 202:
+                    raise click.ClickException(f"intake refused the demo reports: {await resp.text()}")
+    return len(reports)
+
+
+async def _watch(pool: Any, duration: float, scale: float) -> None:
+    start = time.monotonic()
+    tty = sys.stdout.isatty()
+    last = ""
+    while (elapsed := time.monotonic() - start) < duration:
+        line = await progress_line(pool, elapsed * scale)
+        if tty:
+            click.echo("\r" + line.ljust(100), nl=False)
+        elif line != last:
+            click.echo(line)
+        last = line
+        await asyncio.sleep(1.0)  # a display refresh, not synchronisation
+    click.echo("")
+
+
+async def _until_interrupted() -> None:
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+__all__ = ["compress", "demo_command", "pool_for"]

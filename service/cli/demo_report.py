@@ -1,0 +1,69 @@
+"""What the demo prints: a live progress line and the per-hoster summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from service.domain.stats import Duration, summarise
+
+PER_HOSTER = """
+SELECT coalesce(r.hoster, c.host) AS hoster, c.state, c.first_notice_at, c.acknowledged_at,
+       c.first_gone_at, c.removed_at
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+ORDER BY 1
+"""
+
+
+def world_time(delta: timedelta | None) -> str:
+    """A compact duration: 3d4h, 5h12m, 40m."""
+    if delta is None:
+        return "—"
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    return f"{hours}h{mins:02d}m" if hours else f"{mins}m"
+
+
+async def progress_line(pool: asyncpg.Pool, simulated_seconds: float) -> str:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state")
+    counts = "  ".join(f"{r['state']}={r['n']}" for r in rows)
+    return f"[day {simulated_seconds / 86400:4.1f}] {counts}"
+
+
+async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(PER_HOSTER)
+    now = datetime.now(UTC)
+    by_hoster: dict[str, list[asyncpg.Record]] = {}
+    for row in rows:
+        by_hoster.setdefault(row["hoster"], []).append(row)
+    lines = [
+        "\nper hoster (times in simulated time, notice clock; open cases counted by Kaplan–Meier)",
+        f"{'hoster':<34}{'cases':>6}{'notified':>9}{'acked':>7}{'removed':>8}{'open':>6}"
+        f"{'median':>9}{'p90':>9}",
+    ]
+    for hoster, items in sorted(by_hoster.items()):
+        lines.append(_hoster_line(hoster, items, now, scale))
+    return "\n".join(lines)
+
+
+def _hoster_line(hoster: str, items: list[asyncpg.Record], now: datetime, scale: float) -> str:
+    notified = [r for r in items if r["first_notice_at"]]
+    durations = [
+        Duration(length=((r["first_gone_at"] if r["removed_at"] else now) - r["first_notice_at"]) * scale,
+                 removed=r["removed_at"] is not None)
+        for r in notified
+    ]
+    summary = summarise(durations)
+    acked = sum(1 for r in items if r["acknowledged_at"])
+    removed = sum(1 for r in items if r["removed_at"])
+    still_open = len(notified) - removed
+    return (
+        f"{hoster[:33]:<34}{len(items):>6}{len(notified):>9}{acked:>7}{removed:>8}{still_open:>6}"
+        f"{world_time(summary.median):>9}{world_time(summary.p90):>9}"
+    )

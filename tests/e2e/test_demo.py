@@ -1,0 +1,21 @@
+"""`takedown demo` runs to completion against the simulated internet and prints its summary."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.cli_runner import takedown
+
+
+async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) -> None:
+    result = await takedown("demo", "--duration", "25", "--exit", db_url=db_url)
+    assert result.code == 0, result.err[-3000:]
+    out = result.out
+    submitted = int(re.search(r"scanner submitted (\d+) reports", out).group(1))
+    header = next(line for line in out.splitlines() if line.startswith("hoster"))
+    rows = out.split(header, 1)[1].strip().splitlines()
+    table = [r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)]
+    assert submitted >= 20
+    assert header.split() == ["hoster", "cases", "notified", "acked", "removed", "open", "median", "p90"]
+    assert sum(int(r.split()[-7]) for r in table) == submitted
+    assert "oversight: http://127.0.0.1:" in out
