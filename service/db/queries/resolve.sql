@@ -1,0 +1,82 @@
+-- name: resolve_network_for_ip
+-- The most specific live cached network (or negative entry) containing an address.
+SELECT negative, record, start_addr, end_addr,
+       extract(epoch FROM expires_at - now()) AS remaining
+FROM rdap_networks
+WHERE start_addr <= $1::inet AND end_addr >= $1::inet
+  AND family(start_addr) = family($1::inet) AND expires_at > now()
+ORDER BY start_addr DESC, end_addr ASC
+LIMIT 1;
+
+-- name: resolve_store_network
+-- Insert or refresh one network (or negative) entry.
+INSERT INTO rdap_networks (start_addr, end_addr, registry, handle, negative, record, expires_at)
+VALUES ($1::inet, $2::inet, $3, $4, $5, $6, now() + $7::interval)
+ON CONFLICT (start_addr, end_addr) DO UPDATE
+SET registry = EXCLUDED.registry, handle = EXCLUDED.handle, negative = EXCLUDED.negative,
+    record = EXCLUDED.record, fetched_at = now(), expires_at = EXCLUDED.expires_at;
+
+-- name: resolve_purge_expired
+-- Forget cache entries that expired; returns how many.
+WITH gone AS (DELETE FROM rdap_networks WHERE expires_at <= now() RETURNING 1)
+SELECT count(*) FROM gone;
+
+-- name: resolve_domain_get
+-- A live registrar answer for a registrable domain.
+SELECT negative, record FROM rdap_domains WHERE domain = $1 AND expires_at > now();
+
+-- name: resolve_domain_store
+-- Insert or refresh a registrar answer.
+INSERT INTO rdap_domains (domain, negative, record, expires_at)
+VALUES ($1, $2, $3, now() + $4::interval)
+ON CONFLICT (domain) DO UPDATE
+SET negative = EXCLUDED.negative, record = EXCLUDED.record, fetched_at = now(),
+    expires_at = EXCLUDED.expires_at;
+
+-- name: resolve_rules_all
+-- Every contact-book rule (the book is small; matching happens in the domain layer).
+SELECT id, cidr::text AS cidr, asn, domain, hoster, address, language, do_not_contact,
+       via_hotline, cc, note, created_by, created_at
+FROM contact_rules ORDER BY id;
+
+-- name: resolve_rule_add
+-- Add a contact-book rule; returns its id.
+INSERT INTO contact_rules (cidr, asn, domain, hoster, address, language, do_not_contact,
+                           via_hotline, cc, note, created_by)
+VALUES ($1::cidr, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id;
+
+-- name: resolve_rule_remove
+-- Remove a contact-book rule; returns its id when it existed.
+DELETE FROM contact_rules WHERE id = $1 RETURNING id;
+
+-- name: resolve_hotlines_all
+-- Every partner hotline with its routing policy.
+SELECT country, name, address, language, policy, updated_at FROM hotlines ORDER BY country;
+
+-- name: resolve_hotline_set
+-- Create or replace a country's hotline and policy.
+INSERT INTO hotlines (country, name, address, language, policy)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (country) DO UPDATE
+SET name = EXCLUDED.name, address = EXCLUDED.address, language = EXCLUDED.language,
+    policy = EXCLUDED.policy, updated_at = now();
+
+-- name: resolve_hotline_remove
+-- Remove a country's hotline; returns the country when it existed.
+DELETE FROM hotlines WHERE country = $1 RETURNING country;
+
+-- name: resolve_store_route
+-- The routing decision of a case (replaced when a case is resolved again).
+INSERT INTO case_routes (case_id, ip_addresses, network, hoster, asn, country, cdn, registrar,
+                         hotline, recipients, no_contact_reason)
+VALUES ($1, $2::inet[], $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (case_id) DO UPDATE
+SET decided_at = now(), ip_addresses = EXCLUDED.ip_addresses, network = EXCLUDED.network,
+    hoster = EXCLUDED.hoster, asn = EXCLUDED.asn, country = EXCLUDED.country,
+    cdn = EXCLUDED.cdn, registrar = EXCLUDED.registrar, hotline = EXCLUDED.hotline,
+    recipients = EXCLUDED.recipients, no_contact_reason = EXCLUDED.no_contact_reason;
+
+-- name: resolve_case_for_job
+-- The case a resolve job is about.
+SELECT id, url, host, state FROM cases WHERE id = $1;

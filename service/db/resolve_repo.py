@@ -1,0 +1,160 @@
+"""Typed access to the resolution tables: RDAP cache, contact book, hotlines, case routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+
+
+@dataclass(frozen=True)
+class CachedNetwork:
+    negative: bool
+    record: dict[str, Any] | None
+    start: str
+    end: str
+    remaining: float  # seconds until the entry expires
+
+
+async def network_for_ip(conn: asyncpg.Connection, ip: str) -> CachedNetwork | None:
+    row = await conn.fetchrow(q("resolve_network_for_ip"), ip)
+    if row is None:
+        return None
+    return CachedNetwork(
+        row["negative"],
+        row["record"],
+        _host(row["start_addr"]),
+        _host(row["end_addr"]),
+        float(row["remaining"]),
+    )
+
+
+def _host(value: Any) -> str:
+    # asyncpg returns inet host addresses as ipaddress objects (interfaces when masked).
+    return str(getattr(value, "ip", value))
+
+
+async def store_network(
+    conn: asyncpg.Connection,
+    start: str,
+    end: str,
+    *,
+    registry: str | None,
+    handle: str | None,
+    record: dict[str, Any] | None,
+    ttl: timedelta,
+) -> None:
+    await conn.execute(
+        q("resolve_store_network"), start, end, registry, handle, record is None, record, ttl
+    )
+
+
+async def purge_expired(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval(q("resolve_purge_expired"))
+    return count
+
+
+async def domain_get(
+    conn: asyncpg.Connection, domain: str
+) -> tuple[bool, dict[str, Any] | None] | None:
+    row = await conn.fetchrow(q("resolve_domain_get"), domain)
+    return None if row is None else (row["negative"], row["record"])
+
+
+async def domain_store(
+    conn: asyncpg.Connection, domain: str, record: dict[str, Any] | None, ttl: timedelta
+) -> None:
+    await conn.execute(q("resolve_domain_store"), domain, record is None, record, ttl)
+
+
+async def all_rules(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("resolve_rules_all"))]
+
+
+async def add_rule(
+    conn: asyncpg.Connection,
+    *,
+    cidr: str | None = None,
+    asn: int | None = None,
+    domain: str | None = None,
+    hoster: str | None = None,
+    address: str | None = None,
+    language: str | None = None,
+    do_not_contact: bool = False,
+    via_hotline: str | None = None,
+    cc: list[str] | None = None,
+    note: str | None = None,
+    created_by: str = "cli",
+) -> int:
+    rule_id: int = await conn.fetchval(
+        q("resolve_rule_add"),
+        cidr,
+        asn,
+        domain.lower().rstrip(".") if domain else None,
+        hoster,
+        address.lower() if address else None,
+        language,
+        do_not_contact,
+        via_hotline.upper() if via_hotline else None,
+        [a.lower() for a in cc or []],
+        note,
+        created_by,
+    )
+    return rule_id
+
+
+async def remove_rule(conn: asyncpg.Connection, rule_id: int) -> bool:
+    return await conn.fetchval(q("resolve_rule_remove"), rule_id) is not None
+
+
+async def all_hotlines(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("resolve_hotlines_all"))]
+
+
+async def set_hotline(
+    conn: asyncpg.Connection,
+    country: str,
+    *,
+    name: str,
+    address: str | None,
+    language: str | None,
+    policy: str,
+) -> None:
+    await conn.execute(
+        q("resolve_hotline_set"),
+        country.upper(),
+        name,
+        address.lower() if address else None,
+        language,
+        policy,
+    )
+
+
+async def remove_hotline(conn: asyncpg.Connection, country: str) -> bool:
+    return await conn.fetchval(q("resolve_hotline_remove"), country.upper()) is not None
+
+
+async def case_for_job(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(q("resolve_case_for_job"), case_id)
+    return None if row is None else dict(row)
+
+
+async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, Any]) -> None:
+    await conn.execute(
+        q("resolve_store_route"),
+        case_id,
+        route["ip_addresses"],
+        route["network"],
+        route["hoster"],
+        route["asn"],
+        route["country"],
+        route["cdn"],
+        route["registrar"],
+        route["hotline"],
+        route["recipients"],
+        route["no_contact_reason"],
+    )

@@ -1,0 +1,136 @@
+"""RDAP over aiohttp: fetch, follow redirects politely, complete entities, parse networks.
+
+Redirects are followed by hand so that each hop to a registry is paced by the RegistryGate
+(a bootstrap redirector itself is not a registry and is not paced). Registry failures are
+translated once, here: 429/5xx/timeouts/garbage become TransientLookupError (with the
+Retry-After), 404 means "no such object" (None), and nothing else leaks out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from service.errors import TransientLookupError
+from service.resolve.bootstrap import Bootstrap, registry_of_url
+from service.resolve.politeness import RegistryGate, parse_retry_after
+
+log = logging.getLogger(__name__)
+MAX_HOPS = 5
+ACCEPT = {"Accept": "application/rdap+json, application/json;q=0.9"}
+
+
+class RdapClient:
+    """Fetches RDAP documents; counts the queries it sent per registry."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        bootstrap: Bootstrap,
+        gate: RegistryGate,
+        timeout: float,
+        concurrency: int = 16,
+    ) -> None:
+        self.session = session
+        self.bootstrap = bootstrap
+        self.gate = gate
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.queries: Counter[str] = Counter()
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def ip(self, ip: str) -> dict[str, Any] | None:
+        url = self.bootstrap.ip_url(ip)
+        return await self.get(url) if url else None
+
+    async def domain(self, name: str) -> dict[str, Any] | None:
+        url = self.bootstrap.domain_url(name)
+        return await self.get(url) if url else None
+
+    async def get(self, url: str) -> dict[str, Any] | None:
+        """The document at `url` after redirects; None on 404; transient errors raised."""
+        for _hop in range(MAX_HOPS):
+            status, location, body = await self._request(url)
+            if location is None:
+                return body if status == 200 else None
+            url = urljoin(url, location)
+        raise TransientLookupError(f"RDAP: too many redirects at {url}")
+
+    async def _request(self, url: str) -> tuple[int, str | None, dict[str, Any] | None]:
+        registry = self._registry(url)
+        if registry is not None:
+            await self.gate.acquire(registry)
+        self.queries[registry or "redirector"] += 1
+        async with self._slots:
+            try:
+                return await self._send(url, registry)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise TransientLookupError(f"RDAP {url}: {type(exc).__name__} {exc}") from exc
+
+    async def _send(
+        self, url: str, registry: str | None
+    ) -> tuple[int, str | None, dict[str, Any] | None]:
+        async with self.session.get(
+            url, allow_redirects=False, timeout=self.timeout, headers=ACCEPT
+        ) as resp:
+            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                return resp.status, resp.headers["Location"], None
+            if resp.status == 404:
+                return 404, None, None
+            if resp.status == 429 or resp.status >= 500:
+                raise self._refused(url, registry, resp)
+            if resp.status != 200:
+                raise TransientLookupError(f"RDAP {url}: HTTP {resp.status}")
+            return 200, None, await _json(resp, url)
+
+    def _refused(
+        self, url: str, registry: str | None, resp: aiohttp.ClientResponse
+    ) -> TransientLookupError:
+        header = resp.headers.get("Retry-After")
+        if resp.status == 429 or header:
+            wait = parse_retry_after(header)
+            if registry is not None:
+                self.gate.back_off(registry, wait)
+            return TransientLookupError(f"RDAP {url}: HTTP {resp.status}", retry_after=wait)
+        return TransientLookupError(f"RDAP {url}: HTTP {resp.status}")
+
+    def _registry(self, url: str) -> str | None:
+        """The paced registry a URL belongs to; None for the bootstrap redirector itself."""
+        redirector = self.bootstrap.redirector
+        if (
+            redirector
+            and _same_base(url, redirector)
+            and _first_segment(url, redirector)
+            in (
+                "ip",
+                "domain",
+                "autnum",
+                "entity",
+            )
+        ):
+            return None
+        return registry_of_url(url)
+
+
+async def _json(resp: aiohttp.ClientResponse, url: str) -> dict[str, Any]:
+    try:
+        # Registries answer application/rdap+json, which aiohttp would refuse by default.
+        doc = await resp.json(content_type=None)
+    except ValueError as exc:
+        raise TransientLookupError(f"RDAP {url}: unreadable answer") from exc
+    if not isinstance(doc, dict):
+        raise TransientLookupError(f"RDAP {url}: answer is not an object")
+    return doc
+
+
+def _same_base(url: str, base: str) -> bool:
+    return urlsplit(url).netloc == urlsplit(base).netloc
+
+
+def _first_segment(url: str, base: str) -> str:
+    path = urlsplit(url).path[len(urlsplit(base).path.rstrip("/")) :]
+    return path.strip("/").split("/", 1)[0]

@@ -1,0 +1,60 @@
+"""How a resolution is recorded: the case_routes row and the event detail (provenance)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from service.domain.routing import RoutingDecision, RoutingFacts
+
+if TYPE_CHECKING:
+    from service.resolve.resolver import Lookups, Resolution
+
+
+def build_report(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> Resolution:
+    from service.resolve.resolver import Resolution
+
+    return Resolution(decision, route_row(found, facts, decision), detail(found, facts, decision))
+
+
+def route_row(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> dict[str, Any]:
+    network = facts.network
+    origin = found.origin
+    hoster = (network.org or network.name) if network else None
+    return {
+        "ip_addresses": list(facts.ips),
+        "network": network.as_json() if network else None,
+        "hoster": hoster or (origin.as_name if origin else None),
+        "asn": origin.asn if origin else None,
+        "country": decision.country,
+        "cdn": decision.cdn.as_json() if decision.cdn else None,
+        "registrar": facts.registrar.as_json() if facts.registrar else None,
+        "hotline": decision.hotline.as_json() if decision.hotline else None,
+        "recipients": [r.as_json() for r in decision.recipients],
+        "no_contact_reason": decision.no_contact_reason,
+    }
+
+
+def detail(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> dict[str, Any]:
+    """Everything the decision rests on, for the case's event history."""
+    addresses = found.addresses
+    findings = facts.findings
+    return {
+        "url": found.url,
+        "host": found.host,
+        "cnames": list(addresses.cnames) if addresses else [],
+        "addresses": list(facts.ips),
+        "network": facts.network.as_json() if facts.network else None,
+        "rdap_source": found.rdap_source,
+        "rdap_contacts": [vars(c) for c in findings.contacts] if findings else [],
+        "no_abuse_role": findings.no_abuse_role if findings else None,
+        "cymru": found.origin.as_json() if found.origin else None,
+        "abusix": list(found.abusix),
+        "registrar": facts.registrar.as_json() if facts.registrar else None,
+        "cdn": decision.cdn.as_json() if decision.cdn else None,
+        "contact_rules": [{"id": r.id, "match": r.match} for r in facts.rules],
+        "hotline": decision.hotline.as_json() if decision.hotline else None,
+        "recipients": [r.as_json() for r in decision.recipients],
+        "no_contact_reason": decision.no_contact_reason,
+        "notes": [*found.notes, *decision.notes],
+        "failed_sources": list(found.failures),
+    }

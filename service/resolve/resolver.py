@@ -1,0 +1,209 @@
+"""From a URL to a routing decision with provenance: the resolver's orchestration.
+
+DNS (every address) → Team Cymru origin (ASN, BGP prefix) → RDAP network of the primary
+address (shared cache, coalesced per prefix, paced per registry) together with Abusix and
+the registrar → CDN detection → contact book and hotlines → `routing_policy.decide`.
+
+Transient failures never become conclusions: RDAP and DNS failures for the host propagate as
+TransientLookupError; a failed second source (Abusix, Cymru, registrar) is only a note,
+unless the decision would be "no contact", which then waits for a retry instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import asyncpg
+
+from service.domain.contact_book import Subject
+from service.domain.registrar_info import Registrar
+from service.domain.routing import RoutingDecision, RoutingFacts
+from service.domain.routing_policy import decide
+from service.errors import TakedownError, TransientLookupError
+from service.resolve.abusix import AbusixClient
+from service.resolve.bootstrap import bootstrap_for
+from service.resolve.cache import NEGATIVE, NetworkCache
+from service.resolve.cdn import CdnDetector, load_cdn_data
+from service.resolve.contactbook import ContactBook
+from service.resolve.cymru import CymruClient, Origin
+from service.resolve.dns import DnsClient, HostAddresses, HostNotFound, NoAddress
+from service.resolve.jurisdiction import hosting_country
+from service.resolve.network import NetworkRecord, lookup_network
+from service.resolve.politeness import Coalescer, gate_for
+from service.resolve.rdap import RdapClient
+from service.resolve.registrar import RegistrarLookup
+from service.resolve.report import build_report
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lookups:
+    """What was learned for one URL, and which second sources failed."""
+
+    url: str
+    host: str
+    addresses: HostAddresses | None = None
+    origin: Origin | None = None
+    record: NetworkRecord | None = None
+    rdap_source: str = "none"
+    abusix: tuple[str, ...] = ()
+    registrar: Registrar | None = None
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The decision and the case_routes row and event detail that record it."""
+
+    decision: RoutingDecision
+    route: dict[str, Any]
+    detail: dict[str, Any]
+
+
+class Resolver:
+    """Resolves URLs; one per process (its caches and politeness state are shared)."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, session: aiohttp.ClientSession
+    ) -> None:
+        self.dns = DnsClient(settings)
+        self.rdap = RdapClient(
+            session,
+            bootstrap_for(settings),
+            gate_for(settings),
+            settings.rdap_timeout,
+            settings.rdap_concurrency,
+        )
+        self.cymru = CymruClient(self.dns, settings)
+        self.abusix = AbusixClient(self.dns, settings.abusix_zone)
+        ttl, negative = settings.rdap_cache_ttl, settings.rdap_negative_cache_ttl
+        self.cache = NetworkCache(pool, ttl, negative)
+        self.registrars = RegistrarLookup(pool, self.rdap, ttl, negative)
+        self.book = ContactBook(pool)
+        self.cdns = CdnDetector(load_cdn_data(settings.resolve_data_dir))
+        self._coalescer = Coalescer()
+
+    async def resolve(self, url: str) -> Resolution:
+        host = (urlsplit(url).hostname or "").lower()
+        found = Lookups(url, host)
+        reason = await self._dns(found)
+        if reason is None:
+            await self._lookups(found)
+        facts = await self._facts(found, reason)
+        decision = decide(facts)
+        if not decision.resolved and found.failures:
+            raise TransientLookupError(
+                "no contact found while a source failed: " + "; ".join(found.failures)
+            )
+        return build_report(found, facts, decision)
+
+    async def _dns(self, found: Lookups) -> str | None:
+        try:
+            found.addresses = await self.dns.addresses(found.host)
+        except HostNotFound:
+            return f"NXDOMAIN: {found.host} does not exist"
+        except NoAddress:
+            return f"NODATA: {found.host} has no A or AAAA record"
+        found.notes += found.addresses.notes
+        return None
+
+    async def _lookups(self, found: Lookups) -> None:
+        assert found.addresses is not None
+        ip = primary_address(found.addresses.addresses)
+        found.origin = await self._second(found, "cymru", self.cymru.origin(ip))
+        found.record, found.rdap_source = await self.network(ip, found.origin)
+        found.abusix = await self._second(found, "abusix", self.abusix.contacts(ip)) or ()
+        found.registrar = await self._second(
+            found, "registrar", self.registrars.for_host(found.host)
+        )
+
+    async def _second(self, found: Lookups, name: str, call: Any) -> Any:
+        try:
+            return await call
+        except TakedownError as exc:
+            if not exc.transient:
+                raise
+            found.failures.append(f"{name}: {exc}")
+            return None
+
+    async def network(self, ip: str, origin: Origin | None) -> tuple[NetworkRecord | None, str]:
+        """The RDAP network of `ip` and where it came from (cache or registry)."""
+        cached = await self.cache.get(ip)
+        if cached is not None:
+            return (None if cached == NEGATIVE else cached), "cache"  # type: ignore[return-value]
+        key = origin.prefix if origin and origin.prefix else ip
+        record = await self._coalescer.run(key, lambda: self._fetch(ip, origin))
+        if record is not None and not record.contains(ip):
+            record = await self._coalescer.run(ip, lambda: self._fetch(ip, origin))
+        return record, "rdap"
+
+    async def _fetch(self, ip: str, origin: Origin | None) -> NetworkRecord | None:
+        cached = await self.cache.get(ip)  # a coalesced leader may have just stored it
+        if cached is not None:
+            return None if cached == NEGATIVE else cached  # type: ignore[return-value]
+        registry = self.rdap.bootstrap.registry_of_ip(ip) or (origin.registry if origin else None)
+        record = await lookup_network(self.rdap, ip, registry)
+        if record is None:
+            await self.cache.put_negative(ip, registry)
+        else:
+            await self.cache.put(record)
+        return record
+
+    async def _facts(self, found: Lookups, reason: str | None) -> RoutingFacts:
+        record, origin = found.record, found.origin
+        network = record.network if record else None
+        if network is not None and origin is not None and origin.asn is not None:
+            network = replace(network, asn=origin.asn)
+        country, note = hosting_country(network, origin)
+        if note:
+            found.notes.append(note)
+        ips = found.addresses.addresses if found.addresses else ()
+        names = tuple(
+            n
+            for n in (network and network.name, network and network.org, origin and origin.as_name)
+            if n
+        )
+        asn = origin.asn if origin else None
+        subject = Subject(found.host, ips, asn, names)
+        return RoutingFacts(
+            ips=ips,
+            network=network,
+            findings=record.findings if record else None,
+            abusix=found.abusix,
+            cdn=self.cdns.detect(ips[0], asn, list(names)) if ips and reason is None else None,
+            registrar=found.registrar,
+            rules=await self.book.rules_for(subject) if reason is None else (),
+            hotlines=await self.book.hotlines(),
+            country=country,
+            no_host_reason=reason,
+        )
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "dns_queries": sum(self.dns.queries.values()),
+            "rdap_queries": dict(self.rdap.queries),
+            "cache_hits": dict(self.cache.hits),
+            "coalesced": self._coalescer.shared,
+        }
+
+
+def primary_address(addresses: tuple[str, ...]) -> str:
+    """The address the routing follows: the first IPv4 if any (most hosting), else the first."""
+    return next((a for a in addresses if ":" not in a), addresses[0])
+
+
+@asynccontextmanager
+async def open_resolver(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Resolver]:
+    """A Resolver with its own HTTP session (closed on exit)."""
+    connector = aiohttp.TCPConnector(limit=settings.rdap_concurrency * 2, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+        yield Resolver(pool, settings, session)

@@ -1,0 +1,118 @@
+"""The 'resolve' stage: received cases → resolving → resolved (route + outbox job) | unresolved.
+
+A transient failure (DNS timeout, SERVFAIL, RDAP 429/5xx) is recorded as an event and raised,
+so the claim loop retries with backoff and honours Retry-After; the case stays 'resolving'
+and is never concluded unresolvable because a peer was down. "No contact published" and
+NXDOMAIN are facts: the case becomes 'unresolved' with the reason, for the hotline's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+
+from service.db import cases, jobs, resolve_repo
+from service.db.jobs import Job
+from service.domain.states import CaseState
+from service.errors import TransientLookupError
+from service.resolve.resolver import Resolution, Resolver, open_resolver
+from service.settings import Settings
+from service.workers.loop import Done, Outcome
+
+log = logging.getLogger(__name__)
+ACTOR = "worker:resolve"
+WORKABLE = {CaseState.RECEIVED, CaseState.RESOLVING, CaseState.UNRESOLVED}
+
+
+class ResolveStage:
+    """Claims 'resolve' jobs; one Resolver (caches, politeness) shared by all of them."""
+
+    kind = "resolve"
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self._resolver: Resolver | None = None
+        self._context: object | None = None
+
+    async def resolver(self) -> Resolver:
+        if self._resolver is None:
+            context = open_resolver(self.pool, self.settings)
+            self._resolver = await context.__aenter__()
+            self._context = context
+        return self._resolver
+
+    async def aclose(self) -> None:
+        """Close the resolver's HTTP session (call at shutdown)."""
+        context, self._context, self._resolver = self._context, None, None
+        if context is not None:
+            await context.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+    async def handle(self, job: Job) -> Outcome:
+        if job.case_id is None:
+            return Done()
+        async with self.pool.acquire() as conn:
+            case = await resolve_repo.case_for_job(conn, job.case_id)
+            if case is None or CaseState(case["state"]) not in WORKABLE:
+                return Done()  # already resolved or moved on: running twice is harmless
+            await _start(conn, job.case_id, CaseState(case["state"]), job.attempts)
+        resolver = await self.resolver()
+        try:
+            resolution = await resolver.resolve(case["url"])
+        except TransientLookupError as exc:
+            await self._deferred(job.case_id, exc)
+            raise
+        await self._record(job.case_id, resolution)
+        return Done()
+
+    async def _deferred(self, case_id: int, exc: TransientLookupError) -> None:
+        detail = {"error": str(exc), "retry_after": exc.retry_after}
+        async with self.pool.acquire() as conn:
+            await cases.add_event(
+                conn, case_id, actor=ACTOR, kind="resolution_deferred", detail=detail
+            )
+
+    async def _record(self, case_id: int, resolution: Resolution) -> None:
+        decision = resolution.decision
+        async with self.pool.acquire() as conn, conn.transaction():
+            await resolve_repo.store_route(conn, case_id, resolution.route)
+            if decision.resolved:
+                moved = await cases.transition(
+                    conn,
+                    case_id,
+                    CaseState.RESOLVED,
+                    actor=ACTOR,
+                    kind="resolution",
+                    detail=resolution.detail,
+                    stamp="resolved_at",
+                    expect=CaseState.RESOLVING,
+                )
+                if moved is not None:
+                    await jobs.enqueue_for_case(conn, "outbox", case_id)
+            else:
+                await cases.transition(
+                    conn,
+                    case_id,
+                    CaseState.UNRESOLVED,
+                    actor=ACTOR,
+                    kind="resolution",
+                    detail=resolution.detail,
+                    expect=CaseState.RESOLVING,
+                )
+
+
+async def _start(conn: asyncpg.Connection, case_id: int, state: CaseState, attempts: int) -> None:
+    if state is not CaseState.RESOLVING:
+        await cases.transition(
+            conn,
+            case_id,
+            CaseState.RESOLVING,
+            actor=ACTOR,
+            detail={"attempt": attempts},
+            expect=state,
+        )
+
+
+def build(pool: asyncpg.Pool, settings: Settings) -> ResolveStage:
+    return ResolveStage(pool, settings)
