@@ -69,7 +69,7 @@ class WebProxy:
         self._custom.pop(host.lower(), None)
 
     async def start(self, port: int = 0) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[_no_tunnels])
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -85,8 +85,6 @@ class WebProxy:
 
     # --- routing ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "CONNECT":
-            return web.Response(status=501, text="CONNECT is not simulated; use http URLs\n")
         host = (request.url.host or "").lower()
         self.hits[f"host:{host}"] += 1
         custom = self._custom.get(host)
@@ -141,6 +139,14 @@ class WebProxy:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self.hang_seconds)
         return web.Response(status=504)
+
+
+@web.middleware
+async def _no_tunnels(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # CONNECT carries an authority-form target that no route matches: answer it here.
+    if request.method == "CONNECT":
+        return web.Response(status=501, text="CONNECT is not simulated; use http URLs\n")
+    return await handler(request)
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
