@@ -49,7 +49,9 @@ ON CONFLICT DO NOTHING
 """
 
 
-async def raw_upsert(pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_id: int, concurrency: int) -> float:
+async def raw_upsert(
+    pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_id: int, concurrency: int
+) -> float:
     """The limit: pre-normalised rows, one batched INSERT … ON CONFLICT per 1000."""
     rows = [(normalise_url(r["url"]), r["hashes"]["sha256"], r["source_ref"]) for r in reports]
     detected = datetime.fromisoformat(reports[0]["detected_at"])
@@ -59,8 +61,13 @@ async def raw_upsert(pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_
     async def one(batch: list[Any]) -> None:
         async with sem, pool.acquire() as conn:
             await conn.execute(
-                RAW_UPSERT, [u.url for u, _, _ in batch], [u.host for u, _, _ in batch],
-                [s for _, s, _ in batch], [r for _, _, r in batch], detected, scanner_id,
+                RAW_UPSERT,
+                [u.url for u, _, _ in batch],
+                [u.host for u, _, _ in batch],
+                [s for _, s, _ in batch],
+                [r for _, _, r in batch],
+                detected,
+                scanner_id,
             )
 
     start = time.perf_counter()
@@ -68,7 +75,9 @@ async def raw_upsert(pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_
     return len(rows) / (time.perf_counter() - start)
 
 
-async def through_api(base: str, secret: str, reports: list[dict[str, Any]], concurrency: int) -> float:
+async def through_api(
+    base: str, secret: str, reports: list[dict[str, Any]], concurrency: int
+) -> float:
     batches = [reports[i : i + BATCH] for i in range(0, len(reports), BATCH)]
     sem = asyncio.Semaphore(concurrency)
     headers = {"Authorization": f"Bearer {secret}"}

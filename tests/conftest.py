@@ -39,7 +39,9 @@ def _find_admin_dsn() -> str:
         pass
     from service.db.embedded import embedded_database_url
 
-    data_dir = Path(os.environ.get("TAKEDOWN_TEST_DATA_DIR", Path(tempfile.gettempdir()) / "takedown-test-pg"))
+    data_dir = Path(
+        os.environ.get("TAKEDOWN_TEST_DATA_DIR", Path(tempfile.gettempdir()) / "takedown-test-pg")
+    )
     return embedded_database_url(data_dir)
 
 
@@ -73,7 +75,7 @@ async def _ensure_template(name: str) -> None:
                 await migrate(conn)
             finally:
                 await conn.close()
-            await admin.execute(f"ALTER DATABASE \"{name}\" WITH is_template = true")
+            await admin.execute(f'ALTER DATABASE "{name}" WITH is_template = true')
         await admin.execute("SELECT pg_advisory_unlock(4242)")
     finally:
         await admin.close()

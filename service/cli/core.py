@@ -30,9 +30,11 @@ def migrate_command(ctx: click.Context) -> None:
 
 
 async def _migrate(dsn: str, retry_for: float) -> list[str]:
-    async with pool_for(dsn, min_size=1, max_size=1, retry_for=retry_for) as pool:
-        async with pool.acquire() as conn:
-            return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
+    async with (
+        pool_for(dsn, min_size=1, max_size=1, retry_for=retry_for) as pool,
+        pool.acquire() as conn,
+    ):
+        return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]
 
 
 @main.group()
@@ -58,7 +60,9 @@ async def _create_token(dsn: str, name: str, role: str) -> str:
         try:
             _token, secret = await token_store.create_token(conn, name, role)
         except asyncpg.UniqueViolationError:
-            raise click.ClickException(f"a live token named {name!r} exists; revoke it first") from None
+            raise click.ClickException(
+                f"a live token named {name!r} exists; revoke it first"
+            ) from None
         except asyncpg.CheckViolationError:
             raise click.ClickException(
                 "a token name is 1-100 characters: letters, digits, . _ @ -"
@@ -87,7 +91,9 @@ def token_list(ctx: click.Context) -> None:
     """List tokens (never their secrets)."""
     for row in run(_list(database_url(get_settings(ctx)))):
         state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
-        click.echo(f"{row['name']:<30} {row['role']:<8} {row['created_at']:%Y-%m-%d %H:%M}  {state}")
+        click.echo(
+            f"{row['name']:<30} {row['role']:<8} {row['created_at']:%Y-%m-%d %H:%M}  {state}"
+        )
 
 
 async def _list(dsn: str) -> list[dict[str, object]]:
@@ -108,7 +114,9 @@ def import_command(
     from service.cli.importer import import_file
 
     settings = get_settings(ctx)
-    summary = run(import_file(database_url(settings), settings, file, scanner, batch_size, progress))
+    summary = run(
+        import_file(database_url(settings), settings, file, scanner, batch_size, progress)
+    )
     click.echo(summary.render())
     if summary.rejected:
         ctx.exit(1)

@@ -33,17 +33,37 @@ REAL_TIME_FIELDS = {"lease", "max_clock_skew", "db_connect_timeout"}
 
 
 @main.command("demo")
-@click.option("--world", "world_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A world file (YAML/JSON); default: the small built-in world.")
-@click.option("--duration", type=click.FloatRange(5, 3600), default=60.0, show_default=True,
-              help="Real seconds to run the lifecycle.")
-@click.option("--time-scale", type=click.FloatRange(1, 1e7), default=None,
-              help="Simulated seconds per real second (default: the world's).")
-@click.option("--exit/--keep-serving", "exit_after", default=None,
-              help="Exit after the summary (default when not on a terminal) or keep serving.")
+@click.option(
+    "--world",
+    "world_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A world file (YAML/JSON); default: the small built-in world.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(5, 3600),
+    default=60.0,
+    show_default=True,
+    help="Real seconds to run the lifecycle.",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(1, 1e7),
+    default=None,
+    help="Simulated seconds per real second (default: the world's).",
+)
+@click.option(
+    "--exit/--keep-serving",
+    "exit_after",
+    default=None,
+    help="Exit after the summary (default when not on a terminal) or keep serving.",
+)
 @click.pass_context
 def demo_command(
-    ctx: click.Context, world_file: Path | None, duration: float, time_scale: float | None,
+    ctx: click.Context,
+    world_file: Path | None,
+    duration: float,
+    time_scale: float | None,
     exit_after: bool | None,
 ) -> None:
     """Run the end-to-end demo against a simulated internet."""
@@ -52,7 +72,9 @@ def demo_command(
     world = World.load(world_file) if world_file else World.default()
     scale = time_scale or world.time_scale or 10080.0
     keep = not exit_after if exit_after is not None else sys.stdout.isatty()
-    run(_demo(get_settings(ctx), world, scale, duration, keep))
+    # The recorded RDAP responses, when the project sits beside its shared/ folder.
+    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "rdap-corpus"
+    run(_demo(get_settings(ctx), world, scale, duration, keep, corpus))
 
 
 def compress(settings: Settings, scale: float) -> dict[str, Any]:
@@ -65,7 +87,11 @@ def compress(settings: Settings, scale: float) -> dict[str, Any]:
             changed[name] = value / scale
         elif isinstance(value, list) and value and all(isinstance(v, timedelta) for v in value):
             changed[name] = [v / scale for v in value]
-        elif isinstance(value, dict) and value and all(isinstance(v, timedelta) for v in value.values()):
+        elif (
+            isinstance(value, dict)
+            and value
+            and all(isinstance(v, timedelta) for v in value.values())
+        ):
             changed[name] = {k: v / scale for k, v in value.items()}
     return changed
 
@@ -81,30 +107,41 @@ def _free_port(preferred: int) -> int:
     raise click.ClickException("no free TCP port on 127.0.0.1")
 
 
-async def _demo(base: Settings, world: Any, scale: float, duration: float, keep: bool) -> None:
+async def _demo(
+    base: Settings, world: Any, scale: float, duration: float, keep: bool, corpus: Path
+) -> None:
     from service.sim.runner import SimulatedInternet
 
-    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "rdap-corpus"
     dsn = await _demo_database(base)
     port = _free_port(base.listen_port)
     async with SimulatedInternet(world, corpus_dir=corpus, time_scale=scale) as net:
-        settings = base.model_copy(update={
-            **compress(base, scale), **net.settings_overrides(), "database_url": dsn,
-            "listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
-            "worker_poll_interval": 0.05, "drain_timeout": 2.0,
-        })
+        settings = base.model_copy(
+            update={
+                **compress(base, scale),
+                **net.settings_overrides(),
+                "database_url": dsn,
+                "listen": f"127.0.0.1:{port}",
+                "public_url": f"http://127.0.0.1:{port}",
+                "worker_poll_interval": 0.05,
+                "drain_timeout": 2.0,
+            }
+        )
         stages = available_stages()
         click.echo(f"simulated internet: {net.describe()}")
-        click.echo(f"world {world.name!r}: {len(world.hosters)} hosters, {len(world.urls)} URLs; "
-                   f"1 real second = {scale / 3600:.1f} simulated hours; stages: {', '.join(stages)}")
+        click.echo(
+            f"world {world.name!r}: {len(world.hosters)} hosters, {len(world.urls)} URLs; "
+            f"1 real second = {scale / 3600:.1f} simulated hours; stages: {', '.join(stages)}"
+        )
         async with Runtime(settings, stages, http=True) as runtime:
             assert runtime.pool is not None
             submitted = await _submit(runtime.pool, settings, world)
             click.echo(f"scanner submitted {submitted} reports")
             await _watch(runtime.pool, duration, scale)
             click.echo(await summary_table(runtime.pool, scale))
-            click.echo(f"\nAPI: {settings.public_url}/api/v1/openapi.json   "
-                       f"oversight: {settings.public_url}/oversight/")
+            click.echo(
+                f"\nAPI: {settings.public_url}/api/v1/openapi.json   "
+                f"oversight: {settings.public_url}/oversight/"
+            )
             if keep:
                 click.echo("serving until Ctrl-C …")
                 await _until_interrupted()
@@ -115,8 +152,9 @@ async def _demo_database(base: Settings) -> str:
     dsn = database_url(base)
     if base.database_url:
         return dsn
-    import asyncpg
     from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
 
     name = f"demo_{int(time.time())}"
     conn = await asyncpg.connect(dsn)
@@ -136,7 +174,9 @@ async def _submit(pool: Any, settings: Settings, world: Any) -> int:
                 f"{settings.public_url}/api/v1/reports", json={"reports": reports[i : i + 500]}
             ) as resp:
                 if resp.status != 202:
-                    raise click.ClickException(f"intake refused the demo reports: {await resp.text()}")
+                    raise click.ClickException(
+                        f"intake refused the demo reports: {await resp.text()}"
+                    )
     return len(reports)
 
 

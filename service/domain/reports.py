@@ -79,7 +79,6 @@ class ReportIn(BaseModel):
         return value
 
 
-
 class ReportsIn(BaseModel):
     """The body of POST /api/v1/reports (items are validated one by one)."""
 

@@ -129,3 +129,33 @@ def held_check_due(
     if last_checked_at is None:
         return now
     return max(now, last_checked_at + policy.held_min_interval)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """What a check changes: the states the case passes through, in order."""
+
+    moves: tuple[CaseState, ...] = ()
+    removal_confirmed: bool = False
+    reappeared: bool = False
+
+
+def react(
+    state: CaseState,
+    verdict: Verdict,
+    streak: Streak,
+    resume: CaseState | None,
+    policy: CheckPolicy,
+) -> Reaction:
+    """The lifecycle's answer to one verdict; `streak` already includes it."""
+    if state in WATCHED_OPEN and verdict is Verdict.GONE:
+        if streak.confirms(policy):  # a one-check streak policy confirms at once
+            return Reaction((S.GONE_PENDING, S.REMOVED), removal_confirmed=True)
+        return Reaction((S.GONE_PENDING,))
+    if state is S.GONE_PENDING and verdict is Verdict.PRESENT:
+        return Reaction((resume or S.NOTIFIED,))
+    if state is S.GONE_PENDING and verdict is Verdict.GONE and streak.confirms(policy):
+        return Reaction((S.REMOVED,), removal_confirmed=True)
+    if state is S.REMOVED and verdict is Verdict.PRESENT:
+        return Reaction((S.REAPPEARED,), reappeared=True)
+    return Reaction()

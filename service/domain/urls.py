@@ -53,7 +53,9 @@ def normalise_url(raw: str) -> NormalisedUrl:
     if parts.username is not None or parts.password is not None:
         raise InvalidUrl("URLs with credentials are not accepted")
     host = _normalise_host(parts.hostname or "")
-    netloc = _bracket(host) if port in (None, _DEFAULT_PORTS[scheme]) else f"{_bracket(host)}:{port}"
+    netloc = (
+        _bracket(host) if port in (None, _DEFAULT_PORTS[scheme]) else f"{_bracket(host)}:{port}"
+    )
     path = _normalise_path(parts.path)
     query = _normalise_percent(parts.query, keep_reserved=True)
     url = urlunsplit((scheme, netloc, path, query, ""))

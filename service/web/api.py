@@ -108,7 +108,10 @@ async def submit_reports(request: web.Request) -> web.Response:
     rejected = [c for c in checked if isinstance(c, RejectedReport)]
     if not valid:
         raise HttpProblem(
-            422, "No valid report", "Every report failed validation.", slug="invalid-reports",
+            422,
+            "No valid report",
+            "Every report failed validation.",
+            slug="invalid-reports",
             errors=[_rejection(r).model_dump(exclude_none=True) for r in rejected],
         )
     stored = await ingest_reports(
@@ -120,7 +123,9 @@ async def submit_reports(request: web.Request) -> web.Response:
 async def _json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise HttpProblem(
-            415, "Unsupported media type", "Send the reports as application/json.",
+            415,
+            "Unsupported media type",
+            "Send the reports as application/json.",
             slug="unsupported-media-type",
         )
     try:
@@ -137,16 +142,23 @@ def _reports_list(body: Any, limit: int) -> list[Any]:
         )
     if not 1 <= len(reports) <= limit:
         raise HttpProblem(
-            400, "Wrong batch size", f"Send between 1 and {limit} reports per request.",
-            slug="batch-size", count=len(reports), limit=limit,
+            400,
+            "Wrong batch size",
+            f"Send between 1 and {limit} reports per request.",
+            slug="batch-size",
+            count=len(reports),
+            limit=limit,
         )
     return reports
 
 
 def _rejection(rejected: RejectedReport) -> ReportResult:
     problem = problem_body(
-        422, "Invalid report", "; ".join(f"{p['field']}: {p['reason']}" for p in rejected.problems),
-        slug="invalid-report", errors=rejected.problems,
+        422,
+        "Invalid report",
+        "; ".join(f"{p['field']}: {p['reason']}" for p in rejected.problems),
+        slug="invalid-report",
+        errors=rejected.problems,
     )
     return ReportResult(index=rejected.index, status="rejected", problem=problem)
 

@@ -24,7 +24,9 @@ async def readyz(request: web.Request) -> web.Response:
         async with request.app[POOL].acquire(timeout=2) as conn:
             pending = await pending_migrations(conn)
     except Exception as exc:  # any failure means "not ready"; the reason helps operators
-        return web.json_response({"status": "unavailable", "reason": type(exc).__name__}, status=503)
+        return web.json_response(
+            {"status": "unavailable", "reason": type(exc).__name__}, status=503
+        )
     if pending:
         names = [f"{m.version:04d}_{m.name}" for m in pending]
         return web.json_response({"status": "migrations pending", "pending": names}, status=503)

@@ -60,8 +60,8 @@ def _responses(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         out[str(status)] = entry
     problem = {"application/problem+json": {"schema": _ref(Problem, schemas)}}
     statuses = ["400", "503"] + (["401", "403"] if op.roles else [])
-    for status in statuses:
-        out.setdefault(status, {"description": f"HTTP {status}", "content": problem})
+    for code in statuses:
+        out.setdefault(code, {"description": f"HTTP {code}", "content": problem})
     return out
 
 

@@ -177,7 +177,9 @@ class ClaimLoop:
             await asyncio.sleep(interval)
             try:
                 async with self.pool.acquire() as conn:
-                    await job_store.heartbeat(conn, list(self.in_flight.values()), self.config.lease)
+                    await job_store.heartbeat(
+                        conn, list(self.in_flight.values()), self.config.lease
+                    )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("%s: heartbeat failed (%s)", self.stage.kind, exc)
 

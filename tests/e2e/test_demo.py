@@ -16,6 +16,15 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     rows = out.split(header, 1)[1].strip().splitlines()
     table = [r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)]
     assert submitted >= 20
-    assert header.split() == ["hoster", "cases", "notified", "acked", "removed", "open", "median", "p90"]
+    assert header.split() == [
+        "hoster",
+        "cases",
+        "notified",
+        "acked",
+        "removed",
+        "open",
+        "median",
+        "p90",
+    ]
     assert sum(int(r.split()[-7]) for r in table) == submitted
     assert "oversight: http://127.0.0.1:" in out

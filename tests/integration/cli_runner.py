@@ -18,8 +18,13 @@ class CliResult:
 async def takedown(*args: str, db_url: str, env: dict[str, str] | None = None) -> CliResult:
     full_env = {**os.environ, "TAKEDOWN_DATABASE_URL": db_url, **(env or {})}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", *args,
-        env=full_env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env=full_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=100)
     assert proc.returncode is not None

@@ -34,11 +34,15 @@ async def test_migrate_twice_reports_up_to_date(db_url: str) -> None:
 async def test_token_create_prints_a_working_secret_once_and_stores_only_its_hash(
     db_url: str, pool: asyncpg.Pool
 ) -> None:
-    result = await takedown("token", "create", "--role", "scanner", "--name", "crawler-1", db_url=db_url)
+    result = await takedown(
+        "token", "create", "--role", "scanner", "--name", "crawler-1", db_url=db_url
+    )
     secret = result.out.strip()
     async with pool.acquire() as conn:
         token = await authenticate(conn, secret)
-        stored = await conn.fetchval("SELECT count(*) FROM tokens WHERE secret_sha256 = $1", secret.encode())
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM tokens WHERE secret_sha256 = $1", secret.encode()
+        )
         raw_anywhere = await conn.fetchval(
             "SELECT count(*) FROM tokens WHERE position($1 in tokens::text) > 0", secret
         )
@@ -75,10 +79,14 @@ async def test_import_reports_created_duplicates_and_rejected_lines(
     lines.append("")
     file = tmp_path / "reports.ndjson"
     file.write_text("\n".join(lines) + "\n")
-    result = await takedown("import", str(file), "--scanner", "bulk", "--batch-size", "7", db_url=db_url)
+    result = await takedown(
+        "import", str(file), "--scanner", "bulk", "--batch-size", "7", db_url=db_url
+    )
     async with pool.acquire() as conn:
         count = await conn.fetchval("SELECT count(*) FROM cases")
-        via = await conn.fetchval("SELECT count(*) FROM case_events WHERE detail->>'via' = 'import'")
+        via = await conn.fetchval(
+            "SELECT count(*) FROM case_events WHERE detail->>'via' = 'import'"
+        )
     assert result.code == 1
     assert "created 25, duplicate 1, rejected 2" in result.out
     assert "line 4: not JSON" in result.out
@@ -107,7 +115,8 @@ async def test_import_with_an_unknown_scanner_is_refused(db_url: str, tmp_path: 
 
 async def test_unreachable_database_is_a_clear_message(tmp_path: Path) -> None:
     result = await takedown(
-        "migrate", db_url="postgresql://nobody@127.0.0.1:1/none",
+        "migrate",
+        db_url="postgresql://nobody@127.0.0.1:1/none",
         env={"TAKEDOWN_DB_CONNECT_TIMEOUT": "1"},
     )
     assert result.code == 1

@@ -34,7 +34,9 @@ def report(n: int = 0, **changes: Any) -> dict[str, Any]:
 
 
 async def post(api: Api, reports: list[dict[str, Any]], role: str = "scanner") -> Any:
-    resp = await api.client.post("/api/v1/reports", json={"reports": reports}, headers=api.auth(role))
+    resp = await api.client.post(
+        "/api/v1/reports", json={"reports": reports}, headers=api.auth(role)
+    )
     return resp.status, await resp.json()
 
 
@@ -57,7 +59,11 @@ async def test_same_url_spelled_differently_with_overlapping_hash_is_a_duplicate
     )
     _, first = await post(api, [original])
     _, second = await post(api, [variant])
-    assert second["results"][0] == {"index": 0, "status": "duplicate", "case_id": first["results"][0]["case_id"]}
+    assert second["results"][0] == {
+        "index": 0,
+        "status": "duplicate",
+        "case_id": first["results"][0]["case_id"],
+    }
 
 
 async def test_same_url_with_another_image_is_a_new_case(api: Api) -> None:
@@ -78,7 +84,9 @@ async def test_concurrent_submitters_of_the_same_reports_get_one_case_each(
     api: Api, pool: asyncpg.Pool
 ) -> None:
     batch = [report(n) for n in range(200)]
-    answers = await asyncio.gather(*(post(api, list(reversed(batch)) if i % 2 else batch) for i in range(8)))
+    answers = await asyncio.gather(
+        *(post(api, list(reversed(batch)) if i % 2 else batch) for i in range(8))
+    )
     assert all(status == 202 for status, _ in answers)
     per_url: dict[str, set[int]] = {}
     for i, (_, body) in enumerate(answers):
@@ -92,13 +100,19 @@ async def test_concurrent_submitters_of_the_same_reports_get_one_case_each(
     assert all(len(ids) == 1 for ids in per_url.values())
 
 
-async def test_each_new_case_has_a_received_event_and_a_resolve_job(api: Api, pool: asyncpg.Pool) -> None:
+async def test_each_new_case_has_a_received_event_and_a_resolve_job(
+    api: Api, pool: asyncpg.Pool
+) -> None:
     _, body = await post(api, [report(11)])
     case_id = body["results"][0]["case_id"]
     async with pool.acquire() as conn:
-        events = await conn.fetch("SELECT kind, to_state, actor FROM case_events WHERE case_id = $1", case_id)
+        events = await conn.fetch(
+            "SELECT kind, to_state, actor FROM case_events WHERE case_id = $1", case_id
+        )
         jobs = await conn.fetch("SELECT kind FROM jobs WHERE case_id = $1", case_id)
-    assert [(e["kind"], e["to_state"], e["actor"]) for e in events] == [("received", "received", "scanner:scanner-a")]
+    assert [(e["kind"], e["to_state"], e["actor"]) for e in events] == [
+        ("received", "received", "scanner:scanner-a")
+    ]
     assert [j["kind"] for j in jobs] == ["resolve"]
 
 
@@ -130,7 +144,9 @@ async def test_an_invalid_report_fails_alone_with_its_index_and_reason(
     problem = body["results"][1]["problem"]
     assert body["results"][1]["index"] == 1
     assert problem["status"] == 422 and problem["type"] == "/problems/invalid-report"
-    assert any(e["field"] == field and reason_part in e["reason"] for e in problem["errors"]), problem
+    assert any(e["field"] == field and reason_part in e["reason"] for e in problem["errors"]), (
+        problem
+    )
 
 
 async def test_a_batch_with_only_invalid_reports_is_422_problem_json(api: Api) -> None:
@@ -152,7 +168,9 @@ async def test_a_batch_with_only_invalid_reports_is_422_problem_json(api: Api) -
         (b'{"reports": []}', 400, "batch-size"),
     ],
 )
-async def test_malformed_bodies_get_problem_json(api: Api, payload: bytes, status: int, slug: str) -> None:
+async def test_malformed_bodies_get_problem_json(
+    api: Api, payload: bytes, status: int, slug: str
+) -> None:
     resp = await api.client.post(
         "/api/v1/reports",
         data=payload,
@@ -176,7 +194,9 @@ async def test_a_body_over_the_size_limit_is_413(db_url: str, pool: asyncpg.Pool
 
 
 async def test_wrong_content_type_is_415(api: Api) -> None:
-    resp = await api.client.post("/api/v1/reports", data=b"x", headers={**api.auth("scanner"), "Content-Type": "text/plain"})
+    resp = await api.client.post(
+        "/api/v1/reports", data=b"x", headers={**api.auth("scanner"), "Content-Type": "text/plain"}
+    )
     assert resp.status == 415
 
 
@@ -239,8 +259,10 @@ async def test_openapi_document_describes_every_api_route(api: Api) -> None:
     routes = {
         (r.method.lower(), r.resource.canonical)
         for r in api.client.server.app.router.routes()
-        if r.resource is not None and r.resource.canonical.startswith("/api/v1/")
-        and r.method != "HEAD" and not r.resource.canonical.endswith("openapi.json")
+        if r.resource is not None
+        and r.resource.canonical.startswith("/api/v1/")
+        and r.method != "HEAD"
+        and not r.resource.canonical.endswith("openapi.json")
     }
     documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert routes <= documented
