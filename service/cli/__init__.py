@@ -6,10 +6,10 @@ environment. Each area's commands live in a module of this package and register 
 
 from __future__ import annotations
 
-from service.cli.base import main
-
 # Importing the command modules registers their commands on `main`.
 from service.cli import core as _core  # noqa: F401  (registration)
 from service.cli import demo as _demo  # noqa: F401
+from service.cli import notify as _notify  # noqa: F401
+from service.cli.base import main
 
 __all__ = ["main"]

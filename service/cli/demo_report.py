@@ -30,7 +30,9 @@ def world_time(delta: timedelta | None) -> str:
 
 async def progress_line(pool: asyncpg.Pool, simulated_seconds: float) -> str:
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state")
+        rows = await conn.fetch(
+            "SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state"
+        )
     counts = "  ".join(f"{r['state']}={r['n']}" for r in rows)
     return f"[day {simulated_seconds / 86400:4.1f}] {counts}"
 
@@ -55,8 +57,11 @@ async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
 def _hoster_line(hoster: str, items: list[asyncpg.Record], now: datetime, scale: float) -> str:
     notified = [r for r in items if r["first_notice_at"]]
     durations = [
-        Duration(length=((r["first_gone_at"] if r["removed_at"] else now) - r["first_notice_at"]) * scale,
-                 removed=r["removed_at"] is not None)
+        Duration(
+            length=((r["first_gone_at"] if r["removed_at"] else now) - r["first_notice_at"])
+            * scale,
+            removed=r["removed_at"] is not None,
+        )
         for r in notified
     ]
     summary = summarise(durations)

@@ -85,7 +85,11 @@ async def import_file(
 
 
 async def _store(
-    pool: asyncpg.Pool, batch: list[ValidReport], scanner_id: int, scanner: str, summary: ImportSummary
+    pool: asyncpg.Pool,
+    batch: list[ValidReport],
+    scanner_id: int,
+    scanner: str,
+    summary: ImportSummary,
 ) -> None:
     if not batch:
         return

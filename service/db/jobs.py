@@ -51,7 +51,9 @@ async def reschedule(conn: asyncpg.Connection, job: Job, run_at: datetime) -> bo
 
 
 async def retry(conn: asyncpg.Connection, job: Job, delay: timedelta, error: str) -> bool:
-    return await conn.fetchval(q("retry_job"), job.id, job.claim_id, delay, error[:2000]) is not None
+    return (
+        await conn.fetchval(q("retry_job"), job.id, job.claim_id, delay, error[:2000]) is not None
+    )
 
 
 async def heartbeat(conn: asyncpg.Connection, jobs: list[Job], lease: timedelta) -> None:
