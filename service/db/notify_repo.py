@@ -164,3 +164,11 @@ async def contact_health(conn: asyncpg.Connection, limit: int = 1000) -> list[No
 async def mark_bounced(conn: asyncpg.Connection, notice_id: int, error: str) -> bool:
     """Record a bounce once; False if this notice had bounced already."""
     return await conn.fetchval(q("notify_mark_bounced"), notice_id, error[:2000]) is not None
+
+
+async def drop_stale_items(
+    conn: asyncpg.Connection, notice_id: int, states: list[str]
+) -> list[int]:
+    """Remove items whose case is no longer in one of `states`; their case ids."""
+    rows = await conn.fetch(q("notify_drop_stale_items"), notice_id, states)
+    return [row["case_id"] for row in rows]

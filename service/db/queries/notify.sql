@@ -147,3 +147,9 @@ LIMIT $1;
 UPDATE notices SET bounced_at = now(), last_error = $2
 WHERE id = $1 AND bounced_at IS NULL
 RETURNING id;
+
+-- name: notify_drop_stale_items
+-- Before a notice is sealed, drop items whose case no longer wants it (held, gone, …).
+DELETE FROM notice_items i USING cases c
+WHERE i.notice_id = $1 AND c.id = i.case_id AND NOT (c.state::text = ANY($2::text[]))
+RETURNING i.case_id;

@@ -1,0 +1,187 @@
+"""The acknowledgment page `/ack/{token}`: hosters answer a notice without an account.
+
+GET only reads. POST needs the form's CSRF token (bound to the ack token) and a same-site
+Origin when the browser sends one. Both are rate limited per token and per client address.
+Expired, unknown and malformed tokens get a clear page in the notice's language (or English).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import deque
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from service.db import notify_repo
+from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_reference
+from service.notify import ack
+from service.notify.compose import TEMPLATES, environment
+from service.notify.items import HASH_NAMES
+from service.web.keys import POOL, SETTINGS
+
+routes = web.RouteTableDef()
+
+PER_TOKEN_PER_MINUTE = 30
+PER_CLIENT_PER_MINUTE = 120
+MAX_NOTE = 4000
+
+
+class RateLimiter:
+    """Sliding one-minute windows per key, in memory (one per application)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, limit: int) -> bool:
+        now = time.monotonic()
+        window = self.hits.setdefault(key, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        if len(self.hits) > 100_000:  # bounded memory under a flood of distinct keys
+            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - 60}
+        return True
+
+
+# The app is frozen once started, so limiters live beside it rather than in it.
+_LIMITERS: weakref.WeakKeyDictionary[web.Application, RateLimiter] = weakref.WeakKeyDictionary()
+
+
+@cache
+def strings() -> dict[str, dict[str, str]]:
+    loaded: dict[str, dict[str, str]] = yaml.safe_load(
+        (TEMPLATES / "pages" / "strings.yaml").read_text("utf-8")
+    )
+    return loaded
+
+
+def _page(request: web.Request, status: int, lang: str, **values: Any) -> web.Response:
+    settings = request.app[SETTINGS]
+    lang = lang if lang in strings() else DEFAULT_LANGUAGE
+    base = {
+        "lang": lang,
+        "t": strings()[lang],
+        "items": [],
+        "message": "",
+        "ref": "",
+        "hotline_name": settings.hotline_name,
+        "contact": settings.reply_to,
+        "answers": ack.ANSWERS,
+        "csrf_token": "",
+    }
+    html = environment().get_template("pages/ack.html.j2").render(base | values)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _message(request: web.Request, status: int, lang: str, key: str, **fmt: Any) -> web.Response:
+    text = strings().get(lang, strings()[DEFAULT_LANGUAGE])[key].format(**fmt)
+    return _page(request, status, lang, message=text)
+
+
+def _limited(request: web.Request, token: str) -> bool:
+    limiter = _LIMITERS.setdefault(request.app, RateLimiter())
+    client = request.remote or "unknown"
+    return not (
+        limiter.allow(f"t:{token[:64]}", PER_TOKEN_PER_MINUTE)
+        and limiter.allow(f"c:{client}", PER_CLIENT_PER_MINUTE)
+    )
+
+
+async def _token(request: web.Request) -> ack.AckToken | web.Response:
+    token = request.match_info["token"]
+    if _limited(request, token):
+        return _message(request, 429, DEFAULT_LANGUAGE, "slow_down")
+    async with request.app[POOL].acquire() as conn:
+        found = await ack.lookup(conn, token)
+    if found is None:
+        return _message(request, 404, DEFAULT_LANGUAGE, "invalid")
+    if found.expired:
+        return _message(request, 410, found.language, "expired")
+    return found
+
+
+@routes.get("/ack/{token}")
+async def show(request: web.Request) -> web.Response:
+    found = await _token(request)
+    if isinstance(found, web.Response):
+        return found
+    return await _form_page(request, found, 200)
+
+
+async def _form_page(
+    request: web.Request, token: ack.AckToken, status: int, message: str = ""
+) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        rows = await notify_repo.items(conn, token.notice_id)
+    items = [
+        {
+            "case_id": r["case_id"],
+            "reference": case_reference(r["case_id"]),
+            "url": r["url"],
+            "state": r["state"],
+            "hashes": [(n, r[n]) for n in HASH_NAMES if r[n]],
+        }
+        for r in rows
+    ]
+    return _page(
+        request,
+        status,
+        token.language,
+        items=items,
+        message=message,
+        ref=notice_reference(token.notice_id),
+        csrf_token=token.csrf_token,
+    )
+
+
+@routes.post("/ack/{token}")
+async def answer(request: web.Request) -> web.Response:
+    found = await _token(request)
+    if isinstance(found, web.Response):
+        return found
+    form = await request.post()
+    if not _same_site(request) or not found.csrf_ok(str(form.get("csrf_token", ""))):
+        return _message(request, 403, found.language, "refused")
+    choice = str(form.get("answer", ""))
+    async with request.app[POOL].acquire() as conn:
+        case_ids = _scope(form, await notify_repo.item_case_ids(conn, found.notice_id))
+        if choice not in ack.ANSWERS or not case_ids:
+            return await _form_page(request, found, 400, strings_for(found.language)["bad_answer"])
+        note = str(form.get("note", ""))[:MAX_NOTE]
+        changed = await ack.record_answer(conn, found, case_ids, choice, note)
+    if not changed:
+        return _message(request, 200, found.language, "unchanged")
+    return _message(request, 200, found.language, "thanks", count=changed)
+
+
+def strings_for(lang: str) -> dict[str, str]:
+    return strings().get(lang, strings()[DEFAULT_LANGUAGE])
+
+
+def _scope(form: MultiDictProxy[Any], notice_cases: list[int]) -> list[int]:
+    """'all', or the chosen item ids that belong to this notice (others are ignored)."""
+    chosen = [str(value) for value in form.getall("scope", [])]
+    if "all" in chosen:
+        return notice_cases
+    wanted = {int(v) for v in chosen if v.isdigit() and len(v) < 19}
+    return [case_id for case_id in notice_cases if case_id in wanted]
+
+
+def _same_site(request: web.Request) -> bool:
+    """A browser's Origin, when sent, must be ours (public URL or the host it asked)."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return True
+    public = urlsplit(request.app[SETTINGS].public_url)
+    allowed = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}"}
+    return origin.rstrip("/") in allowed
