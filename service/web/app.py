@@ -9,7 +9,7 @@ from aiohttp import web
 
 from service.db.pool import create_pool
 from service.settings import Settings
-from service.web import api, health
+from service.web import ack, api, bounces, health
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import error_middleware, secure_headers_middleware
 
@@ -27,6 +27,8 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
         app.cleanup_ctx.append(_pool_ctx)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(ack.routes)
+    app.add_routes(bounces.routes)
     return app
 
 
