@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class SimClock:
@@ -45,16 +48,17 @@ class SimClock:
         """Real seconds needed to cross `sim_seconds`; None when time is frozen."""
         return sim_seconds / self.time_scale if self.time_scale else None
 
-    async def sleep(self, sim_seconds: float) -> None:
-        """Wait until `sim_seconds` of simulated time have passed (real time or advance())."""
-        target = self.now() + sim_seconds
+    def sleep(self, sim_seconds: float) -> Coroutine[Any, Any, None]:
+        """Wait `sim_seconds` of simulated time; the deadline is fixed when this is called."""
+        return self.sleep_until(self.now() + sim_seconds)
+
+    async def sleep_until(self, target: float) -> None:
+        """Wait until simulated time `target` (real time passing, or `advance()`)."""
         while (remaining := target - self.now()) > 0:
             event = self._event()
             real = self.to_real(remaining)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=real)
-            except TimeoutError:
-                continue
 
     def _event(self) -> asyncio.Event:
         return self._moved

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import ipaddress
 
+import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
-import dns.asyncquery
 import dns.rdatatype
 import dns.resolver
 import pytest
@@ -22,8 +22,9 @@ def _texts(answer: dns.resolver.Answer) -> list[str]:
 
 
 @pytest.mark.parametrize("tcp", [False, True])
-async def test_a_and_aaaa_through_a_cname_chain(resolver: dns.asyncresolver.Resolver,
-                                                tcp: bool) -> None:
+async def test_a_and_aaaa_through_a_cname_chain(
+    resolver: dns.asyncresolver.Resolver, tcp: bool
+) -> None:
     a = await resolver.resolve("media.sunny-gallery.net", "A", tcp=tcp)
     assert sorted(r.address for r in a) == ["23.160.8.10", "23.160.8.11"]
     assert a.canonical_name.to_text() == "edge.pixelbarn.com."
@@ -60,7 +61,9 @@ async def test_nodata_carries_a_soa_for_negative_caching(net: SimulatedInternet)
 
 async def test_abusix_ipv4_and_ipv6(resolver: dns.asyncresolver.Resolver) -> None:
     zone = "abuse-contacts.abusix.zone"
-    v4 = await resolver.resolve(f"{reverse_name(ipaddress.ip_address('23.160.8.10'))}.{zone}", "TXT")
+    v4 = await resolver.resolve(
+        f"{reverse_name(ipaddress.ip_address('23.160.8.10'))}.{zone}", "TXT"
+    )
     assert _texts(v4) == ["abuse@pixelbarn.com"]
     v6_ip = ipaddress.ip_address("2602:fb12::10")
     v6 = await resolver.resolve(f"{reverse_name(v6_ip)}.{zone}", "TXT")
@@ -84,8 +87,9 @@ async def test_team_cymru_origin_origin6_and_asn(resolver: dns.asyncresolver.Res
     assert fields[:3] == ["138915", "JP", "apnic"] and "Sakurabox" in fields[4]
 
 
-async def test_cymru_rows_for_the_recorded_corpus(net: SimulatedInternet,
-                                                  resolver: dns.asyncresolver.Resolver) -> None:
+async def test_cymru_rows_for_the_recorded_corpus(
+    net: SimulatedInternet, resolver: dns.asyncresolver.Resolver
+) -> None:
     if not net.dns.data.extra_origins:
         pytest.skip("rdap corpus absent")
     answer = await resolver.resolve("229.225.125.74.origin.asn.cymru.com", "TXT")
@@ -111,8 +115,9 @@ async def test_big_answers_are_truncated_over_udp_and_complete_over_tcp(world: W
         await server.stop()
 
 
-async def test_fault_servfail_for_a_count(net: SimulatedInternet,
-                                          resolver: dns.asyncresolver.Resolver) -> None:
+async def test_fault_servfail_for_a_count(
+    net: SimulatedInternet, resolver: dns.asyncresolver.Resolver
+) -> None:
     net.dns.faults.set("pixelbarn.com", "servfail", count=1)
     with pytest.raises(dns.resolver.NoNameservers):  # SERVFAIL from the only server
         await resolver.resolve("edge.pixelbarn.com", "A")

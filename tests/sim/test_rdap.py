@@ -135,8 +135,12 @@ async def test_every_recorded_response_is_served_at_its_natural_path(
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="rdap corpus absent")
 async def test_recorded_links_point_back_at_the_simulator(net: SimulatedInternet) -> None:
     _, _, doc = await _get(net, "/ip/74.125.225.229")
-    hrefs = [link["href"] for e in _walk(doc["entities"]) for link in e.get("links", [])
-             if link.get("rel") == "self"]
+    hrefs = [
+        link["href"]
+        for e in _walk(doc["entities"])
+        for link in e.get("links", [])
+        if link.get("rel") == "self"
+    ]
     assert hrefs and all(h.startswith(net.rdap_url) for h in hrefs)
     zg39 = next(h for h in hrefs if h.endswith("/entity/ZG39-ARIN"))
     async with aiohttp.ClientSession() as s, s.get(zg39) as r:

@@ -14,8 +14,9 @@ PROBE = "TakedownTracker/0.1 (+https://hotline.example/about-our-checks)"
 DAY = 86400
 
 
-async def fetch(net: SimulatedInternet, url: str, ua: str = PROBE, redirects: bool = False,
-                total: float = 5.0) -> tuple[int, str, bytes, dict[str, str]]:
+async def fetch(
+    net: SimulatedInternet, url: str, ua: str = PROBE, redirects: bool = False, total: float = 5.0
+) -> tuple[int, str, bytes, dict[str, str]]:
     timeout = aiohttp.ClientTimeout(total=total)
     async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": ua}) as s:
         async with s.get(url, proxy=net.proxy_url, allow_redirects=redirects) as r:
@@ -47,8 +48,12 @@ async def _removed_after(net: SimulatedInternet, url: str, delay: float) -> tupl
 
 async def test_every_image_is_served_with_the_reported_hash(net: SimulatedInternet) -> None:
     reports = {r["url"]: r for r in net.world.reports()}
-    for url in ("http://edge.pixelbarn.com/u/1001/b.png", "http://up.sakurabox.jp/f/0001.jpg",
-                "http://cdn.kittenpics.org/p/92.webp", "http://img.pixelbarn.com/i/7f3a9f.webp?size=full"):
+    for url in (
+        "http://edge.pixelbarn.com/u/1001/b.png",
+        "http://up.sakurabox.jp/f/0001.jpg",
+        "http://cdn.kittenpics.org/p/92.webp",
+        "http://img.pixelbarn.com/i/7f3a9f.webp?size=full",
+    ):
         status, ctype, body, _ = await fetch(net, url)
         assert status == 200 and ctype == reports[url]["media_type"]
         assert sha(body) == reports[url]["hashes"]["sha256"]
@@ -74,7 +79,9 @@ async def test_gone_410(net: SimulatedInternet) -> None:
 
 
 async def test_placeholder_is_a_200_html_page(net: SimulatedInternet) -> None:
-    status, ctype, body = await _removed_after(net, "http://www.riohost.com.br/imagens/1.jpg", 43200)
+    status, ctype, body = await _removed_after(
+        net, "http://www.riohost.com.br/imagens/1.jpg", 43200
+    )
     assert status == 200 and ctype == "text/html" and b"removed" in body
 
 
@@ -118,7 +125,10 @@ async def test_reupload_cycle(net: SimulatedInternet) -> None:
 
 
 async def test_never_and_ack_no_remove_keep_serving(net: SimulatedInternet) -> None:
-    for url in ("http://pics.savannahost.co.za/g/1.jpg", "http://s3.bergcloud.de/bucket-77/obj1.jpg"):
+    for url in (
+        "http://pics.savannahost.co.za/g/1.jpg",
+        "http://s3.bergcloud.de/bucket-77/obj1.jpg",
+    ):
         net.state.notify(url)
         net.clock.advance(365 * DAY)
         status, _, body, _ = await fetch(net, url)

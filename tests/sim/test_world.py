@@ -31,8 +31,19 @@ def test_world_addresses_are_public(world: World) -> None:
     for h in world.hosters:
         assert all(n.network_address.is_global for n in h.networks)
     with pytest.raises(ValidationError):
-        World.model_validate({"hosters": [{"name": "x", "country": "NL", "registry": "ripe",
-                                           "asn": 1, "networks": ["10.0.0.0/8"]}]})
+        World.model_validate(
+            {
+                "hosters": [
+                    {
+                        "name": "x",
+                        "country": "NL",
+                        "registry": "ripe",
+                        "asn": 1,
+                        "networks": ["10.0.0.0/8"],
+                    }
+                ]
+            }
+        )
 
 
 def test_longest_prefix_match_picks_the_reseller(world: World) -> None:
