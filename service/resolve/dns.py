@@ -163,9 +163,8 @@ def _combine(host: str, results: Sequence[object]) -> HostAddresses:
         elif isinstance(result, TransientLookupError):
             notes.append(str(result))
     if addresses:
-        return HostAddresses(
-            host, (canonical,) if canonical else (), tuple(addresses), tuple(notes)
-        )
+        chain = tuple(canonical.split()) if canonical else ()
+        return HostAddresses(host, chain, tuple(dict.fromkeys(addresses)), tuple(notes))
     transient = [r for r in results if isinstance(r, TransientLookupError)]
     if transient:
         raise transient[0]
