@@ -1,0 +1,92 @@
+"""Caching per network, coalescing, registry pacing, and faults that must end in a retry."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from service.errors import TransientLookupError
+from service.resolve.resolver import Resolver, open_resolver
+from tests.integration.resolve.conftest import Peers
+
+
+async def test_one_rdap_query_per_network_shared_by_every_worker(
+    pool: asyncpg.Pool, peers: Peers, db_url: str, resolver: Resolver
+) -> None:
+    urls = [f"http://23.160.8.{i}/a.jpg" for i in range(1, 30)] + ["http://img.pixelbarn.com/x"]
+    results = await asyncio.gather(*(resolver.resolve(u) for u in urls))
+    assert {r.route["recipients"][0]["address"] for r in results} == {"abuse@pixelbarn.com"}
+    assert peers.rdap.counts["ip"] == 1  # 30 addresses, one network, concurrent: coalesced
+    async with open_resolver(pool, peers.settings(db_url)) as other_worker:
+        again = await other_worker.resolve("http://23.160.10.200/b.jpg")
+    assert again.detail["rdap_source"] == "cache"
+    assert peers.rdap.counts["ip"] == 1  # the Postgres cache is shared
+
+
+async def test_negative_answers_are_cached(resolver: Resolver, peers: Peers) -> None:
+    # 9.9.9.9 is in no network of the world or the corpus: the registry says 404.
+    for _ in range(3):
+        result = await resolver.resolve("http://9.9.9.9/x.jpg")
+        assert result.route["no_contact_reason"] == "no registry record for the hosting address"
+    assert peers.rdap.counts["redirect"] == 0
+    assert resolver.rdap.queries["redirector"] == 1
+
+
+async def test_a_429_storm_ends_in_retry_and_closes_the_registry(
+    resolver: Resolver, peers: Peers
+) -> None:
+    peers.rdap.faults.add("429", registry="ripe", retry_after=120)
+    with pytest.raises(TransientLookupError) as first:
+        await resolver.resolve("http://files.tulpnet.nl/f.jpg")
+    assert first.value.retry_after == 120
+    asked = sum(resolver.rdap.queries.values())
+    with pytest.raises(TransientLookupError) as second:
+        await resolver.resolve("http://i.baltichost.lv/x.jpg")  # another RIPE network
+    assert second.value.retry_after is not None and second.value.retry_after > 100
+    assert sum(resolver.rdap.queries.values()) == asked + 1  # only the redirector was asked
+    # ARIN is not affected by RIPE's block.
+    ok = await resolver.resolve("http://img.pixelbarn.com/x.jpg")
+    assert ok.decision.resolved
+
+
+@pytest.mark.parametrize("status", ["500", "503"])
+async def test_registry_server_errors_are_transient(
+    resolver: Resolver, peers: Peers, status: str
+) -> None:
+    peers.rdap.faults.add(status, registry="apnic")  # type: ignore[arg-type]
+    with pytest.raises(TransientLookupError):
+        await resolver.resolve("http://up.sakurabox.jp/a.jpg")
+
+
+async def test_lacnic_pacing_defers_instead_of_hammering(
+    pool: asyncpg.Pool, peers: Peers, db_url: str
+) -> None:
+    settings = peers.settings(db_url, rdap_rate_limits={"lacnic": 10.0}, rdap_max_wait=0.5)
+    async with open_resolver(pool, settings) as resolver:
+        first = await resolver.resolve("http://img.andesnet.cl/a.jpg")
+        assert first.decision.resolved
+        with pytest.raises(TransientLookupError) as paced:
+            await resolver.resolve("http://www.riohost.com.br/a.jpg")  # another LACNIC network
+    assert paced.value.retry_after is not None and 5 < paced.value.retry_after <= 6
+    assert peers.rdap.counts["lacnic:ip"] == 1
+
+
+@pytest.mark.parametrize("kind", ["timeout", "servfail"])
+async def test_dns_failures_are_transient_never_nxdomain(
+    resolver: Resolver, peers: Peers, kind: str
+) -> None:
+    peers.dns.faults.set("files.tulpnet.nl", kind)  # type: ignore[arg-type]
+    with pytest.raises(TransientLookupError):
+        await resolver.resolve("http://files.tulpnet.nl/f.jpg")
+
+
+async def test_second_source_failure_blocks_a_no_contact_conclusion(
+    resolver: Resolver, peers: Peers
+) -> None:
+    peers.dns.faults.set("abuse-contacts.abusix.zone", "servfail")
+    with pytest.raises(TransientLookupError, match="abusix"):
+        await resolver.resolve("http://196.11.240.215/x.jpg")
+    ok = await resolver.resolve("http://img.pixelbarn.com/x.jpg")  # a sure answer still stands
+    assert ok.decision.resolved and any("abusix" in f for f in ok.detail["failed_sources"])
