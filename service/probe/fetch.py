@@ -58,7 +58,7 @@ class FetchResult:
 
 
 class Fetcher:
-    """Owns the guarded HTTP session of the probe; use as an async context manager."""
+    """Fetches and hashes URLs; every fetch runs in its own guarded HTTP session."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -70,35 +70,24 @@ class Fetcher:
             settings.probe_max_decompression_ratio,
             settings.probe_max_pixels,
         )
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Fetcher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Nothing to release: every fetch has its own session (see `_new_session`)."""
 
-    def _session_for_use(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            exempt = {self.proxy.host} if self.proxy and self.proxy.host else set()
-            connector = GuardedConnector(
-                self.guard, exempt, resolver=self.resolver, limit=0, ttl_dns_cache=None
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),  # no state carried between checks
-                max_line_size=self.settings.probe_max_header_bytes,
-                max_field_size=self.settings.probe_max_header_bytes,
-                max_headers=self.settings.probe_max_headers,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.probe_timeout),
-            )
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        """A fresh session per check: no cookies, connections or DNS answers carried over
+        from one check to the next, and nothing left open when a worker stops."""
+        exempt = {self.proxy.host} if self.proxy and self.proxy.host else set()
+        connector = GuardedConnector(self.guard, exempt, resolver=self.resolver, limit=0)
+        return aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            max_line_size=self.settings.probe_max_header_bytes,
+            max_field_size=self.settings.probe_max_header_bytes,
+            max_headers=self.settings.probe_max_headers,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.settings.probe_timeout),
+        )
 
     async def fetch(
         self, url: str, algorithms: set[str], user_agent: str | None = None
@@ -107,8 +96,8 @@ class Fetcher:
         result = FetchResult()
         started = time.monotonic()
         try:
-            async with asyncio.timeout(self.settings.probe_timeout):
-                await self._follow(URL(url), algorithms, user_agent, result, started)
+            async with asyncio.timeout(self.settings.probe_timeout), self._new_session() as session:
+                await self._follow(session, URL(url), algorithms, user_agent, result, started)
         except TimeoutError:
             _fail(result, Failure.TIMEOUT, "total time limit")
         except BodyLimit as exc:
@@ -119,13 +108,19 @@ class Fetcher:
         return result
 
     async def _follow(
-        self, url: URL, algorithms: set[str], ua: str | None, result: FetchResult, started: float
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        algorithms: set[str],
+        ua: str | None,
+        result: FetchResult,
+        started: float,
     ) -> None:
         for _hop in range(self.settings.probe_max_redirects + 1):
             if url.scheme not in ("http", "https") or not url.host:
                 raise BodyLimit(Failure.BAD_REDIRECT, "redirect to a non-web URL")
             await self._check_target(url)
-            async with self._session_for_use().get(
+            async with session.get(
                 url, allow_redirects=False, proxy=self.proxy, headers=self._headers(ua)
             ) as resp:
                 result.hops.append(Hop(str(url), resp.status))

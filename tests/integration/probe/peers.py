@@ -86,10 +86,13 @@ class Origin:
     """The hoster web server: one path per behaviour; `state` lets a test flip a URL."""
 
     state: dict[str, str] = field(default_factory=dict)
+    scripts: dict[str, list[str]] = field(default_factory=dict)  # one behaviour per hit
     hits: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
-    gate: asyncio.Event | None = None
+    path_in_flight: dict[str, int] = field(default_factory=dict)
+    path_max_in_flight: dict[str, int] = field(default_factory=dict)
+    delay: float = 0.0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -101,13 +104,23 @@ class Origin:
         self.hits[name] = self.hits.get(name, 0) + 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.path_in_flight[name] = self.path_in_flight.get(name, 0) + 1
+        self.path_max_in_flight[name] = max(
+            self.path_max_in_flight.get(name, 0), self.path_in_flight[name]
+        )
         try:
-            if self.gate is not None:
-                await self.gate.wait()
-            behaviour = self.state.get(name, name.split("/")[0])
-            return await BEHAVIOURS[behaviour](self, request)
+            if self.delay:
+                await asyncio.sleep(self.delay)  # a slow server, so overlaps would show
+            return await BEHAVIOURS[self._behaviour(name)](self, request)
         finally:
             self.in_flight -= 1
+            self.path_in_flight[name] -= 1
+
+    def _behaviour(self, name: str) -> str:
+        script = self.scripts.get(name)
+        if script:
+            return script.pop(0) if len(script) > 1 else script[0]
+        return self.state.get(name, name.split("/")[0])
 
 
 def _bytes(data: bytes, ctype: str = "image/png", status: int = 200) -> web.Response:

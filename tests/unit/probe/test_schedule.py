@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.domain.schedule import CheckPolicy, Streak, cadence, jittered, next_check, next_watch
+from service.domain.schedule import (
+    CheckPolicy,
+    Streak,
+    cadence,
+    jittered,
+    next_check,
+    next_watch,
+    react,
+)
 from service.domain.states import CaseState
 from service.domain.verdicts import Verdict
 
@@ -80,3 +88,21 @@ def test_removed_case_is_watched_at_1_7_30_days_then_left_alone() -> None:
 
 def test_cases_before_the_notice_are_not_probed() -> None:
     assert next_check(POLICY, CaseState.RESOLVED, T0, clock_start=None, streak=Streak()) is None
+
+
+def test_reactions_follow_the_lifecycle() -> None:
+    one = Streak().after(Verdict.GONE, T0)
+    confirmed = one.after(Verdict.GONE, T0 + 2 * H)
+    n, gp = CaseState.NOTIFIED, CaseState.GONE_PENDING
+    assert react(n, Verdict.GONE, one, None, POLICY).moves == (gp,)
+    assert react(n, Verdict.INCONCLUSIVE, Streak(), None, POLICY).moves == ()
+    assert react(gp, Verdict.PRESENT, Streak(), CaseState.ACKNOWLEDGED, POLICY).moves == (
+        CaseState.ACKNOWLEDGED,
+    )
+    assert react(gp, Verdict.GONE, one, n, POLICY).moves == ()
+    removal = react(gp, Verdict.GONE, confirmed, n, POLICY)
+    assert removal.moves == (CaseState.REMOVED,) and removal.removal_confirmed
+    assert react(gp, Verdict.INCONCLUSIVE, confirmed, n, POLICY).moves == ()
+    back = react(CaseState.REMOVED, Verdict.PRESENT, Streak(), None, POLICY)
+    assert back.moves == (CaseState.REAPPEARED,) and back.reappeared
+    assert react(CaseState.REMOVED, Verdict.GONE, confirmed, None, POLICY).moves == ()

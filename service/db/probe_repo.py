@@ -1,0 +1,134 @@
+"""Storage of re-checks: observations, streak bookkeeping, recidivism; one function per query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.db.jobs import enqueue_for_case
+from service.db.queries import q
+from service.domain.schedule import Streak
+from service.domain.states import CaseState
+from service.domain.verdicts import Verdict
+
+PROBE_JOB = "probe"
+
+
+@dataclass(frozen=True)
+class ProbeCase:
+    """A case as the probe stage sees it."""
+
+    id: int
+    url: str
+    host: str
+    hoster: str
+    state: CaseState
+    expected: dict[str, str]
+    detected_at: datetime
+    first_notice_at: datetime | None
+    last_checked_at: datetime | None
+    streak: Streak
+    resume_state: CaseState | None
+    cycle_started_at: datetime | None
+    last_removed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One observation as stored (metadata only)."""
+
+    at: datetime
+    verdict: Verdict
+    reason: str
+    status: int | None
+    matched: str | None
+    pdq_distance: int | None
+    hops: int
+    profile: str
+    total_ms: float | None
+    first_byte_ms: float | None
+
+
+async def load_case(conn: asyncpg.Connection, case_id: int) -> ProbeCase | None:
+    row = await conn.fetchrow(q("probe_case"), case_id)
+    if row is None:
+        return None
+    return ProbeCase(
+        id=row["id"],
+        url=row["url"],
+        host=row["host"],
+        hoster=row["hoster"],
+        state=CaseState(row["state"]),
+        expected={k: row[k] for k in ("sha256", "sha1", "md5", "pdq") if row[k]},
+        detected_at=row["detected_at"],
+        first_notice_at=row["first_notice_at"],
+        last_checked_at=row["last_checked_at"],
+        streak=Streak(row["streak_started_at"], row["streak_last_gone"], row["streak_count"]),
+        resume_state=CaseState(row["resume_state"]) if row["resume_state"] else None,
+        cycle_started_at=row["cycle_started_at"],
+        last_removed_at=row["last_removed_at"],
+    )
+
+
+async def lock_state(conn: asyncpg.Connection, case_id: int) -> CaseState:
+    return CaseState(await conn.fetchval(q("probe_lock_case"), case_id))
+
+
+async def insert_check(
+    conn: asyncpg.Connection, case_id: int, row: CheckRow, before: CaseState, after: CaseState
+) -> int:
+    check_id: int = await conn.fetchval(
+        q("probe_insert_check"),
+        case_id, row.at, row.verdict.value, row.reason, row.status, row.matched,
+        row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
+        before.value, after.value,
+    )  # fmt: skip
+    return check_id
+
+
+async def save_tracking(
+    conn: asyncpg.Connection,
+    case_id: int,
+    streak: Streak,
+    resume: CaseState | None,
+    cycle_started_at: datetime | None,
+    last_removed_at: datetime | None,
+) -> None:
+    await conn.execute(
+        q("probe_save_tracking"),
+        case_id, streak.started_at, streak.last_gone_at, streak.count,
+        resume.value if resume else None, cycle_started_at, last_removed_at,
+    )  # fmt: skip
+
+
+async def touch_case(conn: asyncpg.Connection, case_id: int, at: datetime, seen: bool) -> None:
+    await conn.execute(q("probe_touch_case"), case_id, at, seen)
+
+
+async def stamp_first_gone(conn: asyncpg.Connection, case_id: int, at: datetime) -> None:
+    await conn.execute(q("probe_stamp_first_gone"), case_id, at)
+
+
+async def count_reappearance(conn: asyncpg.Connection, hoster: str, at: datetime) -> int:
+    count: int = await conn.fetchval(q("probe_count_reappearance"), hoster, at)
+    return count
+
+
+async def request_check_now(conn: asyncpg.Connection, case_id: int) -> None:
+    """Check a case as soon as possible (a hoster answered "removed" on the ack page)."""
+    await enqueue_for_case(conn, PROBE_JOB, case_id)
+
+
+async def stats_rows(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"))]
+
+
+async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("probe_recidivism"))]
+
+
+async def case_checks(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("probe_case_checks"), case_id)]

@@ -1,0 +1,66 @@
+-- name: probe_case
+-- Everything the probe stage needs about one case: hashes, clock, streak, hoster.
+SELECT c.id, c.url, c.host, c.state, c.sha256, c.sha1, c.md5, c.pdq, c.detected_at,
+       c.first_notice_at, c.first_gone_at, c.removed_at, c.reappeared_at, c.last_checked_at,
+       t.streak_started_at, t.streak_last_gone, coalesce(t.streak_count, 0) AS streak_count,
+       t.resume_state, t.cycle_started_at, t.last_removed_at,
+       coalesce(r.hoster, c.host) AS hoster
+FROM cases c
+LEFT JOIN probe_tracking t ON t.case_id = c.id
+LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.id = $1;
+
+-- name: probe_lock_case
+-- Lock the case while a check's outcome is recorded; the state may have moved meanwhile.
+SELECT state FROM cases WHERE id = $1 FOR UPDATE;
+
+-- name: probe_insert_check
+-- One observation. Only metadata: never a byte of what was served.
+INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops, profile,
+                    total_ms, first_byte_ms, state_before, state_after)
+VALUES ($1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING id;
+
+-- name: probe_save_tracking
+-- Upsert the streak and cycle bookkeeping of a case.
+INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count,
+                            resume_state, cycle_started_at, last_removed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (case_id) DO UPDATE
+SET streak_started_at = excluded.streak_started_at, streak_last_gone = excluded.streak_last_gone,
+    streak_count = excluded.streak_count, resume_state = excluded.resume_state,
+    cycle_started_at = excluded.cycle_started_at, last_removed_at = excluded.last_removed_at;
+
+-- name: probe_touch_case
+-- When the case was last checked, and last seen serving the content ($3).
+UPDATE cases SET last_checked_at = $2,
+                 last_seen_at = CASE WHEN $3 THEN $2 ELSE last_seen_at END
+WHERE id = $1;
+
+-- name: probe_stamp_first_gone
+-- first_gone_at = the first gone of the confirming streak (kept from the first removal).
+UPDATE cases SET first_gone_at = coalesce(first_gone_at, $2) WHERE id = $1;
+
+-- name: probe_count_reappearance
+-- The hoster let removed content come back once more.
+INSERT INTO hoster_recidivism (hoster, reappearances, last_reappeared_at) VALUES ($1, 1, $2)
+ON CONFLICT (hoster) DO UPDATE
+SET reappearances = hoster_recidivism.reappearances + 1, last_reappeared_at = excluded.last_reappeared_at
+RETURNING reappearances;
+
+-- name: probe_stats_rows
+-- Every notified case with its hoster and clock, for time-to-removal statistics.
+SELECT coalesce(r.hoster, c.host) AS hoster, c.detected_at, c.first_notice_at, c.first_gone_at,
+       c.removed_at, c.state
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.first_notice_at IS NOT NULL;
+
+-- name: probe_recidivism
+-- Reappearance counts per hoster.
+SELECT hoster, reappearances, last_reappeared_at FROM hoster_recidivism ORDER BY hoster;
+
+-- name: probe_case_checks
+-- A case's observations, oldest first.
+SELECT id, at, verdict, reason, status, matched, pdq_distance, hops, profile, total_ms,
+       first_byte_ms, state_before, state_after
+FROM checks WHERE case_id = $1 ORDER BY at, id;

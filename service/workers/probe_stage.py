@@ -1,0 +1,266 @@
+"""The 'probe' stage: re-check a case by hash on its schedule and move it through the lifecycle.
+
+notified/acknowledged/escalated/reappeared/held → gone_pending on the first gone; gone_pending
+→ removed when the streak confirms (first_gone_at = first gone of that streak, removed_at =
+now, an event and one log line with time to removal on both clocks); gone_pending → back to
+the open state it came from when the content is served again; removed → reappeared when a
+watch check finds it (a new 'outbox' job, the hoster's recidivism count up). Every check is
+stored as an observation (never content). The job is rescheduled to the next check time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from service.db import probe_repo as repo
+from service.db.cases import transition
+from service.db.jobs import Job, enqueue_for_case
+from service.db.probe_repo import CheckRow, ProbeCase
+from service.domain.schedule import (
+    PROBED_STATES,
+    CheckPolicy,
+    Reaction,
+    Streak,
+    held_check_due,
+    next_check,
+    react,
+)
+from service.domain.states import CaseState
+from service.domain.verdicts import Verdict
+from service.probe.client import make_prober
+from service.probe.verdict import Prober, ProbeReport
+from service.settings import Settings
+from service.workers.loop import Done, Outcome, RunAgainAt
+
+log = logging.getLogger(__name__)
+ACTOR = "worker:probe"
+S = CaseState
+
+
+def policy_from(settings: Settings) -> CheckPolicy:
+    return CheckPolicy(
+        dense_interval=settings.recheck_dense_interval,
+        dense_for=settings.recheck_dense_for,
+        hourly_interval=settings.recheck_hourly_interval,
+        hourly_until=settings.recheck_hourly_until,
+        sparse_interval=settings.recheck_sparse_interval,
+        jitter=settings.recheck_jitter,
+        watch_after=tuple(settings.watch_after_removal),
+        held_min_interval=settings.held_min_probe_interval,
+        streak_length=settings.removal_streak,
+        min_span=settings.removal_min_span,
+    )
+
+
+class ProbeStage:
+    """Claims 'probe' jobs; per-host concurrency is limited within this process."""
+
+    kind = repo.PROBE_JOB
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        prober: Prober | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.policy = policy_from(settings)
+        self.prober = prober or make_prober(settings)
+        self.rand = rand
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def close(self) -> None:
+        await self.prober.close()
+
+    async def handle(self, job: Job) -> Outcome:
+        assert job.case_id is not None
+        async with self.pool.acquire() as conn:
+            case = await repo.load_case(conn, job.case_id)
+        if case is None or case.state not in PROBED_STATES:
+            return Done()
+        if case.state is S.HELD:
+            due = held_check_due(self.policy, _now(), case.last_checked_at)
+            if due > _now():
+                return RunAgainAt(due)
+        report = await self._probe(case)
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self._record(conn, case, report, _now())
+
+    async def _probe(self, case: ProbeCase) -> ProbeReport:
+        gate = self._hosts.setdefault(
+            case.host, asyncio.Semaphore(self.settings.probe_per_host_concurrency)
+        )
+        async with gate:
+            return await self.prober.check(case.url, case.expected)
+
+    async def _record(
+        self, conn: asyncpg.Connection, case: ProbeCase, report: ProbeReport, at: datetime
+    ) -> Outcome:
+        state = await repo.lock_state(conn, case.id)
+        streak = case.streak.after(report.verdict, at)
+        reaction = react(state, report.verdict, streak, case.resume_state, self.policy)
+        after = reaction.moves[-1] if reaction.moves else state
+        check_id = await repo.insert_check(conn, case.id, _row(report, at), state, after)
+        tracking = _Tracking(streak, case.resume_state, case.cycle_started_at, case.last_removed_at)
+        await self._apply(conn, case, state, reaction, tracking, _detail(report, check_id), at)
+        if state is S.GONE_PENDING and report.verdict is Verdict.PRESENT:
+            tracking.resume = None
+        await repo.touch_case(conn, case.id, at, report.verdict is Verdict.PRESENT)
+        await repo.save_tracking(conn, case.id, *tracking.values())
+        return self._next(case, after, tracking, at)
+
+    async def _apply(
+        self,
+        conn: asyncpg.Connection,
+        case: ProbeCase,
+        state: CaseState,
+        reaction: Reaction,
+        tracking: _Tracking,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        current = state
+        for move in reaction.moves:
+            if move is S.GONE_PENDING:
+                tracking.resume = current
+                await transition(conn, case.id, move, actor=ACTOR, detail=detail, expect=current)
+            elif move is S.REMOVED:
+                await self._removed(conn, case, tracking, detail | {"from": current.value}, at)
+            elif move is S.REAPPEARED:
+                await self._reappeared(conn, case, tracking, detail, at)
+            else:
+                await transition(conn, case.id, move, actor=ACTOR, detail=detail, expect=current)
+            current = move
+
+    async def _removed(
+        self,
+        conn: asyncpg.Connection,
+        case: ProbeCase,
+        tracking: _Tracking,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        first_gone = tracking.streak.started_at or at
+        clocks = _removal_clocks(case, first_gone, at, tracking.streak)
+        await repo.stamp_first_gone(conn, case.id, first_gone)
+        await transition(
+            conn, case.id, S.REMOVED, actor=ACTOR, kind="removal", detail=detail | clocks,
+            stamp="removed_at", at=at, expect=S.GONE_PENDING,
+        )  # fmt: skip
+        tracking.last_removed_at = at
+        log.info(
+            "removal confirmed case=%d hoster=%r notice_clock_s=%s detection_clock_s=%s "
+            "streak=%d first_gone_at=%s",
+            case.id, case.hoster, clocks["notice_clock_s"], clocks["detection_clock_s"],
+            tracking.streak.count, first_gone.isoformat(),
+        )  # fmt: skip
+
+    async def _reappeared(
+        self,
+        conn: asyncpg.Connection,
+        case: ProbeCase,
+        tracking: _Tracking,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        count = await repo.count_reappearance(conn, case.hoster, at)
+        removed = _iso(tracking.last_removed_at)
+        await transition(
+            conn, case.id, S.REAPPEARED, actor=ACTOR, kind="reappearance",
+            detail=detail | {"hoster_reappearances": count, "removed_at": removed},
+            stamp="reappeared_at", at=at, expect=S.REMOVED,
+        )  # fmt: skip
+        # A new notice goes out; the outbox sees the reappearance in the case's history.
+        await enqueue_for_case(conn, "outbox", case.id)
+        tracking.streak, tracking.cycle_started_at = Streak(), at
+        log.info(
+            "reappeared case=%d hoster=%r hoster_reappearances=%d", case.id, case.hoster, count
+        )
+
+    def _next(
+        self, case: ProbeCase, state: CaseState, tracking: _Tracking, at: datetime
+    ) -> Outcome:
+        when = next_check(
+            self.policy,
+            state,
+            at,
+            clock_start=tracking.cycle_started_at or case.first_notice_at,
+            streak=tracking.streak,
+            removed_at=tracking.last_removed_at,
+            rand=self.rand(),
+        )
+        return RunAgainAt(when) if when is not None else Done()
+
+
+class _Tracking:
+    """The per-case bookkeeping a check updates (saved to probe_tracking)."""
+
+    def __init__(
+        self,
+        streak: Streak,
+        resume: CaseState | None,
+        cycle_started_at: datetime | None,
+        last_removed_at: datetime | None,
+    ) -> None:
+        self.streak = streak
+        self.resume = resume
+        self.cycle_started_at = cycle_started_at
+        self.last_removed_at = last_removed_at
+
+    def values(self) -> tuple[Streak, CaseState | None, datetime | None, datetime | None]:
+        return self.streak, self.resume, self.cycle_started_at, self.last_removed_at
+
+
+def _removal_clocks(
+    case: ProbeCase, first_gone: datetime, at: datetime, streak: Streak
+) -> dict[str, Any]:
+    """Time to removal on the notice clock and the detection clock (design.md §3)."""
+    notice = (first_gone - case.first_notice_at).total_seconds() if case.first_notice_at else None
+    return {
+        "first_gone_at": first_gone.isoformat(),
+        "removed_at": at.isoformat(),
+        "notice_clock_s": notice,
+        "detection_clock_s": (first_gone - case.detected_at).total_seconds(),
+        "streak": streak.count,
+        "cycle_started_at": _iso(case.cycle_started_at),
+    }
+
+
+def _row(report: ProbeReport, at: datetime) -> CheckRow:
+    return CheckRow(
+        at=at,
+        verdict=report.verdict,
+        reason=report.reason,
+        status=report.status,
+        matched=report.matched,
+        pdq_distance=report.pdq_distance,
+        hops=len(report.hops),
+        profile=report.profile,
+        total_ms=report.timings.get("total_ms"),
+        first_byte_ms=report.timings.get("first_byte_ms"),
+    )
+
+
+def _detail(report: ProbeReport, check_id: int) -> dict[str, Any]:
+    return {"check_id": check_id, "verdict": report.verdict.value, "reason": report.reason[:300]}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build(pool: asyncpg.Pool, settings: Settings) -> ProbeStage:
+    return ProbeStage(pool, settings)
