@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -137,3 +138,32 @@ def _problems(exc: ValidationError) -> list[dict[str, object]]:
         reason = str(error["msg"]).removeprefix("Value error, ")
         problems.append({"field": field, "reason": reason})
     return problems
+
+
+_BATCH = TypeAdapter(list[ReportIn])
+
+
+def validate_batch(
+    raws: list[object], *, now: datetime, max_skew: timedelta
+) -> list[ValidReport | RejectedReport]:
+    """Validate a whole batch; one pass in pydantic's core when every report is well-formed."""
+    try:
+        models = _BATCH.validate_python(raws)
+    except ValidationError:
+        # Some report is malformed: validate one by one so each failure stays with its index.
+        return [validate_report(i, raw, now=now, max_skew=max_skew) for i, raw in enumerate(raws)]
+    latest = now.astimezone(UTC) + max_skew
+    return [_finish(i, model, latest) for i, model in enumerate(models)]
+
+
+def _finish(index: int, report: ReportIn, latest: datetime) -> ValidReport | RejectedReport:
+    problems: list[dict[str, object]] = []
+    try:
+        url = normalise_url(report.url)
+    except InvalidUrl as exc:
+        problems.append({"field": "url", "reason": str(exc)})
+    if report.detected_at > latest:
+        problems.append({"field": "detected_at", "reason": "detected_at is in the future"})
+    if problems:
+        return RejectedReport(index=index, problems=problems)
+    return ValidReport.model_construct(index=index, report=report, url=url)
