@@ -124,6 +124,20 @@ class Settings(BaseSettings):
     )
     held_min_probe_interval: timedelta = timedelta(days=1)
 
+    # --- oversight (issue 7): per-hoster SLA, escalation ladder, analyst sessions ------------
+    sla_by_hoster: dict[str, timedelta] = Field(
+        default_factory=dict, description="hoster name → allowance; wins over sla_by_country"
+    )
+    escalation_steps: list[str] = Field(
+        default_factory=lambda: ["upstream", "cdn", "registrar", "hotline", "law_enforcement"],
+        description="the ladder after the deadline, in order",
+    )
+    escalation_step_interval: timedelta = timedelta(hours=24)
+    escalation_sweep_interval: timedelta = Field(
+        default=timedelta(minutes=5), description="how often the escalate stage looks for due work"
+    )
+    analyst_session_ttl: timedelta = timedelta(hours=8)
+
     # --- probe limits and cloaking check (issue 6) -----------------------------------------
     probe_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="per header line")
     probe_max_headers: int = Field(default=100, ge=8)
