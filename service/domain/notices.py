@@ -90,12 +90,25 @@ def parse_recipients(raw: Iterable[Mapping[str, Any]]) -> list[Recipient]:
                 address=address,
                 role=str(entry.get("role") or "abuse"),
                 source=str(entry.get("source") or ""),
-                confidence=float(entry.get("confidence") or 0.0),
+                confidence=_confidence(entry.get("confidence")),
                 language=entry.get("language") or None,
                 rank=_rank(entry.get("rank"), position),
             )
         )
     return sorted(found, key=lambda r: r.rank)
+
+
+# The resolver writes confidence as a word; older rows or other writers may use a number.
+_CONFIDENCE_WORDS = {"high": 0.9, "medium": 0.6, "low": 0.3, "none": 0.0}
+
+
+def _confidence(value: Any) -> float:
+    if isinstance(value, str):
+        return _CONFIDENCE_WORDS.get(value.strip().lower(), 0.0)
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _rank(value: Any, position: int) -> int:
