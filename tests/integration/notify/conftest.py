@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,11 +11,13 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from service.db import jobs as job_store
 from service.db.tokens import create_token
 from service.settings import Settings
-from service.sim.smtp import MailSink, SmtpServer, ReceivedMail
+from service.sim.smtp import MailSink, ReceivedMail, SmtpServer
+from service.web.app import create_app
 from service.workers.loop import Done, RetryAfter, RunAgainAt, Stage
 from service.workers.notify_stage import NotifyStage
 from service.workers.outbox_stage import OutboxStage
@@ -85,14 +88,24 @@ async def add_case(
            VALUES ($1, $1, 'h', $2, $3, 'image/png', $4, 'ref', $5::case_state,
                    now() - interval '2 hours', now(), now() - interval '1 hour')
            RETURNING id""",
-        url, digest, digest[:32], await scanner_id(conn), state,
+        url,
+        digest,
+        digest[:32],
+        await scanner_id(conn),
+        state,
     )
-    ranked = [{"rank": i, "role": "abuse", "source": "rdap", "confidence": 0.9} | r
-              for i, r in enumerate(recipients)]
+    ranked = [
+        {"rank": i, "role": "abuse", "source": "rdap", "confidence": 0.9} | r
+        for i, r in enumerate(recipients)
+    ]
     await conn.execute(
         """INSERT INTO case_routes (case_id, recipients, country, registrar, no_contact_reason)
            VALUES ($1, $2, $3, $4, $5)""",
-        case_id, ranked, country, registrar, None if ranked else "none",
+        case_id,
+        ranked,
+        country,
+        registrar,
+        None if ranked else "none",
     )
     await job_store.enqueue_for_case(conn, "outbox", case_id)
     return case_id
@@ -132,3 +145,44 @@ async def deliver(pool: asyncpg.Pool, settings: Settings) -> None:
     """Run outbox then notify until nothing is due."""
     await drain(pool, OutboxStage(pool, settings))
     await drain(pool, NotifyStage(pool, settings))
+
+
+LINK = re.compile(r"http://127\.0\.0\.1:9(/ack/[A-Za-z0-9_-]+)")
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+@dataclass
+class Hoster:
+    client: TestClient
+    path: str
+    case_ids: list[int]
+
+    async def page(self) -> tuple[int, str]:
+        response = await self.client.get(self.path)
+        return response.status, await response.text()
+
+    async def answer(self, answer: str, scope: str = "all", note: str = "", **extra: str) -> int:
+        _status, html = await self.page()
+        match = CSRF.search(html)
+        form = {
+            "csrf_token": match.group(1) if match else "",
+            "answer": answer,
+            "scope": scope,
+            "note": note,
+        } | extra
+        response = await self.client.post(self.path, data=form)
+        return response.status
+
+
+@pytest.fixture
+async def hoster(pool: asyncpg.Pool, db_url: str, smtp: Smtp) -> AsyncIterator[Hoster]:
+    settings = notice_settings(db_url, smtp.port)
+    recipients = [{"address": "abuse@hoster.example", "language": "nl"}]
+    async with pool.acquire() as conn:
+        case_ids = [await add_case(conn, f"https://h.example/{n}", recipients) for n in range(3)]
+    await deliver(pool, settings)
+    (mail,) = smtp.sink.messages
+    text = mail.message.get_body(("plain",)).get_content()
+    path = LINK.search(text).group(1)
+    async with TestClient(TestServer(create_app(settings, pool))) as client:
+        yield Hoster(client, path, case_ids)

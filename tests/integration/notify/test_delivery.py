@@ -19,8 +19,12 @@ def parts(message: EmailMessage) -> dict[str, str]:
         if part.is_multipart():
             continue
         name = part.get_filename() or ""
-        key = "xarf" if name == "report.txt" else "csv" if name.endswith(".csv") else (
-            part.get_content_subtype()
+        key = (
+            "xarf"
+            if name == "report.txt"
+            else "csv"
+            if name.endswith(".csv")
+            else (part.get_content_subtype())
         )
         found.setdefault(key if key != "plain" else "text", part.get_content())
     return found

@@ -74,12 +74,16 @@ async def test_every_contact_failing_ends_in_the_hotline_queue(
     smtp.sink.fail("*", 550)
     async with pool.acquire() as conn:
         case_id = await add_case(
-            conn, "https://x.example/1", TWO_CONTACTS,
+            conn,
+            "https://x.example/1",
+            TWO_CONTACTS,
             registrar={"name": "Reg", "abuse": "abuse@registrar.example"},
         )
     await deliver(pool, settings)
     assert [address for address, _code in smtp.sink.rejected] == [
-        "first@hoster.example", "second@hoster.example", "abuse@registrar.example",
+        "first@hoster.example",
+        "second@hoster.example",
+        "abuse@registrar.example",
     ]
     async with pool.acquire() as conn:
         state = await conn.fetchval("SELECT state FROM cases WHERE id = $1", case_id)
@@ -160,7 +164,8 @@ async def test_bounce_posted_to_the_api_moves_items_to_the_next_contact(
         assert anonymous.status == 401
     await deliver(pool, settings)
     assert [m.rcpt_tos for m in smtp.sink.messages] == [
-        ["first@hoster.example"], ["second@hoster.example"],
+        ["first@hoster.example"],
+        ["second@hoster.example"],
     ]
     async with pool.acquire() as conn:
         health = await conn.fetchrow("SELECT * FROM contact_health WHERE bounced > 0")
