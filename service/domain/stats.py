@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,31 @@ def summarise(durations: Iterable[Duration]) -> Summary:
         within_24h=1 - survival_at(curve, timedelta(hours=24)),
         within_72h=1 - survival_at(curve, timedelta(hours=72)),
     )
+
+
+ALL_HOSTERS = "(all)"
+
+
+def duration_of(row: dict[str, object], clock: str, now: datetime) -> Duration | None:
+    """A case's time to removal on the `notice` or `detection` clock; open cases censored now.
+
+    `row` holds first_notice_at, detected_at, first_gone_at and removed_at (the cases columns).
+    """
+    start = row["first_notice_at"] if clock == "notice" else row["detected_at"]
+    if not isinstance(start, datetime):
+        return None
+    gone, removed = row.get("first_gone_at"), row.get("removed_at")
+    if isinstance(gone, datetime) and removed is not None:
+        return Duration(max(gone - start, timedelta(0)), True)
+    return Duration(max(now - start, timedelta(0)), False)
+
+
+def by_hoster(rows: Iterable[dict[str, object]], clock: str, now: datetime) -> dict[str, Summary]:
+    """One summary per hoster (and one over all), counting open cases as censored."""
+    groups: dict[str, list[Duration]] = {}
+    for row in rows:
+        duration = duration_of(row, clock, now)
+        if duration is not None:
+            groups.setdefault(str(row["hoster"]), []).append(duration)
+            groups.setdefault(ALL_HOSTERS, []).append(duration)
+    return {hoster: summarise(items) for hoster, items in sorted(groups.items())}

@@ -93,6 +93,7 @@ class Origin:
     path_in_flight: dict[str, int] = field(default_factory=dict)
     path_max_in_flight: dict[str, int] = field(default_factory=dict)
     delay: float = 0.0
+    bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name → (body, type)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -111,10 +112,19 @@ class Origin:
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)  # a slow server, so overlaps would show
+            custom = self._custom(name)
+            if custom is not None:
+                return custom
             return await BEHAVIOURS[self._behaviour(name)](self, request)
         finally:
             self.in_flight -= 1
             self.path_in_flight[name] -= 1
+
+    def _custom(self, name: str) -> web.Response | None:
+        if name in self.bodies:
+            body, ctype = self.bodies[name]
+            return _bytes(body, ctype)
+        return None
 
     def _behaviour(self, name: str) -> str:
         script = self.scripts.get(name)

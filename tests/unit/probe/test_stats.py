@@ -60,3 +60,26 @@ def test_ties_between_removal_and_censoring_count_the_censored_at_risk() -> None
 def test_empty_input() -> None:
     summary = summarise([])
     assert (summary.median, summary.within_24h, summary.cases) == (None, 0.0, 0)
+
+
+def test_by_hoster_censors_open_cases_at_now() -> None:
+    from datetime import UTC, datetime
+
+    from service.domain.stats import ALL_HOSTERS, by_hoster
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    now = t0 + 100 * H
+    rows = [
+        {"hoster": "a", "first_notice_at": t0, "detected_at": t0 - 10 * H,
+         "first_gone_at": t0 + 10 * H, "removed_at": t0 + 11 * H},
+        {"hoster": "a", "first_notice_at": t0, "detected_at": t0,
+         "first_gone_at": None, "removed_at": None},
+        {"hoster": "b", "first_notice_at": t0 + 90 * H, "detected_at": t0,
+         "first_gone_at": t0 + 95 * H, "removed_at": t0 + 96 * H},
+    ]  # fmt: skip
+    notice = by_hoster(rows, "notice", now)
+    assert notice["a"].within_24h == 0.5 and notice["a"].median == 10 * H
+    assert notice["b"].median == 5 * H
+    assert notice[ALL_HOSTERS].cases == 3
+    detection = by_hoster(rows, "detection", now)
+    assert detection["a"].median == 20 * H  # S(20 h) = 1/2 (open case censored at 100 h)
