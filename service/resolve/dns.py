@@ -26,6 +26,7 @@ from service.errors import PermanentLookupError, TransientLookupError
 from service.settings import Settings
 
 _MAX_CACHE = 200_000
+NEGATIVE_TTL = 300.0  # seconds a NXDOMAIN/NODATA answer is remembered
 
 
 class HostNotFound(PermanentLookupError):
@@ -83,7 +84,7 @@ class DnsClient:
     def __init__(self, settings: Settings, resolver: dns.asyncresolver.Resolver | None = None):
         self.resolver = resolver or build_resolver(settings)
         self.queries: Counter[str] = Counter()  # queries sent, by type
-        self._cache: dict[tuple[str, str], tuple[float, list[str], str | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, list[str] | Exception, str | None]] = {}
 
     async def addresses(self, host: str) -> HostAddresses:
         """Every A and AAAA of `host` (after CNAMEs); raises HostNotFound/NoAddress/transient."""
@@ -107,13 +108,24 @@ class DnsClient:
         key = (name.lower().rstrip("."), rdtype)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
+            if isinstance(cached[1], Exception):  # a fresh instance: no traceback pile-up
+                raise type(cached[1])(str(cached[1]))
             return cached[1], cached[2]
         self.queries[rdtype] += 1
-        values, canonical, ttl = await self._ask(key[0], rdtype)
+        try:
+            values, canonical, ttl = await self._ask(key[0], rdtype)
+        except PermanentLookupError as exc:  # NXDOMAIN/NODATA are cached too (RFC 2308)
+            self._store(key, NEGATIVE_TTL, exc, None)
+            raise
+        self._store(key, ttl, values, canonical)
+        return values, canonical
+
+    def _store(
+        self, key: tuple[str, str], ttl: float, value: list[str] | Exception, canonical: str | None
+    ) -> None:
         if len(self._cache) >= _MAX_CACHE:
             self._cache.clear()
-        self._cache[key] = (time.monotonic() + ttl, values, canonical)
-        return values, canonical
+        self._cache[key] = (time.monotonic() + ttl, value, canonical)
 
     async def _ask(self, name: str, rdtype: str) -> tuple[list[str], str | None, float]:
         try:

@@ -12,6 +12,7 @@ unless the decision would be "no contact", which then waits for a retry instead.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ import asyncpg
 
 from service.domain.contact_book import Subject
 from service.domain.registrar_info import Registrar
-from service.domain.routing import RoutingDecision, RoutingFacts
+from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
 from service.errors import TakedownError, TransientLookupError
 from service.resolve.abusix import AbusixClient
@@ -42,6 +43,10 @@ from service.resolve.report import build_report
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+# Facts about a host are reused for this long (well under DNS and RDAP TTLs): a scanner's
+# batch holds many URLs on one host, and the warm path must not re-ask anything.
+MEMO_SECONDS = 30.0
+MEMO_SIZE = 100_000
 
 
 @dataclass
@@ -91,13 +96,12 @@ class Resolver:
         self.book = ContactBook(pool)
         self.cdns = CdnDetector(load_cdn_data(settings.resolve_data_dir))
         self._coalescer = Coalescer()
+        self._memo: dict[str, tuple[float, Lookups, str | None]] = {}
+        self._cdn_memo: dict[tuple[str, int | None, tuple[str, ...]], Cdn | None] = {}
 
     async def resolve(self, url: str) -> Resolution:
         host = (urlsplit(url).hostname or "").lower()
-        found = Lookups(url, host)
-        reason = await self._dns(found)
-        if reason is None:
-            await self._lookups(found)
+        found, reason = await self._host_lookups(url, host)
         facts = await self._facts(found, reason)
         decision = decide(facts)
         if not decision.resolved and found.failures:
@@ -105,6 +109,22 @@ class Resolver:
                 "no contact found while a source failed: " + "; ".join(found.failures)
             )
         return build_report(found, facts, decision)
+
+    async def _host_lookups(self, url: str, host: str) -> tuple[Lookups, str | None]:
+        """DNS and registry facts of a host, memoised briefly: URLs share hosts."""
+        now = time.monotonic()
+        memo = self._memo.get(host)
+        if memo is not None and memo[0] > now:
+            return replace(memo[1], url=url, notes=list(memo[1].notes)), memo[2]
+        found = Lookups(url, host)
+        reason = await self._dns(found)
+        if reason is None:
+            await self._lookups(found)
+        if not found.failures:  # a partial answer is never reused
+            if len(self._memo) > MEMO_SIZE:
+                self._memo.clear()
+            self._memo[host] = (now + MEMO_SECONDS, replace(found, notes=list(found.notes)), reason)
+        return found, reason
 
     async def _dns(self, found: Lookups) -> str | None:
         try:
@@ -179,13 +199,19 @@ class Resolver:
             network=network,
             findings=record.findings if record else None,
             abusix=found.abusix,
-            cdn=self.cdns.detect(ips[0], asn, list(names)) if ips and reason is None else None,
+            cdn=self._cdn(ips[0], asn, names) if ips and reason is None else None,
             registrar=found.registrar,
             rules=await self.book.rules_for(subject) if reason is None else (),
             hotlines=await self.book.hotlines(),
             country=country,
             no_host_reason=reason,
         )
+
+    def _cdn(self, ip: str, asn: int | None, names: tuple[str, ...]) -> Cdn | None:
+        key = (ip, asn, names)
+        if key not in self._cdn_memo:
+            self._cdn_memo[key] = self.cdns.detect(ip, asn, list(names))
+        return self._cdn_memo[key]
 
     def stats(self) -> dict[str, Any]:
         return {
