@@ -159,6 +159,19 @@ class Settings(BaseSettings):
     retry_base: timedelta = timedelta(seconds=30)
     retry_max: timedelta = timedelta(hours=6)
 
+    # --- operations (issue 8): retention, metrics, rate limits ------------------------------
+    retention_days: int | None = Field(
+        default=None, ge=1, description="purge closed cases' URLs after N days; unset keeps them"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token for /metrics; unset: loopback clients only"
+    )
+    rate_limit_per_second: float = Field(
+        default=20.0, gt=0, description="requests/s per token (or client address) on /api, /ack"
+    )
+    rate_limit_burst: int = Field(default=200, ge=1)
+    login_rate_per_minute: float = Field(default=10.0, gt=0, description="per client address")
+
     @field_validator("dns_nameservers", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:

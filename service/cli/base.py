@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from pydantic import ValidationError
 
 from service.errors import TakedownError
+from service.logging_setup import configure_logging
 from service.settings import Settings
 
 T = TypeVar("T")
@@ -48,11 +48,12 @@ AsyncCommand = Callable[..., Awaitable[Any]]
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="json: one object per line with case_id, for log collectors.",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: int) -> None:
+def main(ctx: click.Context, verbose: int, log_format: Literal["text", "json"]) -> None:
     """Takedown Tracker: get known abuse material taken off the web, and measure how fast."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.WARNING - 10 * min(verbose, 2), log_format)
     ctx.ensure_object(dict)

@@ -9,6 +9,7 @@ from types import TracebackType
 import asyncpg
 from aiohttp import web
 
+from service.cli.ops import warn_if_insecure
 from service.db.migrate import migrate
 from service.db.pool import create_pool
 from service.settings import Settings
@@ -35,6 +36,7 @@ class Runtime:
 
     async def __aenter__(self) -> Runtime:
         assert self.settings.database_url
+        warn_if_insecure(self.settings)
         self.pool = await create_pool(
             self.settings.database_url,
             min_size=self.settings.db_pool_min,

@@ -9,15 +9,16 @@ from aiohttp import web
 
 from service.db.pool import create_pool
 from service.settings import Settings
-from service.web import ack, api, bounces, health
+from service.web import ack, api, bounces, health, metrics
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import error_middleware, secure_headers_middleware
+from service.web.ratelimit import rate_limit_middleware
 
 
 def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the application. Without `pool`, one is opened from settings.database_url."""
     app = web.Application(
-        middlewares=[secure_headers_middleware, error_middleware],
+        middlewares=[secure_headers_middleware, rate_limit_middleware(settings), error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
     else:
         app.cleanup_ctx.append(_pool_ctx)
     app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
     app.add_routes(api.routes)
     app.add_routes(ack.routes)
     app.add_routes(bounces.routes)

@@ -1,0 +1,85 @@
+"""`/metrics`: Prometheus exposition of the process counters and of database gauges.
+
+Access: with `metrics_token` set, a scraper sends `Authorization: Bearer <metrics_token>`;
+without it, only loopback clients are answered (a sidecar or node-local Prometheus), so a
+deployment that publishes the port does not leak queue sizes by accident.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from service import observability
+from service.db.queries import q
+from service.domain.states import CaseState
+from service.web.keys import POOL, SETTINGS
+from service.web.problems import HttpProblem, unauthorized
+
+routes = web.RouteTableDef()
+
+
+class _Snapshot(Collector):
+    """Gauges computed from one database read at scrape time."""
+
+    def __init__(self, states: dict[str, int], lags: list[tuple[str, float, int]]) -> None:
+        self.states = states
+        self.lags = lags
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        cases = GaugeMetricFamily("takedown_cases", "Cases by state.", labels=["state"])
+        for state in CaseState:
+            cases.add_metric([state.value], self.states.get(state.value, 0))
+        lag = GaugeMetricFamily(
+            "takedown_due_job_lag_seconds", "Age of the oldest due job, by kind.", labels=["kind"]
+        )
+        due = GaugeMetricFamily("takedown_due_jobs", "Jobs due now, by kind.", labels=["kind"])
+        for kind, seconds, count in self.lags:
+            lag.add_metric([kind], max(seconds, 0.0))
+            due.add_metric([kind], count)
+        return [cases, lag, due]
+
+
+def _check_access(request: web.Request) -> None:
+    token = request.app[SETTINGS].metrics_token
+    if token is not None:
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        given = secret.strip().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given, token.get_secret_value().encode()
+        ):
+            raise unauthorized()
+        return
+    if not _is_loopback(request.remote):
+        raise HttpProblem(
+            403,
+            "Forbidden",
+            "Set TAKEDOWN_METRICS_TOKEN to scrape from elsewhere.",
+            slug="forbidden",
+        )
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    _check_access(request)
+    async with request.app[POOL].acquire() as conn:
+        states = {r["state"]: r["n"] for r in await conn.fetch(q("count_cases_by_state"))}
+        lags = [(r["kind"], r["lag"], r["due"]) for r in await conn.fetch(q("ops_due_job_lag"))]
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Snapshot(states, lags))
+    body = generate_latest(observability.REGISTRY) + generate_latest(scrape)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
