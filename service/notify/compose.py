@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
@@ -32,6 +35,10 @@ from service.notify.xarf import xarf_report
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 KINDS = ("notice", "reminder", "escalation")
+# Quoted-printable keeps the prose (and the acknowledgment link) readable in the raw message.
+_QP_UTF8 = Charset("utf-8")
+_QP_UTF8.body_encoding = QP
+_UTF8: Any = _QP_UTF8  # MIMEText takes a Charset at runtime; its stubs say str only
 
 
 @dataclass(frozen=True)
@@ -121,33 +128,41 @@ def render_parts(draft: NoticeDraft, sender: Sender) -> tuple[str, str]:
     return text, html
 
 
-def build_message(draft: NoticeDraft, sender: Sender) -> EmailMessage:
-    """The complete MIME message: prose (text+HTML), X-ARF report, CSV of the items."""
+def build_message(draft: NoticeDraft, sender: Sender) -> Message:
+    """The complete MIME message: prose (text+HTML), X-ARF report, CSV of the items.
+
+    Built with the classic MIME classes: an order of magnitude cheaper than EmailMessage's
+    header registry, which matters at hundreds of notices per second.
+    """
     text, html = render_parts(draft, sender)
-    message = EmailMessage(policy=SMTP)
-    _headers(message, draft, sender)
-    message.set_content(text, subtype="plain", charset="utf-8")
-    message.add_alternative(html, subtype="html", charset="utf-8")
     ref = notice_reference(draft.notice_id)
     report = xarf_report(
         draft.items, reported_from=sender.mail_from, notice_ref=ref, date=draft.created_at
     )
-    message.make_mixed()
-    message.add_attachment(
-        report, subtype="plain", charset="utf-8", filename="report.txt", disposition="inline"
-    )
-    message.add_attachment(
-        items_csv(draft.items), subtype="csv", charset="utf-8", filename=f"{ref}.csv"
-    )
+    prose = MIMEMultipart("alternative")
+    prose.attach(MIMEText(text, "plain", _UTF8))
+    prose.attach(MIMEText(html, "html", _UTF8))
+    message = MIMEMultipart("mixed")
+    message.attach(prose)
+    message.attach(_attachment(report, "plain", "report.txt", "inline"))
+    message.attach(_attachment(items_csv(draft.items), "csv", f"{ref}.csv", "attachment"))
+    _headers(message, draft, sender)
     return message
 
 
-def _headers(message: EmailMessage, draft: NoticeDraft, sender: Sender) -> None:
+def _attachment(body: str, subtype: str, filename: str, disposition: str) -> MIMEText:
+    part = MIMEText(body, subtype, _UTF8)
+    part.add_header("Content-Disposition", disposition, filename=filename)
+    return part
+
+
+def _headers(message: Message, draft: NoticeDraft, sender: Sender) -> None:
     # Only values we control or have validated go into headers: never a URL.
-    message["From"] = formataddr((header_safe(sender.name), sender.mail_from))
+    message["From"] = formataddr((header_safe(sender.name), sender.mail_from), _UTF8)
     message["Reply-To"] = sender.reply_to
     message["To"] = draft.recipient
-    message["Subject"] = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
+    title = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
+    message["Subject"] = Header(title, _UTF8).encode()
     message["Date"] = format_datetime(draft.created_at)
     message["Message-ID"] = draft.message_id
     message["X-Takedown-Notice-Id"] = str(draft.notice_id)

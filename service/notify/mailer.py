@@ -8,7 +8,7 @@ our own configuration, never the recipient's fault: it is retried, not held agai
 from __future__ import annotations
 
 import logging
-from email.message import EmailMessage
+from email.message import Message
 
 import aiosmtplib
 
@@ -53,7 +53,7 @@ class Mailer:
             timeout=s.smtp_timeout,
         )
 
-    async def send(self, message: EmailMessage, recipient: str) -> str:
+    async def send(self, message: Message, recipient: str) -> str:
         """Deliver `message` to `recipient`; the server's acceptance reply."""
         try:
             async with self._client() as client:

@@ -13,6 +13,9 @@ import yaml
 from service.notify.items import NoticeItem, utc_text
 
 XARF_VERSION = "0.2"
+# libyaml's emitter is ~20x faster than the pure-Python one (rendering cost per notice).
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SCHEMA_URL = "http://www.x-arf.org/schema/abuse_illegal-content_0.1.2.json"
 
 
@@ -21,7 +24,9 @@ def xarf_report(
 ) -> str:
     """The YAML report part (multiple documents separated by ---)."""
     documents = [_document(item, reported_from, notice_ref, date) for item in items]
-    return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=False, width=10_000)
+    return yaml.dump_all(
+        documents, Dumper=_DUMPER, sort_keys=False, allow_unicode=False, width=10_000
+    )
 
 
 def _document(item: NoticeItem, reported_from: str, notice_ref: str, date: datetime) -> dict:
@@ -50,4 +55,4 @@ def _document(item: NoticeItem, reported_from: str, notice_ref: str, date: datet
 
 def parse_xarf(text: str) -> list[dict[str, str]]:
     """Read the report part back (for tooling and tests)."""
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 
 import jinja2
 import pytest
@@ -33,7 +34,8 @@ def draft(language: str, kind: str, url: str = "https://a.example/<i>x</i>") -> 
 @pytest.mark.parametrize("language", ["en", "nl", "de", "fr"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_language_and_kind_renders_completely(language: str, kind: str) -> None:
-    message = build_message(draft(language, kind), SENDER)
+    raw = build_message(draft(language, kind), SENDER).as_bytes()
+    message = message_from_bytes(raw, policy=policy.default)
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for part in (text, html):
@@ -42,7 +44,9 @@ def test_every_language_and_kind_renders_completely(language: str, kind: str) ->
         assert "2024-05-01T12:00:00Z" in part
     assert "<i>x</i>" not in html and "&lt;i&gt;" in html
     assert message["Message-ID"] == "<n.1@hotline.example>"
-    assert "\n" not in message["From"] and "Bcc" not in str(message["To"])
+    assert message["From"].addresses[0].addr_spec == "notices@hotline.example"
+    assert message["To"] == "abuse@h.example" and "Bcc" not in message
+    assert "TT-N000009" in message["Subject"]
 
 
 def test_a_missing_template_variable_is_an_error() -> None:
