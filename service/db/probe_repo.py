@@ -89,6 +89,21 @@ async def insert_check(
     return check_id
 
 
+async def record_quiet(
+    conn: asyncpg.Connection, case: ProbeCase, row: CheckRow, streak: Streak
+) -> int | None:
+    """Store a check that changes no state, if the case is still in `case.state`."""
+    check_id: int | None = await conn.fetchval(
+        q("probe_record_quiet"),
+        case.id, row.at, row.verdict.value, row.reason, row.status, row.matched,
+        row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
+        case.state.value, streak.started_at, streak.last_gone_at, streak.count,
+        case.resume_state.value if case.resume_state else None, case.cycle_started_at,
+        case.last_removed_at,
+    )  # fmt: skip
+    return check_id
+
+
 async def save_tracking(
     conn: asyncpg.Connection,
     case_id: int,

@@ -5,6 +5,7 @@ process (another network, another region) and only hashes and metadata come back
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 import aiohttp
 
@@ -26,6 +27,9 @@ class RemoteProbe:
 
     async def close(self) -> None:
         """Nothing to release: one short-lived session per call."""
+
+    def hold(self) -> AbstractAsyncContextManager[object]:
+        return nullcontext()
 
     async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
         body = {

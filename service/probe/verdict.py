@@ -6,6 +6,7 @@ probe: verdict, hashes, status, hops, timings — never content.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +43,10 @@ class Prober(Protocol):
 
     async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport: ...
 
+    def hold(self) -> AbstractAsyncContextManager[object]:
+        """Keep shared resources (the HTTP session) open while a job is being handled."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -75,6 +80,9 @@ class LocalProbe:
 
     async def close(self) -> None:
         await self.fetcher.close()
+
+    def hold(self) -> AbstractAsyncContextManager[object]:
+        return self.fetcher.session_lease()
 
     async def check(
         self, url: str, expected: Mapping[str, str], requested: list[str] | None = None

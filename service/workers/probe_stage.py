@@ -91,9 +91,14 @@ class ProbeStage:
             due = held_check_due(self.policy, _now(), case.last_checked_at)
             if due > _now():
                 return RunAgainAt(due)
-        report = await self._probe(case)
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await self._record(conn, case, report, _now())
+        async with self.prober.hold():
+            report = await self._probe(case)
+            at = _now()
+            quiet = await self._record_quiet(case, report, at)
+            if quiet is not None:
+                return quiet
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._record(conn, case, report, at)
 
     async def _probe(self, case: ProbeCase) -> ProbeReport:
         gate = self._hosts.setdefault(
@@ -101,6 +106,20 @@ class ProbeStage:
         )
         async with gate:
             return await self.prober.check(case.url, case.expected)
+
+    async def _record_quiet(
+        self, case: ProbeCase, report: ProbeReport, at: datetime
+    ) -> Outcome | None:
+        """The common case, one statement: no state change. None: take the locking path."""
+        streak = case.streak.after(report.verdict, at)
+        if react(case.state, report.verdict, streak, case.resume_state, self.policy).moves:
+            return None
+        async with self.pool.acquire() as conn:
+            stored = await repo.record_quiet(conn, case, _row(report, at), streak)
+        if stored is None:
+            return None  # the state moved meanwhile (an acknowledgment, …)
+        tracking = _Tracking(streak, case.resume_state, case.cycle_started_at, case.last_removed_at)
+        return self._next(case, case.state, tracking, at)
 
     async def _record(
         self, conn: asyncpg.Connection, case: ProbeCase, report: ProbeReport, at: datetime

@@ -64,3 +64,29 @@ SELECT hoster, reappearances, last_reappeared_at FROM hoster_recidivism ORDER BY
 SELECT id, at, verdict, reason, status, matched, pdq_distance, hops, profile, total_ms,
        first_byte_ms, state_before, state_after
 FROM checks WHERE case_id = $1 ORDER BY at, id;
+
+-- name: probe_record_quiet
+-- A check that changes no state (the common case) in one statement: the observation, the
+-- case's clock columns and the streak bookkeeping. It applies only while the case is still
+-- in state $12 (the UPDATE locks the row and re-checks that); otherwise nothing is written
+-- and the caller takes the locking path.
+WITH touched AS (
+    UPDATE cases
+    SET last_checked_at = $2,
+        last_seen_at = CASE WHEN $3::probe_verdict = 'present' THEN $2 ELSE last_seen_at END
+    WHERE id = $1 AND state = $12::case_state
+    RETURNING id
+), observed AS (
+    INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops,
+                        profile, total_ms, first_byte_ms, state_before, state_after)
+    SELECT $1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $12 FROM touched
+    RETURNING id
+), tracked AS (
+    INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count,
+                                resume_state, cycle_started_at, last_removed_at)
+    SELECT $1, $13, $14, $15, $16, $17, $18 FROM touched
+    ON CONFLICT (case_id) DO UPDATE
+    SET streak_started_at = excluded.streak_started_at,
+        streak_last_gone = excluded.streak_last_gone, streak_count = excluded.streak_count
+)
+SELECT id FROM observed;

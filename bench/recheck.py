@@ -1,0 +1,165 @@
+"""Re-check throughput: the probe stage with all its bookkeeping vs a raw aiohttp GET + sha256.
+
+`python -m bench.recheck [--urls 10000] [--concurrency 32]`
+
+A local web server (its own process) serves N distinct 4 kB bodies. Ours: N cases in
+'notified' with a due probe job each, checked by the probe stage's claim loop (claim with
+SKIP LOCKED + lease, fetch through the SSRF-guarded session, hash, verdict, observation row,
+streak bookkeeping, reschedule). Raw: one aiohttp session fetching the same URLs and hashing
+them with sha256, at the same concurrency. Also prints the PDQ cost per generated image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import multiprocessing
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import asyncpg
+import numpy as np
+from aiohttp import web
+from PIL import Image, ImageDraw
+
+from bench.database import fresh_database, print_ratio
+from service.db.pool import create_pool
+from service.probe.digest import pdq_of
+from service.settings import Settings
+from service.workers.loop import ClaimLoop, loop_config
+from service.workers.probe_stage import ProbeStage
+
+
+def body(i: int) -> bytes:
+    return hashlib.sha256(str(i).encode()).digest() * 128
+
+
+def _serve(port_out: multiprocessing.Queue[int]) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body(int(request.match_info["i"])), content_type="image/png")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/u/{i}", handler)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_out.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def raw_rate(urls: list[str], concurrency: int) -> float:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(session: aiohttp.ClientSession, url: str) -> None:
+        async with gate, session.get(url) as resp:
+            digest = hashlib.sha256()
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                digest.update(chunk)
+
+    started = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one(session, u) for u in urls))
+    return len(urls) / (time.perf_counter() - started)
+
+
+async def seed(dsn: str, urls: list[str]) -> None:
+    conn = await asyncpg.connect(dsn)
+    scanner = await conn.fetchval(
+        "INSERT INTO tokens (name, role, secret_sha256) VALUES ('bench', 'scanner', $1)"
+        " RETURNING id",
+        hashlib.sha256(b"bench").digest(),
+    )
+    now = datetime.now(UTC)
+    await conn.execute(
+        "WITH c AS (INSERT INTO cases (url, url_original, host, sha256, media_type, scanner_id,"
+        " source_ref, detected_at, state, first_notice_at)"
+        " SELECT u, u, '127.0.0.1', h, 'image/png', $3, 'bench', $4, 'notified', $4"
+        " FROM unnest($1::text[], $2::text[]) AS t(u, h) RETURNING id)"
+        " INSERT INTO jobs (kind, case_id, run_at) SELECT 'probe', id, $4 FROM c",
+        urls,
+        [hashlib.sha256(body(i)).hexdigest() for i in range(len(urls))],
+        scanner,
+        now - timedelta(minutes=1),
+    )
+    await conn.close()
+
+
+async def ours_rate(dsn: str, n: int, concurrency: int) -> float:
+    settings = Settings(
+        database_url=dsn,
+        allow_private_targets=True,
+        worker_concurrency=concurrency,
+        worker_batch=concurrency,
+        worker_poll_interval=0.05,
+        probe_per_host_concurrency=concurrency,  # every URL is on one local host here
+    )
+    pool = await create_pool(dsn, min_size=4, max_size=concurrency + 4, retry_for=5)
+    stop = asyncio.Event()
+    stage = ProbeStage(pool, settings)
+    loop = ClaimLoop(pool, stage, loop_config(settings), stop)
+    started = time.perf_counter()
+    task = asyncio.create_task(loop.run())
+    while loop.handled < n:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await task
+    async with pool.acquire() as conn:
+        checks = await conn.fetchval("SELECT count(*) FROM checks WHERE verdict = 'present'")
+    await pool.close()
+    assert checks == n, f"{checks} present checks for {n} cases"
+    return n / elapsed
+
+
+def pdq_cost(images: int) -> float:
+    rng = np.random.default_rng(7)
+    encoded = []
+    for _ in range(images):
+        img = Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))
+        pen = ImageDraw.Draw(img)
+        for _ in range(8):
+            x, y = (int(v) for v in rng.integers(0, 200, 2))
+            pen.ellipse((x, y, x + 50, y + 40), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        out = io.BytesIO()
+        img.save(out, format="JPEG", quality=85)
+        encoded.append(out.getvalue())
+    started = time.perf_counter()
+    for data in encoded:
+        pdq_of(data, 50_000_000)
+    return (time.perf_counter() - started) / images * 1000
+
+
+async def main(n: int, concurrency: int) -> None:
+    ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
+    server.start()
+    try:
+        port = ports.get(timeout=10)
+        urls = [f"http://127.0.0.1:{port}/u/{i}" for i in range(n)]
+        await raw_rate(urls[: min(n, 500)], concurrency)  # warm-up
+        raw = await raw_rate(urls, concurrency)
+        async with fresh_database("recheck") as dsn:
+            await seed(dsn, urls)
+            ours = await ours_rate(dsn, n, concurrency)
+        print(f"{n} URLs, concurrency {concurrency}")
+        print_ratio("recheck", ours, raw, "checks/s", 0.75)
+        print(f"pdq        {pdq_cost(20):.1f} ms per 256×256 JPEG (decode + hash)")
+    finally:
+        server.kill()
+        server.join()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--urls", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    asyncio.run(main(args.urls, args.concurrency))
