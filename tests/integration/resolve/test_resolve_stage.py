@@ -81,7 +81,7 @@ async def test_received_case_is_resolved_routed_and_handed_to_outbox(
     assert route["recipients"][0]["address"] == "abuse@pixelbarn.com"
     assert route["hoster"] == "PixelBarn Hosting, Inc." and stamped is not None
     assert outbox == 1
-    decision = [e for e in events if e["kind"] == "resolution"][0]
+    decision = next(e for e in events if e["kind"] == "resolution")
     assert decision["to_state"] == "resolved"
     assert decision["detail"]["rdap_contacts"][0]["address"] == "abuse@pixelbarn.com"
 
