@@ -1,0 +1,126 @@
+"""What analysts do to cases, as transactions: holds, ladder actions, reviewing answers.
+
+Shared by the pages, the JSON API, the CLI and the escalate stage. Every action appends an
+event on each case it touches, with the analyst's name as the actor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.db import cases, jobs, oversight_repo
+from service.domain.escalation import Action, LadderPolicy, apply_action
+from service.domain.states import CaseState
+
+SWEEP_REF = 0  # the escalate stage's one sweep job (ref_id 0, created by migration 0050)
+
+
+async def wake_sweep(conn: asyncpg.Connection) -> None:
+    """Make the escalate sweep due now (it is idempotent: moving it earlier only)."""
+    await jobs.enqueue_for_ref(conn, "escalate", SWEEP_REF)
+
+
+async def place_hold(
+    conn: asyncpg.Connection,
+    *,
+    actor: str,
+    reason: str,
+    case_id: int | None = None,
+    hoster: str | None = None,
+    domain: str | None = None,
+) -> dict[str, Any]:
+    """Record a hold and put every case it covers on hold (before any further notice)."""
+    async with conn.transaction():
+        hold = await oversight_repo.insert_hold(
+            conn, case_id=case_id, hoster=hoster, domain=domain, reason=reason, actor=actor
+        )
+        held = await apply_holds(conn, actor=actor, hold_id=hold["id"])
+    return {**hold, "cases_held": held}
+
+
+async def apply_holds(conn: asyncpg.Connection, *, actor: str, hold_id: int | None = None) -> int:
+    """Move cases covered by active holds (one, or all) into `held`; how many moved."""
+    moved = 0
+    for row in await oversight_repo.cases_to_hold(conn, hold_id):
+        detail = {"hold_id": row["hold_id"], "reason": row["reason"]}
+        previous = await cases.transition(
+            conn,
+            row["id"],
+            CaseState.HELD,
+            actor=actor,
+            kind="hold",
+            detail=detail,
+            expect=CaseState(row["state"]),
+        )
+        moved += previous is not None
+    return moved
+
+
+async def lift_hold(conn: asyncpg.Connection, hold_id: int, *, actor: str) -> dict[str, Any] | None:
+    """Lift a hold; its cases no other hold covers go back to work (notice or resolution)."""
+    async with conn.transaction():
+        hold = await oversight_repo.lift_hold(conn, hold_id, actor)
+        if hold is None:
+            return None
+        released = 0
+        for row in await oversight_repo.cases_to_release(conn, hold_id):
+            released += await _release(conn, row["id"], bool(row["routable"]), actor, hold_id)
+    return {**hold, "cases_released": released}
+
+
+async def _release(
+    conn: asyncpg.Connection, case_id: int, routable: bool, actor: str, hold_id: int
+) -> int:
+    # A routed case goes back to the outbox; one without a route is resolved first.
+    target, stage = (CaseState.RESOLVED, "outbox") if routable else (CaseState.RECEIVED, "resolve")
+    moved = await cases.transition(
+        conn,
+        case_id,
+        target,
+        actor=actor,
+        kind="hold_lifted",
+        detail={"hold_id": hold_id},
+        expect=CaseState.HELD,
+    )
+    if moved is None:
+        return 0
+    await jobs.enqueue_for_case(conn, stage, case_id)
+    return 1
+
+
+async def ladder_action(
+    conn: asyncpg.Connection,
+    case_id: int,
+    action: Action,
+    policy: LadderPolicy,
+    *,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> dict[str, Any]:
+    """Pause / resume / skip / trigger a case's ladder; LadderError if it does not apply."""
+    async with conn.transaction():
+        before = await oversight_repo.ladder_for_update(conn, case_id)
+        after = apply_action(before, action, policy, now)
+        # wake_at now: the sweep re-plans this case on its next run (at once when woken).
+        await oversight_repo.save_ladder(conn, case_id, after, now)
+        detail: dict[str, Any] = {"action": action.value, "note": note[:500]}
+        if action in (Action.SKIP, Action.TRIGGER):
+            detail["step"] = policy.steps[before.next_step].value
+        await cases.add_event(conn, case_id, actor=actor, kind="escalation_action", detail=detail)
+        await wake_sweep(conn)
+    return detail
+
+
+async def review_answers(
+    conn: asyncpg.Connection, case_id: int, answers: list[str], *, actor: str, note: str = ""
+) -> int:
+    """Mark a case's 'not ours' / dispute answers reviewed (leaves their queue)."""
+    async with conn.transaction():
+        count = await oversight_repo.review_answers(conn, case_id, answers)
+        detail = {"answers": answers, "reviewed": count, "note": note[:500]}
+        await cases.add_event(conn, case_id, actor=actor, kind="answers_reviewed", detail=detail)
+    return count

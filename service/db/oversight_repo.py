@@ -1,0 +1,278 @@
+"""Oversight storage: ladders, holds, hand-offs, queues, statistics rows, analysts, sessions.
+
+One typed function per named query of queries/oversight.sql. The queue conditions and the
+keyset paging are composed here from whitelisted fragments only (never from user input).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+from service.domain.escalation import Ladder
+from service.domain.sla import SlaPolicy
+
+Row = dict[str, Any]
+
+# Which cases each analyst queue shows (conditions on the columns of oversight_queue_rows).
+QUEUES: dict[str, str] = {
+    "overdue": "q.state IN ('notified', 'acknowledged', 'escalated') AND q.deadline < now()",
+    "unresolved": "q.state = 'unresolved'",
+    "bounced": "q.bounce IS NOT NULL AND q.state NOT IN ('removed', 'gone_pending')",
+    "not_ours": "q.not_ours IS NOT NULL",
+    "disputes": "q.dispute IS NOT NULL",
+    "reappeared": "q.state = 'reappeared' OR (q.reappeared_at IS NOT NULL"
+    " AND q.state IN ('notified', 'acknowledged', 'escalated'))",
+    "held": "q.state = 'held' OR q.hold_reason IS NOT NULL",
+}
+# Sortable columns: SQL expression (NULLs mapped to a sentinel so keyset comparison works)
+# and the type the cursor value is cast to.
+SORTS: dict[str, tuple[str, str]] = {
+    "deadline": ("coalesce(q.deadline, 'infinity'::timestamptz)", "timestamptz"),
+    "first_notice_at": ("coalesce(q.first_notice_at, 'infinity'::timestamptz)", "timestamptz"),
+    "received_at": ("q.received_at", "timestamptz"),
+    "hoster": ("coalesce(q.hoster, '')", "text"),
+    "country": ("coalesce(q.country, '')", "text"),
+    "id": ("q.id", "bigint"),
+}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    hoster: str | None = None
+    country: str | None = None
+    asn: int | None = None
+    state: str | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A keyset page: rows plus the cursor (sort value, id) of the last row, if more exist."""
+
+    rows: list[Row]
+    next_after: tuple[str, int] | None
+
+
+def sla_params(sla: SlaPolicy) -> list[Any]:
+    hosters = list(sla.by_hoster.items())
+    countries = list(sla.by_country.items())
+    return [
+        sla.default,
+        [name.lower() for name, _ in hosters],
+        [value for _, value in hosters],
+        [code.upper() for code, _ in countries],
+        [value for _, value in countries],
+    ]
+
+
+async def queue(
+    conn: asyncpg.Connection,
+    name: str,
+    sla: SlaPolicy,
+    filters: QueueFilter,
+    *,
+    sort: str = "deadline",
+    descending: bool = False,
+    after: tuple[str, int] | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of an analyst queue, sorted and filtered."""
+    if name not in QUEUES or sort not in SORTS:
+        raise ValueError(f"unknown queue {name!r} or sort {sort!r}")
+    expression, cast = SORTS[sort]
+    direction, compare = ("DESC", "<") if descending else ("ASC", ">")
+    keyset = f"($11::text IS NULL OR ({expression}, q.id) {compare} ($11::{cast}, $12::bigint))"
+    sql = (
+        f"{q('oversight_queue_rows')}\n  AND ({QUEUES[name]})\n  AND {keyset}\n"
+        f"ORDER BY {expression} {direction}, q.id {direction}\nLIMIT $13"
+    )
+    args = [*sla_params(sla), filters.hoster, filters.country, filters.asn, filters.state]
+    args += [filters.search, after[0] if after else None, after[1] if after else None, limit + 1]
+    rows = [dict(r) for r in await conn.fetch(sql, *args)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = (_cursor_value(rows[-1], sort), rows[-1]["id"]) if more and rows else None
+    return Page(rows, cursor)
+
+
+def _cursor_value(row: Row, sort: str) -> str:
+    value = row.get(sort)
+    if value is None:
+        return "infinity" if SORTS[sort][1] == "timestamptz" else ""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+# --- the ladder -----------------------------------------------------------------------------
+
+
+async def sweep_due(conn: asyncpg.Connection, now: datetime, limit: int) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_sweep_due"), now, limit)]
+
+
+async def next_wake(conn: asyncpg.Connection) -> datetime | None:
+    value: datetime | None = await conn.fetchval(q("oversight_next_wake"))
+    return value
+
+
+def ladder_from(row: Any) -> Ladder:
+    if row is None:
+        return Ladder()
+    return Ladder(
+        next_step=row["next_step"] or 0,
+        paused=bool(row["paused"]),
+        triggered=bool(row["triggered"]),
+        next_step_at=row["next_step_at"],
+        last_reminder_at=row["last_reminder_at"],
+    )
+
+
+async def ladder_for_update(conn: asyncpg.Connection, case_id: int) -> Ladder:
+    return ladder_from(await conn.fetchrow(q("oversight_ladder"), case_id))
+
+
+async def save_ladder(
+    conn: asyncpg.Connection, case_id: int, ladder: Ladder, wake_at: datetime | None
+) -> None:
+    await conn.execute(
+        q("oversight_save_ladder"),
+        case_id,
+        ladder.next_step,
+        ladder.paused,
+        ladder.triggered,
+        ladder.next_step_at,
+        ladder.last_reminder_at,
+        wake_at,
+    )
+
+
+async def contacted(conn: asyncpg.Connection, case_id: int) -> set[str]:
+    return {r["recipient"] for r in await conn.fetch(q("oversight_contacted"), case_id)}
+
+
+async def reminder_target(conn: asyncpg.Connection, case_id: int) -> Row | None:
+    row = await conn.fetchrow(q("oversight_reminder_target"), case_id)
+    return dict(row) if row else None
+
+
+async def insert_handoff(
+    conn: asyncpg.Connection,
+    case_id: int,
+    step: str,
+    recipient: str | None,
+    detail: dict[str, Any],
+    actor: str,
+) -> int:
+    handoff_id: int = await conn.fetchval(
+        q("oversight_insert_handoff"), case_id, step, recipient, detail, actor
+    )
+    return handoff_id
+
+
+# --- a case for analysts ---------------------------------------------------------------------
+
+
+async def case_overview(conn: asyncpg.Connection, case_id: int) -> Row | None:
+    row = await conn.fetchrow(q("oversight_case_overview"), case_id)
+    return dict(row) if row else None
+
+
+async def case_notices(conn: asyncpg.Connection, case_id: int) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_case_notices"), case_id)]
+
+
+async def case_handoffs(conn: asyncpg.Connection, case_id: int) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_case_handoffs"), case_id)]
+
+
+async def review_answers(conn: asyncpg.Connection, case_id: int, answers: Sequence[str]) -> int:
+    return len(await conn.fetch(q("oversight_review_answers"), case_id, list(answers)))
+
+
+# --- holds -----------------------------------------------------------------------------------
+
+
+async def insert_hold(
+    conn: asyncpg.Connection,
+    *,
+    case_id: int | None = None,
+    hoster: str | None = None,
+    domain: str | None = None,
+    reason: str,
+    actor: str,
+) -> Row:
+    row = await conn.fetchrow(q("oversight_insert_hold"), case_id, hoster, domain, reason, actor)
+    return dict(row)
+
+
+async def lift_hold(conn: asyncpg.Connection, hold_id: int, actor: str) -> Row | None:
+    row = await conn.fetchrow(q("oversight_lift_hold"), hold_id, actor)
+    return dict(row) if row else None
+
+
+async def holds(conn: asyncpg.Connection, limit: int = 500) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_holds"), limit)]
+
+
+async def cases_to_hold(
+    conn: asyncpg.Connection, hold_id: int | None, limit: int = 10_000
+) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_cases_to_hold"), hold_id, limit)]
+
+
+async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_cases_to_release"), hold_id)]
+
+
+# --- statistics and content movement ---------------------------------------------------------
+
+
+async def stats_rows(conn: asyncpg.Connection) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_stats_rows"))]
+
+
+async def hoster_contacts(conn: asyncpg.Connection, hoster: str) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_hoster_contacts"), hoster)]
+
+
+async def content_timeline(conn: asyncpg.Connection, digest: str, limit: int = 500) -> list[Row]:
+    rows = await conn.fetch(q("oversight_content_timeline"), digest.lower(), limit)
+    return [dict(r) for r in rows]
+
+
+async def waterbed(conn: asyncpg.Connection, limit: int = 100) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_waterbed"), limit)]
+
+
+# --- analysts and sessions -------------------------------------------------------------------
+
+
+async def create_analyst(
+    conn: asyncpg.Connection, username: str, password_hash: str, role: str
+) -> Row:
+    return dict(await conn.fetchrow(q("oversight_create_analyst"), username, password_hash, role))
+
+
+async def analyst_by_name(conn: asyncpg.Connection, username: str) -> Row | None:
+    row = await conn.fetchrow(q("oversight_analyst_by_name"), username)
+    return dict(row) if row else None
+
+
+async def create_session(
+    conn: asyncpg.Connection, digest: bytes, analyst_id: int, ttl: timedelta
+) -> None:
+    await conn.execute(q("oversight_create_session"), digest, analyst_id, ttl)
+
+
+async def session(conn: asyncpg.Connection, digest: bytes) -> Row | None:
+    row = await conn.fetchrow(q("oversight_session"), digest)
+    return dict(row) if row else None
+
+
+async def end_session(conn: asyncpg.Connection, digest: bytes) -> None:
+    await conn.execute(q("oversight_end_session"), digest)

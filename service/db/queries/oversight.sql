@@ -1,0 +1,247 @@
+-- name: oversight_sweep_due
+-- Cases on the notice clock whose ladder needs looking at: never looked at, due, triggered,
+-- or changed since we last looked (e.g. back on the clock after a false removal).
+SELECT c.id, c.state, c.host, c.first_notice_at, coalesce(r.hoster, c.host) AS hoster,
+       r.country, r.recipients, r.cdn, r.registrar, r.hotline,
+       coalesce(e.next_step, 0) AS next_step, coalesce(e.paused, false) AS paused,
+       coalesce(e.triggered, false) AS triggered, e.next_step_at, e.last_reminder_at,
+       (SELECT max(n.sent_at) FROM notice_items i JOIN notices n ON n.id = i.notice_id
+        WHERE i.case_id = c.id AND n.state = 'sent' AND n.kind IN ('notice', 'reminder'))
+           AS last_notice_at
+FROM cases c
+LEFT JOIN case_routes r ON r.case_id = c.id
+LEFT JOIN escalations e ON e.case_id = c.id
+WHERE c.state IN ('notified', 'acknowledged', 'escalated')
+  AND (e.case_id IS NULL OR e.triggered OR e.wake_at <= $1 OR e.updated_at < c.updated_at)
+ORDER BY c.id
+LIMIT $2;
+
+-- name: oversight_next_wake
+-- The earliest moment any ladder is due (the sweep sleeps until then at most).
+SELECT min(e.wake_at) FROM escalations e JOIN cases c ON c.id = e.case_id
+WHERE c.state IN ('notified', 'acknowledged', 'escalated');
+
+-- name: oversight_ladder
+-- The ladder of case $1 (absent: a fresh one), locked for an analyst action.
+SELECT next_step, paused, triggered, next_step_at, last_reminder_at
+FROM escalations WHERE case_id = $1 FOR UPDATE;
+
+-- name: oversight_save_ladder
+INSERT INTO escalations (case_id, next_step, paused, triggered, next_step_at, last_reminder_at,
+                         wake_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+ON CONFLICT (case_id) DO UPDATE
+SET next_step = excluded.next_step, paused = excluded.paused, triggered = excluded.triggered,
+    next_step_at = excluded.next_step_at, last_reminder_at = excluded.last_reminder_at,
+    wake_at = excluded.wake_at, updated_at = now();
+
+-- name: oversight_contacted
+-- Every address a notice about case $1 went (or is going) to.
+SELECT DISTINCT n.recipient FROM notice_items i JOIN notices n ON n.id = i.notice_id
+WHERE i.case_id = $1 AND n.state <> 'failed';
+
+-- name: oversight_reminder_target
+-- Who is reminded about case $1: the recipient of its latest sent first notice.
+SELECT n.recipient, n.role, n.language, n.country
+FROM notice_items i JOIN notices n ON n.id = i.notice_id
+WHERE i.case_id = $1 AND n.kind = 'notice' AND n.state = 'sent'
+ORDER BY n.sent_at DESC, n.id DESC
+LIMIT 1;
+
+-- name: oversight_insert_handoff
+INSERT INTO handoffs (case_id, step, recipient, detail, created_by) VALUES ($1, $2, $3, $4, $5)
+RETURNING id;
+
+-- name: oversight_case_handoffs
+SELECT id, step, recipient, detail, created_by, created_at FROM handoffs
+WHERE case_id = $1 ORDER BY id;
+
+-- name: oversight_case_notices
+-- The notices about case $1, oldest first.
+SELECT n.id, n.kind, n.role, n.recipient, n.state, n.created_at, n.sent_at, n.deadline_at,
+       n.bounced_at, n.last_error
+FROM notice_items i JOIN notices n ON n.id = i.notice_id
+WHERE i.case_id = $1 ORDER BY n.id;
+
+-- name: oversight_case_overview
+-- One case with its routing facts and ladder.
+SELECT c.*, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, r.recipients, r.cdn,
+       r.registrar, r.hotline, r.no_contact_reason, e.next_step, e.paused, e.triggered,
+       e.next_step_at, e.last_reminder_at, e.wake_at
+FROM cases c
+LEFT JOIN case_routes r ON r.case_id = c.id
+LEFT JOIN escalations e ON e.case_id = c.id
+WHERE c.id = $1;
+
+-- name: oversight_insert_hold
+INSERT INTO holds (case_id, hoster, domain, reason, created_by) VALUES ($1, $2, $3, $4, $5)
+RETURNING id, case_id, hoster, domain, reason, created_by, created_at, lifted_by, lifted_at;
+
+-- name: oversight_lift_hold
+-- Lift hold $1 (once).
+UPDATE holds SET lifted_at = now(), lifted_by = $2 WHERE id = $1 AND lifted_at IS NULL
+RETURNING id, case_id, hoster, domain, reason, created_by, created_at, lifted_by, lifted_at;
+
+-- name: oversight_holds
+-- Holds, active first, newest first.
+SELECT id, case_id, hoster, domain, reason, created_by, created_at, lifted_by, lifted_at
+FROM holds ORDER BY (lifted_at IS NULL) DESC, id DESC LIMIT $1;
+
+-- name: oversight_cases_to_hold
+-- Cases an active hold covers that are not held yet (hold $1, or every active hold if NULL).
+-- Removed cases stay removed; the hold matters again if the content reappears.
+SELECT DISTINCT ON (c.id) c.id, c.state, h.id AS hold_id, h.reason
+FROM holds h
+JOIN cases c ON h.case_id = c.id OR h.case_id IS NULL
+LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE h.lifted_at IS NULL AND ($1::bigint IS NULL OR h.id = $1)
+  AND c.state NOT IN ('held', 'removed')
+  AND (h.case_id = c.id
+       OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
+       OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+ORDER BY c.id, h.id
+LIMIT $2;
+
+-- name: oversight_cases_to_release
+-- Held cases of hold $1 (just lifted) that no other active hold still covers.
+SELECT c.id, r.case_id IS NOT NULL AND r.no_contact_reason IS NULL AS routable
+FROM holds h
+JOIN cases c ON h.case_id = c.id OR h.case_id IS NULL
+LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE h.id = $1 AND c.state = 'held'
+  AND (h.case_id = c.id
+       OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
+       OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+  AND NOT EXISTS (
+      SELECT FROM holds o
+      WHERE o.lifted_at IS NULL AND o.id <> h.id
+        AND (o.case_id = c.id
+             OR lower(o.hoster) = lower(coalesce(r.hoster, c.host))
+             OR c.host = o.domain OR c.host LIKE '%.' || o.domain));
+
+-- name: oversight_queue_rows
+-- Every case with what the queues filter on. $1 default SLA, $2/$3 per-hoster (lower-case
+-- names, allowances), $4/$5 per-country; filters $6 hoster, $7 country, $8 asn, $9 state,
+-- $10 URL substring (NULL = any). The repository adds the queue condition and keyset paging.
+SELECT * FROM (
+    SELECT c.id, c.url, c.host, c.state::text AS state, coalesce(r.hoster, c.host) AS hoster,
+           r.asn, r.country, c.received_at, c.first_notice_at, c.reappeared_at,
+           c.first_notice_at + coalesce(hs.allow, cs.allow, $1::interval) AS deadline,
+           coalesce(e.paused, false) AS paused, coalesce(e.next_step, 0) AS next_step,
+           r.no_contact_reason,
+           -- the latest notice about the case failed or bounced
+           (SELECT CASE WHEN n.state = 'failed' OR n.bounced_at IS NOT NULL
+                        THEN coalesce(n.last_error, 'bounced') END
+            FROM notice_items i JOIN notices n ON n.id = i.notice_id
+            WHERE i.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS bounce,
+           (SELECT coalesce(nullif(a.note, ''), 'not our network') FROM ack_answers a
+            WHERE a.case_id = c.id AND a.answer = 'not_ours' AND a.reviewed_at IS NULL
+            ORDER BY a.id DESC LIMIT 1) AS not_ours,
+           (SELECT coalesce(nullif(a.note, ''), 'disputed') FROM ack_answers a
+            WHERE a.case_id = c.id AND a.answer = 'dispute' AND a.reviewed_at IS NULL
+            ORDER BY a.id DESC LIMIT 1) AS dispute,
+           (SELECT h.reason FROM holds h
+            WHERE h.lifted_at IS NULL
+              AND (h.case_id = c.id OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
+                   OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+            ORDER BY h.id LIMIT 1) AS hold_reason
+    FROM cases c
+    LEFT JOIN case_routes r ON r.case_id = c.id
+    LEFT JOIN escalations e ON e.case_id = c.id
+    LEFT JOIN unnest($2::text[], $3::interval[]) AS hs (name, allow)
+           ON hs.name = lower(coalesce(r.hoster, c.host))
+    LEFT JOIN unnest($4::text[], $5::interval[]) AS cs (country, allow) ON cs.country = r.country
+) q
+WHERE ($6::text IS NULL OR lower(q.hoster) = lower($6))
+  AND ($7::text IS NULL OR q.country = upper($7))
+  AND ($8::bigint IS NULL OR q.asn = $8)
+  AND ($9::text IS NULL OR q.state = $9)
+  AND ($10::text IS NULL OR strpos(lower(q.url), lower($10)) > 0)
+
+-- name: oversight_review_answers
+-- The hotline looked at the unreviewed answers $2 ('not_ours', 'dispute') of case $1.
+UPDATE ack_answers SET reviewed_at = now()
+WHERE case_id = $1 AND answer = ANY($2::text[]) AND reviewed_at IS NULL
+RETURNING id, answer;
+
+-- name: oversight_stats_rows
+-- Every notified case with its groups, notice clock, reappearance and notice delivery counts.
+SELECT c.id, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, c.first_notice_at,
+       c.first_gone_at, c.reappeared_at IS NOT NULL AS reappeared,
+       (SELECT count(*) FROM notice_items i JOIN notices n ON n.id = i.notice_id
+        WHERE i.case_id = c.id AND n.state = 'sent') AS notices_sent,
+       (SELECT count(*) FROM notice_items i JOIN notices n ON n.id = i.notice_id
+        WHERE i.case_id = c.id AND (n.state = 'failed' OR n.bounced_at IS NOT NULL))
+           AS notices_failed
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.first_notice_at IS NOT NULL;
+
+-- name: oversight_hoster_contacts
+-- The addresses that received notices about hoster $1's cases, with their health.
+SELECT n.recipient AS address, count(DISTINCT n.id) AS notices,
+       max(h.delivered) AS delivered, max(h.bounced) AS bounced,
+       max(h.acknowledged) AS acknowledged, bool_or(coalesce(h.failing, false)) AS failing
+FROM notices n
+JOIN notice_items i ON i.notice_id = n.id
+JOIN cases c ON c.id = i.case_id
+LEFT JOIN case_routes r ON r.case_id = c.id
+LEFT JOIN contact_health h ON h.address = n.recipient
+WHERE lower(coalesce(r.hoster, c.host)) = lower($1)
+GROUP BY n.recipient
+ORDER BY n.recipient;
+
+-- name: oversight_content_timeline
+-- Where one piece of known content (any of its hashes equal to $1) was seen, in time order.
+SELECT c.id, c.url, c.host, coalesce(r.hoster, c.host) AS hoster, r.country, r.asn,
+       c.state::text AS state, c.detected_at, c.first_notice_at, c.first_gone_at,
+       c.removed_at, c.reappeared_at
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.sha256 = $1 OR c.sha1 = $1 OR c.md5 = $1 OR c.pdq = $1
+ORDER BY c.detected_at, c.id
+LIMIT $2;
+
+-- name: oversight_waterbed
+-- Where content goes after removal: for each case that went offline, the first case with the
+-- same SHA-256 or PDQ at another hoster detected after that; counted per (from, to) hoster.
+WITH moves AS (
+    SELECT DISTINCT ON (a.id) coalesce(ra.hoster, a.host) AS from_hoster,
+           coalesce(rb.hoster, b.host) AS to_hoster, rb.country AS to_country,
+           b.detected_at - a.first_gone_at AS lag
+    FROM cases a
+    LEFT JOIN case_routes ra ON ra.case_id = a.id
+    JOIN cases b ON b.id <> a.id AND b.detected_at >= a.first_gone_at
+                AND (b.sha256 = a.sha256 OR b.pdq = a.pdq)
+    LEFT JOIN case_routes rb ON rb.case_id = b.id
+    WHERE a.first_gone_at IS NOT NULL
+      AND coalesce(rb.hoster, b.host) <> coalesce(ra.hoster, a.host)
+    ORDER BY a.id, b.detected_at, b.id
+)
+SELECT from_hoster, to_hoster, to_country, count(*) AS moves,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM lag)) AS median_lag_seconds
+FROM moves
+GROUP BY from_hoster, to_hoster, to_country
+ORDER BY moves DESC, from_hoster, to_hoster
+LIMIT $1;
+
+-- name: oversight_create_analyst
+INSERT INTO analysts (username, password_hash, role) VALUES ($1, $2, $3)
+ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash,
+                                     role = excluded.role, disabled_at = NULL
+RETURNING id, username, role::text AS role;
+
+-- name: oversight_analyst_by_name
+SELECT id, username, role::text AS role, password_hash FROM analysts
+WHERE username = $1 AND disabled_at IS NULL;
+
+-- name: oversight_create_session
+INSERT INTO analyst_sessions (token_sha256, analyst_id, expires_at) VALUES ($1, $2, now() + $3);
+
+-- name: oversight_session
+-- The live session with token hash $1 and its analyst.
+SELECT a.id, a.username, a.role::text AS role, s.expires_at
+FROM analyst_sessions s JOIN analysts a ON a.id = s.analyst_id
+WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now()
+  AND a.disabled_at IS NULL;
+
+-- name: oversight_end_session
+UPDATE analyst_sessions SET ended_at = now() WHERE token_sha256 = $1 AND ended_at IS NULL;

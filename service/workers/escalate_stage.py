@@ -1,0 +1,197 @@
+"""Stage 'escalate': reminders and the escalation ladder for cases on the notice clock.
+
+One long-lived sweep job (ref_id 0, created by migration 0050; analysts' actions make it due
+at once). Each run first puts cases covered by hoster/domain holds on hold (new arrivals),
+then plans every case whose ladder is due with the pure policy of service.domain.escalation:
+a reminder joins the recipient's reminder batch (one digest per recipient and slot), a ladder
+step joins the step recipient's escalation batch, both sent by the 'notify' stage; the last
+step is a law-enforcement hand-off record. Every reminder and step is an event on the case.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from service.db import cases, jobs, notify_repo, oversight_actions, oversight_repo
+from service.db.jobs import Job
+from service.db.queries import q
+from service.domain.escalation import (
+    CaseClock,
+    Ladder,
+    LadderPolicy,
+    RouteContacts,
+    Step,
+    after_reminder,
+    after_step,
+    plan,
+    step_target,
+    wake_at,
+)
+from service.domain.notices import choose_language
+from service.domain.sla import SlaPolicy
+from service.domain.states import CaseState
+from service.settings import Settings
+from service.workers.loop import Outcome, RunAgainAt
+
+log = logging.getLogger(__name__)
+ACTOR = "worker:escalate"
+BATCH = 500
+
+
+def sla_policy(settings: Settings) -> SlaPolicy:
+    return SlaPolicy(settings.sla_default, settings.sla_by_country, settings.sla_by_hoster)
+
+
+def ladder_policy(settings: Settings) -> LadderPolicy:
+    return LadderPolicy(
+        steps=tuple(Step(name) for name in settings.escalation_steps),
+        step_interval=settings.escalation_step_interval,
+        renotice_interval=settings.renotice_interval,
+    )
+
+
+class EscalateStage:
+    """Sweeps for due reminders and ladder steps."""
+
+    kind = "escalate"
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.sla = sla_policy(settings)
+        self.policy = ladder_policy(settings)
+
+    async def handle(self, job: Job) -> Outcome:
+        async with self.pool.acquire() as conn:
+            now: datetime = await conn.fetchval("SELECT now()")
+            await oversight_actions.apply_holds(conn, actor=ACTOR)
+            due = await oversight_repo.sweep_due(conn, now, BATCH)
+            for row in due:
+                await self.case(conn, row, now)
+            if len(due) == BATCH:
+                return RunAgainAt(now)  # more waiting: continue at once
+            wake = await oversight_repo.next_wake(conn)
+        later = now + self.settings.escalation_sweep_interval
+        return RunAgainAt(min(later, wake) if wake else later)
+
+    async def case(self, conn: asyncpg.Connection, row: dict[str, Any], now: datetime) -> None:
+        """Plan one case and carry out what is due, atomically."""
+        async with conn.transaction():
+            state = CaseState(await conn.fetchval(q("case_state_for_update"), row["id"]))
+            ladder = await oversight_repo.ladder_for_update(conn, row["id"])
+            deadline = self.sla.deadline(row["first_notice_at"], row["country"], row["hoster"])
+            clock = CaseClock(state, row["first_notice_at"], row["last_notice_at"], deadline)
+            decision = plan(clock, ladder, self.policy, now)
+            if decision.remind:
+                await self.remind(conn, row)
+                ladder = after_reminder(ladder, now)
+            step = decision.step
+            while step is not None:
+                delivered = await self.climb(conn, row, step, ladder)
+                ladder = after_step(ladder, self.policy, now, delivered=delivered)
+                step = None if delivered else plan(clock, ladder, self.policy, now).step
+            await oversight_repo.save_ladder(
+                conn, row["id"], ladder, wake_at(clock, ladder, self.policy)
+            )
+
+    async def remind(self, conn: asyncpg.Connection, row: dict[str, Any]) -> None:
+        target = await oversight_repo.reminder_target(conn, row["id"])
+        if target is None:
+            return  # never reached anyone directly (e.g. notified through a rerouted batch)
+        notice_id = await self._enqueue_notice(
+            conn,
+            row["id"],
+            "reminder",
+            target["recipient"],
+            target["role"],
+            row["country"],
+            target["language"],
+        )
+        detail = {"notice_id": notice_id, "recipient": target["recipient"]}
+        await cases.add_event(conn, row["id"], actor=ACTOR, kind="reminder", detail=detail)
+
+    async def climb(
+        self, conn: asyncpg.Connection, row: dict[str, Any], step: Step, ladder: Ladder
+    ) -> bool:
+        """Carry out one step; False when it had nobody to write to (skipped)."""
+        detail: dict[str, Any] = {"step": step.value, "rung": ladder.next_step + 1}
+        if ladder.triggered:
+            detail["triggered"] = True
+        if step is Step.LAW_ENFORCEMENT:
+            detail["handoff_id"] = await oversight_repo.insert_handoff(
+                conn, row["id"], step.value, None, _handoff_detail(row), ACTOR
+            )
+        else:
+            contacted = await oversight_repo.contacted(conn, row["id"])
+            target = step_target(step, RouteContacts.from_route(row), contacted)
+            if target is None:
+                detail["reason"] = "no contact known for this step (or already notified)"
+                await cases.add_event(
+                    conn, row["id"], actor=ACTOR, kind="escalation_skipped", detail=detail
+                )
+                return False
+            detail["recipient"] = target
+            detail["notice_id"] = await self._enqueue_notice(
+                conn, row["id"], "escalation", target, step.value, row["country"], None
+            )
+        await self._escalated(conn, row["id"], detail)
+        return True
+
+    async def _escalated(
+        self, conn: asyncpg.Connection, case_id: int, detail: dict[str, Any]
+    ) -> None:
+        moved = await cases.transition(
+            conn,
+            case_id,
+            CaseState.ESCALATED,
+            actor=ACTOR,
+            kind="escalation_step",
+            detail=detail,
+            expect={CaseState.NOTIFIED, CaseState.ACKNOWLEDGED},
+        )
+        if moved is None:  # escalated already: the step is an event of its own
+            await cases.add_event(conn, case_id, actor=ACTOR, kind="escalation_step", detail=detail)
+
+    async def _enqueue_notice(
+        self,
+        conn: asyncpg.Connection,
+        case_id: int,
+        kind: str,
+        recipient: str,
+        role: str,
+        country: str | None,
+        language: str | None,
+    ) -> int:
+        notice_id, created_at = await notify_repo.open_batch(
+            conn,
+            recipient=recipient,
+            kind=kind,
+            role=role,
+            language=choose_language(language, country),
+            country=country,
+            mail_from=self.settings.mail_from,
+        )
+        await notify_repo.add_item(conn, notice_id, case_id)
+        due = created_at + self.settings.notice_gather_window
+        await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due)
+        return notice_id
+
+
+def _handoff_detail(row: dict[str, Any]) -> dict[str, Any]:
+    """What the referral states: where and since when, never the material."""
+    first = row["first_notice_at"]
+    return {
+        "hoster": row["hoster"],
+        "country": row["country"],
+        "host": row["host"],
+        "first_notice_at": first.isoformat() if first else None,
+        "reason": "known content still served after every escalation step",
+    }
+
+
+def build(pool: asyncpg.Pool, settings: Settings) -> EscalateStage:
+    return EscalateStage(pool, settings)
