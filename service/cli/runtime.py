@@ -82,6 +82,11 @@ class Runtime:
         self.stop.set()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        for claim_loop in self.loops:
+            # Stages that hold client sessions (HTTP, SMTP) release them here.
+            closer = getattr(claim_loop.stage, "aclose", None)
+            if closer is not None:
+                await closer()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.pool is not None:
