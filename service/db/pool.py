@@ -36,6 +36,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _skip_session_reset(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default session reset (one round trip per release).
+
+    The service keeps no session state on pooled connections: no SET, no LISTEN, no cursors
+    outside transactions, and advisory locks are released explicitly. asyncpg still rolls back
+    an open transaction before calling this.
+    """
+
+
 async def connect_once(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn, timeout=10)
     await _init_connection(conn)
@@ -51,7 +60,12 @@ async def create_pool(
     while True:
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                init=_init_connection,
+                reset=_skip_session_reset,
+                timeout=10,
             )
             assert pool is not None
             return pool
