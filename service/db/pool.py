@@ -26,6 +26,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # A connection whose server vanished mid-operation can be left in a broken protocol state
+    # (MagicStack/asyncpg#1069); the pool terminates it when its reset fails on release.
+    asyncpg.InternalClientError,
 )
 
 
