@@ -157,6 +157,51 @@ async def transition(
         return current
 
 
+async def transition_many(
+    conn: asyncpg.Connection,
+    case_ids: list[int],
+    to_state: CaseState,
+    *,
+    actor: str,
+    kind: str,
+    expect: set[CaseState],
+    detail: dict[str, Any] | None = None,
+    stamp: str | None = None,
+) -> set[int]:
+    """`transition` for many cases in one statement; returns the ids that moved.
+
+    Cases not in an `expect` state are left alone (the caller decides what they get).
+    """
+    if stamp is not None and stamp not in CLOCK_COLUMNS:
+        raise ValueError(f"unknown clock column {stamp!r}")
+    for state in expect:
+        check_transition(state, to_state)
+    stamp_sql = f", {stamp} = coalesce(c.{stamp}, now())" if stamp else ""
+    rows = await conn.fetch(
+        q("transition_many").replace("{stamp}", stamp_sql),
+        sorted(set(case_ids)),
+        to_state.value,
+        [s.value for s in expect],
+        actor,
+        kind,
+        detail or {},
+    )
+    return {row["id"] for row in rows}
+
+
+async def add_events(
+    conn: asyncpg.Connection,
+    case_ids: list[int],
+    *,
+    actor: str,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The same event, without a state change, on many cases."""
+    if case_ids:
+        await conn.execute(q("add_events_many"), sorted(case_ids), actor, kind, detail or {})
+
+
 async def add_event(
     conn: asyncpg.Connection,
     case_id: int,

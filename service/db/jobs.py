@@ -28,6 +28,16 @@ async def enqueue_for_case(
     await conn.execute(q("enqueue_case_job"), kind, case_id, run_at or await _now(conn))
 
 
+async def enqueue_for_cases(
+    conn: asyncpg.Connection, kind: str, case_ids: list[int], run_at: datetime | None = None
+) -> None:
+    """`enqueue_for_case` for many cases in one statement."""
+    if case_ids:
+        await conn.execute(
+            q("enqueue_case_jobs"), kind, sorted(set(case_ids)), run_at or await _now(conn)
+        )
+
+
 async def enqueue_for_ref(
     conn: asyncpg.Connection, kind: str, ref_id: int, run_at: datetime | None = None
 ) -> None:

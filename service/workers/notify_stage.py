@@ -126,15 +126,18 @@ class NotifyStage:
                 "kind": draft.kind,
                 "deadline": draft.deadline.isoformat(),
             }
-            for item in draft.items:
-                await self._notified(conn, item.case_id, detail)
+            await self._notified(conn, [item.case_id for item in draft.items], detail)
 
     async def _notified(
-        self, conn: asyncpg.Connection, case_id: int, detail: dict[str, Any]
+        self, conn: asyncpg.Connection, case_ids: list[int], detail: dict[str, Any]
     ) -> None:
-        moved = await cases.transition(
+        """Cases awaiting their notice go on the clock; all get the event and a probe job.
+
+        Batched (one statement each) because a notice carries up to notice_max_urls cases.
+        """
+        moved = await cases.transition_many(
             conn,
-            case_id,
+            case_ids,
             CaseState.NOTIFIED,
             actor=ACTOR,
             kind="notice",
@@ -142,9 +145,10 @@ class NotifyStage:
             stamp="first_notice_at",
             expect=set(NEEDS_NOTICE),
         )
-        if moved is None:  # already on the clock (reminder, rerouted item): the event only
-            await cases.add_event(conn, case_id, actor=ACTOR, kind="notice", detail=detail)
-        await jobs.enqueue_for_case(conn, "probe", case_id)
+        # Already on the clock (reminder, rerouted item): the event only.
+        already = [case_id for case_id in case_ids if case_id not in moved]
+        await cases.add_events(conn, already, actor=ACTOR, kind="notice", detail=detail)
+        await jobs.enqueue_for_cases(conn, "probe", case_ids)
 
     async def _deferred(self, attempt: Attempt, error: str) -> None:
         async with self.pool.acquire() as conn:

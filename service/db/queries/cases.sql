@@ -65,3 +65,27 @@ FROM cases WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2;
 
 -- name: count_cases_by_state
 SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state;
+
+-- name: transition_many
+-- Move every case of $1 that is in one of the states $3 to state $2, appending one event per
+-- moved case, in one statement. Rows are locked in id order so concurrent batches cannot
+-- deadlock on each other. {stamp} is replaced by a whitelisted clock column assignment.
+WITH locked AS (
+    SELECT id, state FROM cases
+    WHERE id = ANY($1::bigint[]) AND state = ANY($3::case_state[])
+    ORDER BY id
+    FOR UPDATE
+), moved AS (
+    UPDATE cases c SET state = $2::case_state, updated_at = now() {stamp}
+    FROM locked WHERE c.id = locked.id
+    RETURNING c.id, locked.state AS from_state
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, from_state, to_state, detail)
+    SELECT id, $4, $5, from_state, $2::case_state, $6::jsonb FROM moved ORDER BY id
+)
+SELECT id FROM moved;
+
+-- name: add_events_many
+-- The same event (no state change) on many cases.
+INSERT INTO case_events (case_id, actor, kind, detail)
+SELECT id, $2, $3, $4::jsonb FROM unnest($1::bigint[]) AS id ORDER BY id;

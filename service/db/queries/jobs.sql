@@ -72,3 +72,13 @@ RETURNING id;
 UPDATE jobs j SET run_at = now() + $3::interval
 FROM unnest($1::bigint[], $2::bigint[]) AS held(id, claim_id)
 WHERE j.id = held.id AND j.claim_id = held.claim_id;
+
+-- name: enqueue_case_jobs
+-- enqueue_case_job for many cases at once (same kind, same due time).
+INSERT INTO jobs (kind, case_id, run_at)
+SELECT $1, id, $3 FROM unnest($2::bigint[]) AS id ORDER BY id
+ON CONFLICT (kind, case_id) WHERE case_id IS NOT NULL DO UPDATE
+SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
+                  ELSE jobs.run_at END,
+    requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
+                      ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END;
