@@ -12,10 +12,24 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, jobs, oversight_repo
-from service.domain.escalation import Action, LadderPolicy, apply_action
+from service.domain.escalation import Action, LadderPolicy, Step, apply_action
+from service.domain.sla import SlaPolicy
 from service.domain.states import CaseState
+from service.settings import Settings
 
 SWEEP_REF = 0  # the escalate stage's one sweep job (ref_id 0, created by migration 0050)
+
+
+def sla_policy(settings: Settings) -> SlaPolicy:
+    return SlaPolicy(settings.sla_default, settings.sla_by_country, settings.sla_by_hoster)
+
+
+def ladder_policy(settings: Settings) -> LadderPolicy:
+    return LadderPolicy(
+        steps=tuple(Step(name) for name in settings.escalation_steps),
+        step_interval=settings.escalation_step_interval,
+        renotice_interval=settings.renotice_interval,
+    )
 
 
 async def wake_sweep(conn: asyncpg.Connection) -> None:

@@ -18,11 +18,11 @@ import asyncpg
 
 from service.db import cases, jobs, notify_repo, oversight_actions, oversight_repo
 from service.db.jobs import Job
+from service.db.oversight_actions import ladder_policy, sla_policy
 from service.db.queries import q
 from service.domain.escalation import (
     CaseClock,
     Ladder,
-    LadderPolicy,
     RouteContacts,
     Step,
     after_reminder,
@@ -32,7 +32,6 @@ from service.domain.escalation import (
     wake_at,
 )
 from service.domain.notices import choose_language
-from service.domain.sla import SlaPolicy
 from service.domain.states import CaseState
 from service.settings import Settings
 from service.workers.loop import Outcome, RunAgainAt
@@ -40,18 +39,6 @@ from service.workers.loop import Outcome, RunAgainAt
 log = logging.getLogger(__name__)
 ACTOR = "worker:escalate"
 BATCH = 500
-
-
-def sla_policy(settings: Settings) -> SlaPolicy:
-    return SlaPolicy(settings.sla_default, settings.sla_by_country, settings.sla_by_hoster)
-
-
-def ladder_policy(settings: Settings) -> LadderPolicy:
-    return LadderPolicy(
-        steps=tuple(Step(name) for name in settings.escalation_steps),
-        step_interval=settings.escalation_step_interval,
-        renotice_interval=settings.renotice_interval,
-    )
 
 
 class EscalateStage:

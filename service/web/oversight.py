@@ -1,0 +1,214 @@
+"""The hotline's /oversight/ pages: login, queues, a case with its timeline, actions, holds.
+
+Server-rendered (works without JavaScript). Every page needs an analyst session; every form
+carries the session's CSRF token; every action is an event with the analyst's name.
+Statistics, hoster and content pages are in oversight_reports; the JSON API in oversight_api.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from service.db import cases, oversight_repo, probe_repo
+from service.db.oversight_actions import ladder_policy, sla_policy
+from service.web import csvexport, oversight_api, oversight_reports
+from service.web.keys import POOL, SETTINGS
+from service.web.oversight_view import (
+    QUEUE_COLUMNS,
+    decode_cursor,
+    encode_cursor,
+    filters_from,
+    page_link,
+    queue_rows,
+    render,
+    sort_from,
+    valid_queue,
+)
+from service.web.session import (
+    check_csrf,
+    log_in,
+    log_out,
+    login_csrf,
+    require_analyst,
+    safe_next,
+    set_login_cookie,
+    set_session_cookie,
+)
+
+routes = web.RouteTableDef()
+PAGE_SIZE = 50
+
+
+def setup(app: web.Application) -> None:
+    """Register the pages and the JSON API (one line in create_app)."""
+    app.add_routes(routes)
+    app.add_routes(oversight_reports.routes)
+    app.add_routes(oversight_api.routes)
+
+
+@routes.get("/oversight/login")
+async def login_form(request: web.Request) -> web.Response:
+    token = login_csrf(request)
+    next_path = safe_next(request.query.get("next"))
+    response = render(request, "login.html.j2", None, login_csrf=token, next=next_path, error="")
+    set_login_cookie(request, response, token)
+    return response
+
+
+@routes.post("/oversight/login")
+async def login_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    session = await log_in(request, form)
+    next_path = safe_next(str(form.get("next", "")))
+    if session is None:
+        token = login_csrf(request)
+        response = render(
+            request,
+            "login.html.j2",
+            None,
+            401,
+            login_csrf=token,
+            next=next_path,
+            error="Unknown user or wrong password.",
+        )
+        set_login_cookie(request, response, token)
+        return response
+    response = web.HTTPSeeOther(next_path)
+    set_session_cookie(request, response, session[0])
+    raise response
+
+
+@routes.post("/oversight/logout")
+async def logout(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    check_csrf(analyst, await request.post())
+    response = web.HTTPSeeOther("/oversight/login")
+    await log_out(request, response)
+    raise response
+
+
+@routes.get("/oversight/")
+async def home(request: web.Request) -> web.Response:
+    await require_analyst(request)
+    raise web.HTTPSeeOther("/oversight/queues/overdue")
+
+
+@routes.get("/oversight/queues/{name}")
+async def queue_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    name = valid_queue(request.match_info["name"])
+    sort, descending = sort_from(request.query)
+    settings = request.app[SETTINGS]
+    csv = request.query.get("format") == "csv"
+    async with request.app[POOL].acquire() as conn:
+        page = await oversight_repo.queue(
+            conn,
+            name,
+            sla_policy(settings),
+            filters_from(request.query),
+            sort=sort,
+            descending=descending,
+            after=decode_cursor(request.query.get("after")),
+            limit=10_000 if csv else PAGE_SIZE,
+        )
+    rows = queue_rows(name, page.rows)
+    if csv:
+        return csvexport.response(f"queue-{name}", QUEUE_COLUMNS, rows)
+    cursor = encode_cursor(page.next_after)
+    return render(
+        request,
+        "queue.html.j2",
+        analyst,
+        name=name,
+        rows=rows,
+        columns=QUEUE_COLUMNS,
+        query=dict(request.query),
+        sort=sort,
+        descending=descending,
+        next_link=page_link(request.path, request.query, after=cursor) if cursor else None,
+        csv_link=page_link(request.path, request.query, format="csv", after=None),
+    )
+
+
+@routes.get("/oversight/cases/{case_id:\\d+}")
+async def case_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    case_id = int(request.match_info["case_id"])
+    async with request.app[POOL].acquire() as conn:
+        overview = await oversight_repo.case_overview(conn, case_id)
+        if overview is None:
+            raise web.HTTPNotFound(text="no such case")
+        timeline = await _timeline(conn, case_id)
+    settings = request.app[SETTINGS]
+    deadline = sla_policy(settings).deadline(
+        overview["first_notice_at"], overview["country"], overview["hoster"]
+    )
+    steps = [s.value for s in ladder_policy(settings).steps]
+    if request.query.get("format") == "csv":
+        return csvexport.response(f"case-{case_id}", TIMELINE_COLUMNS, timeline)
+    return render(
+        request,
+        "case.html.j2",
+        analyst,
+        case=overview,
+        timeline=timeline,
+        deadline=deadline,
+        steps=steps,
+        next_step=overview["next_step"] or 0,
+        columns=TIMELINE_COLUMNS,
+    )
+
+
+TIMELINE_COLUMNS = [("at", "When"), ("what", "What"), ("actor", "Who"), ("detail", "Detail")]
+
+
+async def _timeline(conn: Any, case_id: int) -> list[dict[str, Any]]:
+    """Events, notices, checks and hand-offs of a case, merged in time order."""
+    case = await cases.get_case(conn, case_id)
+    events = (case or {}).get("events", [])
+    items = [_item(e["at"], _event_label(e), e["actor"], _short(e["detail"])) for e in events]
+    for n in await oversight_repo.case_notices(conn, case_id):
+        what = f"{n['kind']} to {n['recipient']} ({n['state']})"
+        items.append(_item(n["sent_at"] or n["created_at"], what, "notify", n["last_error"]))
+    for c in await probe_repo.case_checks(conn, case_id):
+        detail = f"{c['reason']} (HTTP {c['status'] or '-'})"
+        items.append(_item(c["at"], f"check: {c['verdict']}", "probe", detail))
+    for h in await oversight_repo.case_handoffs(conn, case_id):
+        what = f"hand-off: {h['step']}"
+        items.append(_item(h["created_at"], what, h["created_by"], _short(h["detail"])))
+    return sorted(items, key=lambda item: item["at"])
+
+
+def _item(at: datetime, what: str, actor: str, detail: str | None) -> dict[str, Any]:
+    return {"at": at, "what": what, "actor": actor, "detail": detail or ""}
+
+
+def _event_label(event: dict[str, Any]) -> str:
+    if event.get("to_state"):
+        return f"{event['kind']}: {event['from_state'] or '·'} → {event['to_state']}"
+    return str(event["kind"])
+
+
+def _short(detail: Any) -> str:
+    if not isinstance(detail, dict):
+        return str(detail or "")
+    return ", ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))[:400]
+
+
+@routes.post("/oversight/cases/{case_id:\\d+}/actions")
+async def case_action(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    form = await request.post()
+    check_csrf(analyst, form)
+    case_id, action = int(request.match_info["case_id"]), str(form.get("action", ""))
+    note = str(form.get("note", ""))[:500]
+    async with request.app[POOL].acquire() as conn:
+        if await oversight_repo.case_overview(conn, case_id) is None:
+            raise web.HTTPNotFound(text="no such case")
+        await oversight_api.perform(
+            request, conn, case_id, action, note, analyst.actor, supervisor=analyst.supervisor
+        )
+    raise web.HTTPSeeOther(f"/oversight/cases/{case_id}")

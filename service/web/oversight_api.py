@@ -1,0 +1,327 @@
+"""The oversight JSON API under /api/v1/oversight/ (hotline token): queues, statistics,
+content movement, case actions and holds — the same as the pages, for other tools."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from service.db import oversight_actions, oversight_repo
+from service.db.cases import jsonable
+from service.db.oversight_actions import ladder_policy, sla_policy
+from service.domain.escalation import Action, LadderError
+from service.web.auth import require_role
+from service.web.keys import POOL, SETTINGS
+from service.web.openapi import Operation, operation
+from service.web.oversight_view import (
+    QUEUE_REASON,
+    decode_cursor,
+    encode_cursor,
+    filters_from,
+    queue_rows,
+    sort_from,
+    valid_queue,
+)
+from service.web.problems import HttpProblem
+
+routes = web.RouteTableDef()
+LADDER_ACTIONS = {a.value for a in Action}
+ActionName = Literal[
+    "pause", "resume", "skip", "trigger", "review_not_ours", "review_dispute", "hold"
+]
+
+
+class QueueItem(BaseModel):
+    id: int
+    url: str
+    hoster: str | None
+    asn: int | None
+    country: str | None
+    state: str
+    first_notice_at: datetime | None
+    deadline: datetime | None
+    why: Any = None
+
+
+class QueuePage(BaseModel):
+    queue: str
+    items: list[QueueItem]
+    next_after: str | None = Field(description="pass as ?after= for the next page")
+
+
+class GroupStats(BaseModel):
+    group: str
+    items: int
+    open: int
+    removed: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    within_24h: float
+    within_72h: float
+    open_beyond_42d: float
+    recidivism: float
+    contact_failures: float
+
+
+class StatsOut(BaseModel):
+    by: Literal["hoster", "asn", "country"]
+    groups: list[GroupStats]
+
+
+class CaseAction(BaseModel):
+    action: ActionName
+    note: str = Field(default="", max_length=500)
+
+
+class HoldIn(BaseModel):
+    """Exactly one of case_id, hoster, domain."""
+
+    case_id: int | None = None
+    hoster: str | None = Field(default=None, max_length=300)
+    domain: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ActionResult(BaseModel):
+    result: dict[str, Any]
+
+
+_QUERY = tuple(
+    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+    for n in ("hoster", "country", "asn", "state", "q", "sort", "dir", "after", "limit")
+)
+
+
+def _path(name: str, kind: str = "integer", **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind, **schema}}
+
+
+_QUEUE = _path("queue", "string", enum=list(QUEUE_REASON))
+_BY = {"name": "by", "in": "query", "schema": {"enum": ["hoster", "asn", "country"]}}
+_HOTLINE = ("hotline",)
+OPERATIONS = [
+    Operation(
+        "get",
+        "/api/v1/oversight/queues/{queue}",
+        "An analyst queue, keyset-paged",
+        _HOTLINE,
+        responses={200: QueuePage, 404: None},
+        parameters=(_QUEUE, *_QUERY),
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/stats",
+        "Time-to-removal scorecards (Kaplan–Meier)",
+        _HOTLINE,
+        responses={200: StatsOut},
+        parameters=(_BY,),
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/cases/{case_id}/actions",
+        "Pause, resume, skip or trigger the ladder; review answers; hold",
+        _HOTLINE,
+        request=CaseAction,
+        responses={200: ActionResult, 404: None, 409: None},
+        parameters=(_path("case_id"),),
+    ),
+    Operation(
+        "get", "/api/v1/oversight/holds", "Law-enforcement holds", _HOTLINE, responses={200: None}
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/holds",
+        "Place a hold (case, hoster or domain)",
+        _HOTLINE,
+        request=HoldIn,
+        responses={201: ActionResult, 422: None},
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/holds/{hold_id}/lift",
+        "Lift a hold",
+        _HOTLINE,
+        responses={200: ActionResult, 404: None},
+        parameters=(_path("hold_id"),),
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/content/{digest}",
+        "Where a piece of content was seen",
+        _HOTLINE,
+        responses={200: None},
+        parameters=(_path("digest", "string"),),
+    ),
+]
+for _op in OPERATIONS:
+    operation(_op)
+
+
+async def perform(
+    request: web.Request,
+    conn: Any,
+    case_id: int,
+    action: str,
+    note: str,
+    actor: str,
+    *,
+    supervisor: bool,
+) -> dict[str, Any]:
+    """One analyst action on a case (the pages and this API share it)."""
+    if action in LADDER_ACTIONS:
+        try:
+            return await oversight_actions.ladder_action(
+                conn,
+                case_id,
+                Action(action),
+                ladder_policy(request.app[SETTINGS]),
+                actor=actor,
+                now=datetime.now(UTC),
+                note=note,
+            )
+        except LadderError as exc:
+            raise HttpProblem(409, "Action does not apply", str(exc), slug="ladder") from exc
+    if action in ("review_not_ours", "review_dispute"):
+        answer = action.removeprefix("review_")
+        count = await oversight_actions.review_answers(
+            conn, case_id, [answer], actor=actor, note=note
+        )
+        return {"action": action, "reviewed": count}
+    if action == "hold":
+        if not supervisor:
+            raise HttpProblem(
+                403, "Forbidden", "Holds are placed by supervisors.", slug="forbidden"
+            )
+        reason = note or "law-enforcement hold"
+        return await oversight_actions.place_hold(conn, actor=actor, reason=reason, case_id=case_id)
+    raise HttpProblem(400, "Unknown action", f"unknown action {action!r}", slug="action")
+
+
+@routes.get("/api/v1/oversight/queues/{queue}")
+async def api_queue(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    name = valid_queue(request.match_info["queue"])
+    sort, descending = sort_from(request.query)
+    limit = min(max(int(request.query.get("limit", "100") or 100), 1), 1000)
+    async with request.app[POOL].acquire() as conn:
+        page = await oversight_repo.queue(
+            conn,
+            name,
+            sla_policy(request.app[SETTINGS]),
+            filters_from(request.query),
+            sort=sort,
+            descending=descending,
+            after=decode_cursor(request.query.get("after")),
+            limit=limit,
+        )
+    items = [QueueItem(**row) for row in queue_rows(name, page.rows)]
+    body = QueuePage(queue=name, items=items, next_after=encode_cursor(page.next_after))
+    return web.json_response(jsonable(body.model_dump()))
+
+
+@routes.get("/api/v1/oversight/stats")
+async def api_stats(request: web.Request) -> web.Response:
+    from service.web.oversight_reports import DIMENSIONS, load_stats
+
+    await require_role(request, "hotline")
+    by = request.query.get("by", "hoster")
+    if by not in DIMENSIONS:
+        raise HttpProblem(400, "Unknown grouping", "by must be hoster, asn or country", slug="by")
+    stats = await load_stats(request.app[POOL], by)
+    groups = [GroupStats(**_seconds(card)) for card in stats["cards"]]
+    return web.json_response(jsonable(StatsOut(by=by, groups=groups).model_dump()))  # type: ignore[arg-type]
+
+
+def _seconds(card: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in card.items() if k not in ("median", "p90")}
+    for key in ("median", "p90"):
+        out[f"{key}_seconds"] = card[key].total_seconds() if card[key] is not None else None
+    return out
+
+
+@routes.post("/api/v1/oversight/cases/{case_id}/actions")
+async def api_action(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline")
+    body = await _body(request, CaseAction)
+    case_id = _int(request.match_info["case_id"])
+    async with request.app[POOL].acquire() as conn:
+        if await oversight_repo.case_overview(conn, case_id) is None:
+            raise HttpProblem(404, "Not found", "no such case", slug="not-found")
+        result = await perform(
+            request, conn, case_id, body.action, body.note, f"hotline:{token.name}", supervisor=True
+        )
+    return web.json_response(jsonable({"result": result}))
+
+
+@routes.get("/api/v1/oversight/holds")
+async def api_holds(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response(jsonable({"holds": await oversight_repo.holds(conn)}))
+
+
+@routes.post("/api/v1/oversight/holds")
+async def api_add_hold(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline")
+    body = await _body(request, HoldIn)
+    scopes = {
+        k: v
+        for k, v in (
+            ("case_id", body.case_id),
+            ("hoster", body.hoster),
+            ("domain", body.domain.lower() if body.domain else None),
+        )
+        if v
+    }
+    if len(scopes) != 1:
+        raise HttpProblem(
+            422, "Invalid hold", "give exactly one of case_id, hoster, domain", slug="invalid"
+        )
+    async with request.app[POOL].acquire() as conn:
+        hold = await oversight_actions.place_hold(
+            conn, actor=f"hotline:{token.name}", reason=body.reason, **scopes
+        )
+    return web.json_response(jsonable({"result": hold}), status=201)
+
+
+@routes.post("/api/v1/oversight/holds/{hold_id}/lift")
+async def api_lift_hold(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline")
+    async with request.app[POOL].acquire() as conn:
+        lifted = await oversight_actions.lift_hold(
+            conn, _int(request.match_info["hold_id"]), actor=f"hotline:{token.name}"
+        )
+    if lifted is None:
+        raise HttpProblem(404, "Not found", "no such active hold", slug="not-found")
+    return web.json_response(jsonable({"result": lifted}))
+
+
+@routes.get("/api/v1/oversight/content/{digest}")
+async def api_content(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    async with request.app[POOL].acquire() as conn:
+        timeline = await oversight_repo.content_timeline(conn, request.match_info["digest"][:64])
+        moves = await oversight_repo.waterbed(conn)
+    return web.json_response(jsonable({"timeline": timeline, "moves": moves}))
+
+
+async def _body(request: web.Request, model: type[Any]) -> Any:
+    try:
+        return model.model_validate(json.loads(await request.read()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        raise HttpProblem(
+            422, "Invalid input", "see errors", slug="invalid", errors=errors
+        ) from exc
+
+
+def _int(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise HttpProblem(404, "Not found", slug="not-found")
+    return int(raw)

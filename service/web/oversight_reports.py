@@ -1,0 +1,238 @@
+"""Statistics, hoster and content-movement pages, and the holds page, under /oversight/."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+from aiohttp import web
+
+from service.db import oversight_actions, oversight_repo
+from service.domain.scorecard import (
+    CaseTimes,
+    Scorecard,
+    curve_points,
+    removals_per_day,
+    scorecards,
+)
+from service.web import charts, csvexport
+from service.web.keys import POOL
+from service.web.oversight_view import render
+from service.web.session import check_csrf, require_analyst
+
+routes = web.RouteTableDef()
+DIMENSIONS = ("hoster", "asn", "country")
+STATS_COLUMNS = [
+    ("group", "Group"),
+    ("items", "Items"),
+    ("open", "Open"),
+    ("removed", "Removed"),
+    ("median", "Median to removal"),
+    ("p90", "p90 to removal"),
+    ("within_24h", "Removed ≤ 24 h"),
+    ("within_72h", "Removed ≤ 72 h"),
+    ("open_beyond_42d", "Open > 42 days"),
+    ("recidivism", "Came back"),
+    ("contact_failures", "Notices failed"),
+]
+CONTENT_COLUMNS = [
+    ("id", "Case"),
+    ("url", "URL"),
+    ("hoster", "Hoster"),
+    ("country", "Country"),
+    ("state", "State"),
+    ("detected_at", "Detected"),
+    ("first_notice_at", "First notice"),
+    ("first_gone_at", "Gone"),
+    ("reappeared_at", "Reappeared"),
+]
+MOVES_COLUMNS = [
+    ("from_hoster", "Removed from"),
+    ("to_hoster", "Showed up at"),
+    ("to_country", "Country"),
+    ("moves", "Times"),
+    ("median_lag", "Median delay"),
+]
+HOLD_COLUMNS = [
+    ("id", "Hold"),
+    ("case_id", "Case"),
+    ("hoster", "Hoster"),
+    ("domain", "Domain"),
+    ("reason", "Reason"),
+    ("created_by", "By"),
+    ("created_at", "At"),
+    ("lifted_by", "Lifted by"),
+    ("lifted_at", "Lifted at"),
+]
+_HASH = re.compile(r"^[0-9a-fA-F]{32,64}$")
+
+
+def case_times(rows: list[dict[str, Any]], by: str) -> list[CaseTimes]:
+    return [
+        CaseTimes(
+            str(r[by] if r[by] is not None else "unknown"),
+            r["first_notice_at"],
+            r["first_gone_at"],
+            r["reappeared"],
+        )
+        for r in rows
+    ]
+
+
+async def load_stats(pool: asyncpg.Pool, by: str) -> dict[str, Any]:
+    """Scorecards per group (slowest first), with contact health, and the chart data."""
+    async with pool.acquire() as conn:
+        rows = await oversight_repo.stats_rows(conn)
+    now = datetime.now(UTC)
+    times = case_times(rows, by)
+    failures = _failure_shares(rows, by)
+    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in scorecards(times, now)]
+    return {"cards": cards, "curve": curve_points(times, now), "per_day": removals_per_day(times)}
+
+
+def _failure_shares(rows: list[dict[str, Any]], by: str) -> dict[str, float]:
+    sent: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    for r in rows:
+        key = str(r[by] if r[by] is not None else "unknown")
+        sent[key] = sent.get(key, 0) + r["notices_sent"] + r["notices_failed"]
+        failed[key] = failed.get(key, 0) + r["notices_failed"]
+    return {k: failed[k] / sent[k] for k in sent if sent[k]}
+
+
+def _card_row(card: Scorecard, failures: float) -> dict[str, Any]:
+    return {**card.__dict__, "contact_failures": failures}
+
+
+@routes.get("/oversight/stats")
+async def stats_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    by = request.query.get("by", "hoster")
+    by = by if by in DIMENSIONS else "hoster"
+    stats = await load_stats(request.app[POOL], by)
+    if request.query.get("format") == "csv":
+        return csvexport.response(f"stats-by-{by}", STATS_COLUMNS, stats["cards"])
+    slow = [(str(c["group"]), c["median"], c["items"]) for c in stats["cards"]]
+    if by == "hoster":
+        stats["cards"] = [
+            c | {"link": f"/oversight/hosters/{quote(c['group'])}"} for c in stats["cards"]
+        ]
+    svgs = {
+        "survival": charts.survival(stats["curve"], "Share still online after the first notice"),
+        "per_day": charts.removals_per_day(stats["per_day"], "Removals per day"),
+        "slow": charts.slow_hosters(slow, f"Slowest by {by}: median time to removal"),
+    }
+    return render(
+        request,
+        "stats.html.j2",
+        analyst,
+        by=by,
+        dimensions=DIMENSIONS,
+        cards=stats["cards"],
+        columns=STATS_COLUMNS,
+        svgs=svgs,
+    )
+
+
+@routes.get("/oversight/hosters/{name}")
+async def hoster_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    name = request.match_info["name"]
+    stats = await load_stats(request.app[POOL], "hoster")
+    card = next((c for c in stats["cards"] if c["group"].lower() == name.lower()), None)
+    async with request.app[POOL].acquire() as conn:
+        contacts = await oversight_repo.hoster_contacts(conn, name)
+    columns = [
+        ("address", "Address"),
+        ("notices", "Notices"),
+        ("delivered", "Delivered"),
+        ("bounced", "Bounced"),
+        ("acknowledged", "Acknowledged"),
+        ("failing", "Failing"),
+    ]
+    if request.query.get("format") == "csv":
+        return csvexport.response(f"hoster-{name}-contacts", columns, contacts)
+    return render(
+        request,
+        "hoster.html.j2",
+        analyst,
+        name=name,
+        card=card,
+        stats_columns=STATS_COLUMNS,
+        contacts=contacts,
+        columns=columns,
+    )
+
+
+@routes.get("/oversight/content")
+async def content_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    digest = request.query.get("hash", "").strip()
+    async with request.app[POOL].acquire() as conn:
+        timeline = (
+            await oversight_repo.content_timeline(conn, digest) if _HASH.match(digest) else []
+        )
+        moves = [_move(m) for m in await oversight_repo.waterbed(conn)]
+    if request.query.get("format") == "csv":
+        table = request.query.get("table")
+        if table == "moves":
+            return csvexport.response("content-moves", MOVES_COLUMNS, moves)
+        return csvexport.response("content-timeline", CONTENT_COLUMNS, timeline)
+    return render(
+        request,
+        "content.html.j2",
+        analyst,
+        digest=digest,
+        timeline=timeline,
+        moves=moves,
+        timeline_columns=CONTENT_COLUMNS,
+        moves_columns=MOVES_COLUMNS,
+    )
+
+
+def _move(row: dict[str, Any]) -> dict[str, Any]:
+    seconds = row.pop("median_lag_seconds")
+    return row | {"median_lag": timedelta(seconds=seconds) if seconds is not None else None}
+
+
+@routes.get("/oversight/holds")
+async def holds_page(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request)
+    async with request.app[POOL].acquire() as conn:
+        holds = await oversight_repo.holds(conn)
+    if request.query.get("format") == "csv":
+        return csvexport.response("holds", HOLD_COLUMNS, holds)
+    return render(request, "holds.html.j2", analyst, holds=holds, columns=HOLD_COLUMNS)
+
+
+@routes.post("/oversight/holds")
+async def add_hold(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request, supervisor=True)
+    form = await request.post()
+    check_csrf(analyst, form)
+    scope, value = str(form.get("scope", "")), str(form.get("value", "")).strip()
+    reason = str(form.get("reason", "")).strip()[:2000]
+    if scope not in ("case_id", "hoster", "domain") or not value or not reason:
+        raise web.HTTPBadRequest(text="a hold needs a scope, a value and a reason")
+    target: dict[str, Any] = {
+        scope: int(value) if scope == "case_id" and value.isdigit() else value
+    }
+    if scope == "domain":
+        target["domain"] = value.lower()
+    async with request.app[POOL].acquire() as conn:
+        await oversight_actions.place_hold(conn, actor=analyst.actor, reason=reason, **target)
+    raise web.HTTPSeeOther("/oversight/holds")
+
+
+@routes.post("/oversight/holds/{hold_id:\\d+}/lift")
+async def lift_hold(request: web.Request) -> web.Response:
+    analyst = await require_analyst(request, supervisor=True)
+    check_csrf(analyst, await request.post())
+    async with request.app[POOL].acquire() as conn:
+        await oversight_actions.lift_hold(
+            conn, int(request.match_info["hold_id"]), actor=analyst.actor
+        )
+    raise web.HTTPSeeOther("/oversight/holds")

@@ -1,0 +1,141 @@
+"""Rendering helpers of the /oversight/ pages: templates, value formatting, tables, paging."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from service.db.oversight_repo import QUEUES, SORTS, QueueFilter
+from service.notify.compose import TEMPLATES
+from service.web.charts import human
+from service.web.session import Analyst
+
+QUEUE_TITLES = {
+    "overdue": "Overdue",
+    "unresolved": "No contact",
+    "bounced": "Bounced",
+    "not_ours": "“Not ours”",
+    "disputes": "Disputes",
+    "reappeared": "Reappeared",
+    "held": "Held",
+}
+QUEUE_COLUMNS = [
+    ("id", "Case"),
+    ("url", "URL"),
+    ("hoster", "Hoster"),
+    ("asn", "ASN"),
+    ("country", "Country"),
+    ("state", "State"),
+    ("first_notice_at", "First notice"),
+    ("deadline", "Deadline"),
+    ("why", "Why here"),
+]
+# What the "why here" column says per queue (the row's own explanation).
+QUEUE_REASON = {
+    "overdue": "deadline",
+    "unresolved": "no_contact_reason",
+    "bounced": "bounce",
+    "not_ours": "not_ours",
+    "disputes": "dispute",
+    "reappeared": "reappeared_at",
+    "held": "hold_reason",
+}
+
+
+def fmt(value: Any) -> str:
+    """How a value reads in a table cell."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, timedelta):
+        return human(value)
+    if isinstance(value, float):
+        return f"{value:.0%}" if 0 <= value <= 1 else f"{value:.1f}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    env.globals["queue_titles"] = QUEUE_TITLES
+    return env
+
+
+def render(
+    request: web.Request, template: str, analyst: Analyst | None, status: int = 200, **values: Any
+) -> web.Response:
+    base = {"analyst": analyst, "csrf": analyst.csrf if analyst else "", "path": request.path}
+    html = environment().get_template(f"pages/oversight/{template}").render(base | values)
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Cache-Control"] = "no-store"  # analyst pages are never cached
+    return response
+
+
+def queue_rows(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row | {"why": row.get(QUEUE_REASON[name])} for row in rows]
+
+
+def filters_from(query: Mapping[str, str]) -> QueueFilter:
+    def text(key: str, limit: int = 300) -> str | None:
+        value = (query.get(key) or "").strip()
+        return value[:limit] or None
+
+    asn = text("asn", 12)
+    return QueueFilter(
+        hoster=text("hoster"),
+        country=text("country", 2),
+        asn=int(asn) if asn and asn.isdigit() else None,
+        state=text("state", 20),
+        search=text("q"),
+    )
+
+
+def sort_from(query: Mapping[str, str]) -> tuple[str, bool]:
+    sort = query.get("sort", "deadline")
+    return (sort if sort in SORTS else "deadline"), query.get("dir") == "desc"
+
+
+def encode_cursor(cursor: tuple[str, int] | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode()
+
+
+def decode_cursor(raw: str | None) -> tuple[str, int] | None:
+    if not raw:
+        return None
+    try:
+        value, case_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        return str(value), int(case_id)
+    except (ValueError, TypeError) as exc:
+        raise web.HTTPBadRequest(text="malformed paging cursor") from exc
+
+
+def page_link(path: str, query: Mapping[str, str], **changes: str | None) -> str:
+    merged = {k: v for k, v in query.items() if k not in changes}
+    merged.update({k: v for k, v in changes.items() if v})
+    return f"{path}?{urlencode(merged)}" if merged else path
+
+
+def valid_queue(name: str) -> str:
+    if name not in QUEUES:
+        raise web.HTTPNotFound(text="no such queue")
+    return name
