@@ -65,7 +65,7 @@ class Recorder:
 
 async def _remaining(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as conn:
-        return int(await conn.fetchval("SELECT count(*) FROM jobs"))
+        return int(await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'test'"))
 
 
 async def test_two_loops_share_the_work_and_handle_each_job_once(pool: asyncpg.Pool) -> None:
@@ -136,7 +136,7 @@ async def test_reschedule_keeps_the_job_for_later(pool: asyncpg.Pool) -> None:
         later = await conn.fetchval("SELECT now() + interval '1 hour'")
         await jobs.reschedule(conn, job, later)
         due_now = await jobs.claim(conn, "test", 1, "w", timedelta(seconds=30))
-        run_at = await conn.fetchval("SELECT run_at FROM jobs")
+        run_at = await conn.fetchval("SELECT run_at FROM jobs WHERE kind = 'test'")
     assert due_now == [] and run_at == later
 
 
