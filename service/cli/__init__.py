@@ -11,6 +11,7 @@ from service.cli import core as _core  # noqa: F401  (registration)
 from service.cli import demo as _demo  # noqa: F401
 from service.cli import notify as _notify  # noqa: F401
 from service.cli import ops as _ops  # noqa: F401
+from service.cli import oversight as _oversight  # noqa: F401
 from service.cli import probe as _probe  # noqa: F401
 from service.cli import resolve as _resolve  # noqa: F401
 from service.cli.base import main

@@ -152,3 +152,22 @@ async def events(pool: asyncpg.Pool, case_id: int, kind: str | None = None) -> l
             kind,
         )
     return [dict(r) for r in rows]
+
+
+async def takedown_with_stdin(*args: str, db_url: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run the real `takedown` command with input on stdin (passwords)."""
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env={**os.environ, "TAKEDOWN_DATABASE_URL": db_url},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=100)
+    return proc.returncode or 0, out.decode(), err.decode()

@@ -1,0 +1,162 @@
+"""`takedown analyst create`, `takedown hold add|lift|list`, `takedown stats-by`.
+
+`takedown stats` (per hoster) belongs to the probe area; `stats-by` adds the ASN and country
+views with the same Kaplan–Meier estimates plus the oversight figures (42-day tail,
+recidivism, failed notices).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from service.cli.base import get_settings, main, run
+from service.db import oversight_actions, oversight_repo
+from service.db.connect import database_url
+from service.db.pool import pool_for
+from service.domain.passwords import WeakPassword, hash_password
+from service.domain.scorecard import CaseTimes, scorecards
+from service.web.charts import human
+
+CLI_ACTOR = "cli"
+
+
+@main.group()
+def analyst() -> None:
+    """Hotline accounts for the /oversight/ pages."""
+
+
+@analyst.command("create")
+@click.option("--name", required=True, help="login name (lower case)")
+@click.option("--role", type=click.Choice(["analyst", "supervisor"]), default="analyst")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.pass_context
+def analyst_create(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Create an analyst (or reset its password and role)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        hashed = hash_password(password)
+    except WeakPassword as exc:
+        raise click.ClickException(str(exc)) from exc
+    row = run(_create(database_url(get_settings(ctx)), name.strip().lower(), hashed, role))
+    click.echo(f"analyst {row['username']} ({row['role']}) ready")
+
+
+async def _create(dsn: str, name: str, hashed: str, role: str) -> dict[str, Any]:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        return await oversight_repo.create_analyst(conn, name, hashed, role)
+
+
+@main.group()
+def hold() -> None:
+    """Law-enforcement holds: nothing is sent about held cases."""
+
+
+@hold.command("add")
+@click.option("--case", "case_id", type=int, help="one case")
+@click.option("--hoster", help="every case of a hoster (case_routes.hoster)")
+@click.option("--domain", help="every case under a domain")
+@click.option("--reason", required=True)
+@click.option("--by", "by", default=CLI_ACTOR, help="who asked (recorded in the audit trail)")
+@click.pass_context
+def hold_add(
+    ctx: click.Context,
+    case_id: int | None,
+    hoster: str | None,
+    domain: str | None,
+    reason: str,
+    by: str,
+) -> None:
+    """Put a case, a hoster or a domain on hold."""
+    scopes = {k: v for k, v in (("case_id", case_id), ("hoster", hoster), ("domain", domain)) if v}
+    if len(scopes) != 1:
+        raise click.UsageError("give exactly one of --case, --hoster, --domain")
+    if "domain" in scopes:
+        scopes["domain"] = str(scopes["domain"]).lower()
+    placed = run(_place(database_url(get_settings(ctx)), f"cli:{by}", reason, scopes))
+    click.echo(f"hold {placed['id']} placed; {placed['cases_held']} case(s) held")
+
+
+async def _place(dsn: str, actor: str, reason: str, scopes: dict[str, Any]) -> dict[str, Any]:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        return await oversight_actions.place_hold(conn, actor=actor, reason=reason, **scopes)
+
+
+@hold.command("lift")
+@click.argument("hold_id", type=int)
+@click.option("--by", "by", default=CLI_ACTOR)
+@click.pass_context
+def hold_lift(ctx: click.Context, hold_id: int, by: str) -> None:
+    """Lift a hold; its cases go back to work."""
+    lifted = run(_lift(database_url(get_settings(ctx)), hold_id, f"cli:{by}"))
+    if lifted is None:
+        raise click.ClickException(f"no active hold {hold_id}")
+    click.echo(f"hold {hold_id} lifted; {lifted['cases_released']} case(s) released")
+
+
+async def _lift(dsn: str, hold_id: int, actor: str) -> dict[str, Any] | None:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        return await oversight_actions.lift_hold(conn, hold_id, actor=actor)
+
+
+@hold.command("list")
+@click.pass_context
+def hold_list(ctx: click.Context) -> None:
+    """Holds, active first."""
+    for h in run(_holds(database_url(get_settings(ctx)))):
+        scope = f"case {h['case_id']}" if h["case_id"] else h["hoster"] or h["domain"]
+        status = f"lifted by {h['lifted_by']}" if h["lifted_at"] else "ACTIVE"
+        click.echo(f"{h['id']:>5}  {status:<20} {scope}  — {h['reason']} ({h['created_by']})")
+
+
+async def _holds(dsn: str) -> list[dict[str, Any]]:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        return await oversight_repo.holds(conn)
+
+
+@main.command("stats-by")
+@click.option("--by", type=click.Choice(["hoster", "asn", "country"]), default="country")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def stats_by(ctx: click.Context, by: str, as_json: bool) -> None:
+    """Time to removal per hoster, ASN or country (notice clock, Kaplan–Meier)."""
+    rows = run(_stats_rows(database_url(get_settings(ctx))))
+    times = [
+        CaseTimes(
+            str(r[by] or "unknown"), r["first_notice_at"], r["first_gone_at"], r["reappeared"]
+        )
+        for r in rows
+    ]
+    cards = scorecards(times, datetime.now(UTC))
+    if as_json:
+        out = [{**c.__dict__, "median": _secs(c.median), "p90": _secs(c.p90)} for c in cards]
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{by:<28} items  open  median    p90       ≤24h  ≤72h  >42d  back")
+    for c in cards:
+        click.echo(
+            f"{c.group[:28]:<28} {c.items:>5} {c.open:>5}  {human(c.median):<9} {human(c.p90):<9}"
+            f" {c.within_24h:>4.0%} {c.within_72h:>5.0%} {c.open_beyond_42d:>5.0%}"
+            f" {c.recidivism:>5.0%}"
+        )
+
+
+def _times(row: dict[str, Any], by: str) -> CaseTimes:
+    group = str(row[by] or "unknown")
+    return CaseTimes(group, row["first_notice_at"], row["first_gone_at"], row["reappeared"])
+
+
+def _secs(value: Any) -> float | None:
+    return value.total_seconds() if value is not None else None
+
+
+async def _stats_rows(dsn: str) -> list[dict[str, Any]]:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        return await oversight_repo.stats_rows(conn)

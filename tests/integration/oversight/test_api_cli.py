@@ -1,0 +1,156 @@
+"""The oversight JSON API (hotline token), the CLI, content movement and hold lifting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from service.db import cases
+from service.domain.states import CaseState
+from service.settings import Settings
+from tests.integration.api_client import running_api
+from tests.integration.cli_runner import takedown
+from tests.integration.oversight.pages import notified_case
+from tests.integration.oversight.world import ROUTE, add_case, events, scanner, takedown_with_stdin
+
+SHARED = "ab" * 32
+
+
+async def test_api_refuses_without_hotline_token(settings: Settings, pool: asyncpg.Pool) -> None:
+    async with running_api(settings, pool) as api:
+        anonymous = await api.client.get("/api/v1/oversight/queues/overdue")
+        scanner_token = await api.client.get(
+            "/api/v1/oversight/queues/overdue", headers=api.auth("scanner")
+        )
+        hotline = await api.client.get(
+            "/api/v1/oversight/queues/overdue", headers=api.auth("hotline")
+        )
+        assert (anonymous.status, scanner_token.status, hotline.status) == (401, 403, 200)
+        scanner_page = await api.client.get(
+            "/oversight/queues/overdue", headers=api.auth("hotline"), allow_redirects=False
+        )
+        assert scanner_page.status == 303  # pages want an analyst session, not a token
+
+
+async def test_api_queue_pages_by_keyset(settings: Settings, pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        sid = await scanner(conn)
+        ids = [
+            await notified_case(conn, sid, f"http://x.example/{n}.png", hours_ago=100 - n)
+            for n in range(5)
+        ]
+    async with running_api(settings, pool) as api:
+        seen, after = [], None
+        for _ in range(3):
+            params = {"limit": "2", "sort": "deadline", **({"after": after} if after else {})}
+            body = await (
+                await api.client.get(
+                    "/api/v1/oversight/queues/overdue", params=params, headers=api.auth("hotline")
+                )
+            ).json()
+            seen += [item["id"] for item in body["items"]]
+            after = body["next_after"]
+        assert seen == ids and after is None  # oldest deadline first, each case once
+        spec = await (await api.client.get("/api/v1/openapi.json")).json()
+        assert "/api/v1/oversight/queues/{queue}" in spec["paths"]
+        assert "/api/v1/oversight/holds" in spec["paths"]
+
+
+async def test_api_hold_and_lift_send_the_case_back_to_the_outbox(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        sid = await scanner(conn)
+        case_id = await add_case(conn, sid, "http://held.example/1.png", route=ROUTE)
+    async with running_api(settings, pool) as api:
+        placed = await api.client.post(
+            "/api/v1/oversight/holds",
+            headers=api.auth("hotline"),
+            json={"domain": "held.example", "reason": "police request"},
+        )
+        assert placed.status == 201
+        hold = (await placed.json())["result"]
+        assert hold["cases_held"] == 1
+        lifted = await api.client.post(
+            f"/api/v1/oversight/holds/{hold['id']}/lift", headers=api.auth("hotline")
+        )
+        assert (await lifted.json())["result"]["cases_released"] == 1
+    states = [e["to_state"] for e in await events(pool, case_id)]
+    assert states[-2:] == ["held", "resolved"]
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM jobs WHERE kind = 'outbox' AND case_id = $1", case_id
+            )
+            == 1
+        )
+
+
+async def test_content_movement_shows_where_removed_content_went(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        sid = await scanner(conn)
+        first = await notified_case(
+            conn, sid, "http://one.example/a.png", hours_ago=48, sha256=SHARED
+        )
+        await cases.transition(
+            conn,
+            first,
+            CaseState.GONE_PENDING,
+            actor="test",
+            stamp="first_gone_at",
+            at=datetime.now(UTC) - timedelta(hours=40),
+        )
+        other = {**ROUTE, "hoster": "Next Host", "country": "SE"}
+        await notified_case(
+            conn, sid, "http://two.example/a.png", hours_ago=10, sha256=SHARED, route=other
+        )
+    async with running_api(settings, pool) as api:
+        body = await (
+            await api.client.get(f"/api/v1/oversight/content/{SHARED}", headers=api.auth("hotline"))
+        ).json()
+    assert [row["url"] for row in body["timeline"]] == [
+        "http://one.example/a.png",
+        "http://two.example/a.png",
+    ]
+    [move] = body["moves"]
+    assert (move["from_hoster"], move["to_hoster"], move["to_country"], move["moves"]) == (
+        "Never Removes Ltd",
+        "Next Host",
+        "SE",
+        1,
+    )
+
+
+async def test_cli_creates_analysts_and_holds(db_url: str, pool: asyncpg.Pool) -> None:
+    create = ("analyst", "create", "--password-stdin", "--name")
+    code, _out, err = await takedown_with_stdin(*create, "bob", db_url=db_url, stdin="short\n")
+    assert code != 0 and "at least" in err
+    code, _out, err = await takedown_with_stdin(
+        *create, "Bob", "--role", "supervisor", db_url=db_url, stdin="a long enough secret\n"
+    )
+    assert code == 0, err
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT username, role::text, password_hash FROM analysts")
+        sid = await scanner(conn)
+        case_id = await notified_case(conn, sid, "http://cli.example/1.png", hours_ago=1)
+    assert (row["username"], row["role"]) == ("bob", "supervisor")
+    assert "a long enough secret" not in row["password_hash"]
+    added = await takedown(
+        "hold",
+        "add",
+        "--case",
+        str(case_id),
+        "--reason",
+        "LE request 7",
+        "--by",
+        "carol",
+        db_url=db_url,
+    )
+    assert added.code == 0 and "1 case(s) held" in added.out
+    [hold] = await events(pool, case_id, "hold")
+    assert hold["actor"] == "cli:carol"
+    stats = await takedown("stats-by", "--by", "country", db_url=db_url)
+    assert stats.code == 0 and "NL" in stats.out
