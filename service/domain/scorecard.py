@@ -79,8 +79,14 @@ def scorecards(cases: Iterable[CaseTimes], now: datetime) -> list[Scorecard]:
 
 
 def curve_points(cases: Iterable[CaseTimes], now: datetime) -> list[tuple[timedelta, float]]:
-    """The survival curve (share still online after t) as steps starting at (0, 1)."""
-    return [(timedelta(0), 1.0), *survival_curve(c.duration(now) for c in cases)]
+    """The survival curve (share still online after t) as steps from (0, 1) to the longest
+    observation, so that items nobody removed still draw a (flat) line."""
+    durations = [c.duration(now) for c in cases]
+    points = [(timedelta(0), 1.0), *survival_curve(durations)]
+    longest = max((d.length for d in durations), default=timedelta(0))
+    if longest > points[-1][0]:
+        points.append((longest, points[-1][1]))
+    return points
 
 
 def still_online(cases: Iterable[CaseTimes], now: datetime, at: timedelta) -> float:

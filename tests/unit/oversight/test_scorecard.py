@@ -58,8 +58,13 @@ def test_slowest_group_first_and_never_removing_is_slowest() -> None:
 
 def test_curve_starts_at_one_and_steps_down() -> None:
     points = curve_points(FIVE, NOW)
-    assert [t for t, _ in points] == [timedelta(0), 10 * H, 20 * H, 40 * H]
-    assert [s for _, s in points] == pytest.approx([1.0, 0.8, 0.6, 0.3])
+    # the last point is the longest observation (censored at 50 h): the curve stays at 0.3
+    assert [t for t, _ in points] == [timedelta(0), 10 * H, 20 * H, 40 * H, 50 * H]
+    assert [s for _, s in points] == pytest.approx([1.0, 0.8, 0.6, 0.3, 0.3])
+
+
+def test_curve_of_a_hoster_that_never_removes_is_flat() -> None:
+    assert curve_points([case(None)], NOW) == [(timedelta(0), 1.0), (50 * H, 1.0)]
 
 
 def test_removals_per_day_fill_gaps() -> None:
