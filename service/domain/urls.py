@@ -18,6 +18,10 @@ MAX_URL_LENGTH = 8192
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# Unreserved, reserved (gen-delims and sub-delims) and '%' of an already-encoded triplet.
+_ALLOWED = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
+_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -94,7 +98,22 @@ def _normalise_percent(text: str, *, keep_reserved: bool = True) -> str:
         char = chr(int(match.group(1), 16))
         return char if char in _UNRESERVED else "%" + match.group(1).upper()
 
-    return _PERCENT.sub(fix, text)
+    return _encode_unsafe(_STRAY_PERCENT.sub("%25", _PERCENT.sub(fix, text)))
+
+
+def _encode_unsafe(text: str) -> str:
+    """Percent-encode (as UTF-8) every character RFC 3986 does not allow literally.
+
+    Browsers send `ü`, spaces-turned-%20, `<`, `"` or a bidi override encoded; so do we, so that
+    both spellings are one case and no stored URL carries characters that can fool a reader.
+    """
+    if text.isascii() and not _UNSAFE_ASCII.search(text):
+        return text
+    return "".join(c if c in _ALLOWED else _utf8_escape(c) for c in text)
+
+
+def _utf8_escape(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 def _normalise_path(path: str) -> str:

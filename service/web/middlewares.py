@@ -38,6 +38,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except NotFound as exc:
         return problem_response(HttpProblem(404, "Not found", str(exc), slug="not-found"))
+    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+        # Input the database refused (a NUL byte, an out-of-range number, a reference to a
+        # row that does not exist): the client's mistake, said without internals.
+        return problem_response(_refused_by_database(exc), request.path)
     except _DB_DOWN as exc:
         # The database is away (restart, failover): tell clients to come back, never 500.
         log.warning("database unavailable while serving %s: %s", request.path, exc)
@@ -52,6 +56,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
+def _refused_by_database(exc: asyncpg.PostgresError) -> HttpProblem:
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        detail = "The request refers to something that does not exist."
+    elif isinstance(exc, asyncpg.UniqueViolationError):
+        return HttpProblem(409, "Conflict", "That already exists.", slug="conflict")
+    else:
+        detail = "A value in the request cannot be stored (invalid characters or range)."
+    return HttpProblem(422, "Invalid input", detail, slug="invalid")
+
+
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
     detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
     problem = HttpProblem(exc.status, exc.reason, detail)
@@ -64,7 +78,16 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
 
 @web.middleware
 async def secure_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects and HTML errors raised by page handlers
+        _secure(exc)
+        raise
+    _secure(response)
+    return response
+
+
+def _secure(response: web.StreamResponse) -> None:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
@@ -76,4 +99,3 @@ async def secure_headers_middleware(request: web.Request, handler: Handler) -> w
     )
     if response.content_type in ("application/json", PROBLEM_TYPE):
         headers.setdefault("Cache-Control", "no-store")
-    return response

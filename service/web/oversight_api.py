@@ -206,7 +206,7 @@ async def api_queue(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     name = valid_queue(request.match_info["queue"])
     sort, descending = sort_from(request.query)
-    limit = min(max(int(request.query.get("limit", "100") or 100), 1), 1000)
+    limit = _limit(request.query.get("limit", "100"))
     async with request.app[POOL].acquire() as conn:
         page = await oversight_repo.queue(
             conn,
@@ -319,6 +319,13 @@ async def _body(request: web.Request, model: type[Any]) -> Any:
         raise HttpProblem(
             422, "Invalid input", "see errors", slug="invalid", errors=errors
         ) from exc
+
+
+def _limit(raw: str) -> int:
+    """?limit= between 1 and 1000; anything else is the client's error, said as such."""
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise HttpProblem(400, "Invalid limit", "limit must be 1 to 1000", slug="invalid-limit")
+    return int(raw)
 
 
 def _int(raw: str) -> int:

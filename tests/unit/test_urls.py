@@ -28,6 +28,10 @@ from service.domain.urls import InvalidUrl, normalise_url
         ("http://EXAMPLE.com./x", "http://example.com/x"),
         ("http://[2001:DB8:0:0::1]:80/x", "http://[2001:db8::1]/x"),
         ("http://192.0.2.1:8080", "http://192.0.2.1:8080/"),
+        ("http://a.example/ü/%c3%bc", "http://a.example/%C3%BC/%C3%BC"),
+        ("http://a.example/x\u202ey", "http://a.example/x%E2%80%AEy"),
+        ('http://a.example/<a>"q"?x=<b>', "http://a.example/%3Ca%3E%22q%22?x=%3Cb%3E"),
+        ("http://a.example/100%zz", "http://a.example/100%25zz"),
     ],
 )
 def test_normalised_form(raw: str, expected: str) -> None:
