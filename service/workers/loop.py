@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -21,6 +22,7 @@ import asyncpg
 from service.db import jobs as job_store
 from service.db.jobs import Job
 from service.errors import TakedownError
+from service.logging_setup import case_context
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,9 @@ class ClaimLoop:
 
     async def _outcome(self, job: Job) -> Outcome:
         try:
-            return await self.stage.handle(job)
+            # Log lines written while handling carry the case id (JSON logs).
+            with case_context(job.case_id) if job.case_id else nullcontext():
+                return await self.stage.handle(job)
         except TakedownError as exc:
             if not exc.transient:
                 log.warning("%s job %s failed: %s", job.kind, job.id, exc)

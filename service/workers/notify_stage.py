@@ -23,6 +23,7 @@ from service.notify.compose import NoticeDraft, Sender, build_message
 from service.notify.items import NoticeItem
 from service.notify.mailer import DeliveryDeferred, DeliveryRefused, Mailer
 from service.notify.outbox import NEEDS_NOTICE, REROUTABLE, reroute
+from service.observability import NOTICES
 from service.settings import Settings
 from service.workers.loop import Done, Outcome, RetryAfter, backoff
 
@@ -56,12 +57,15 @@ class NotifyStage:
             message = build_message(attempt.draft, self.sender)
             await self.mailer.send(message, attempt.draft.recipient)
         except DeliveryDeferred as exc:
+            NOTICES.labels(outcome="deferred").inc()
             await self._deferred(attempt, str(exc))
             delay = backoff(job.attempts, self.settings.retry_base, self.settings.retry_max)
             return RetryAfter(delay, str(exc))
         except DeliveryRefused as exc:
+            NOTICES.labels(outcome="failed").inc()
             await self._refused(attempt, str(exc))
             return Done()
+        NOTICES.labels(outcome="sent").inc()
         await self.record_sent(attempt)
         return Done()
 

@@ -34,6 +34,7 @@ from service.domain.schedule import (
 )
 from service.domain.states import CaseState
 from service.domain.verdicts import Verdict
+from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.verdict import Prober, ProbeReport
 from service.settings import Settings
@@ -93,6 +94,7 @@ class ProbeStage:
                 return RunAgainAt(due)
         async with self.prober.hold():
             report = await self._probe(case)
+            PROBE_VERDICTS.labels(verdict=str(report.verdict)).inc()
             at = _now()
             quiet = await self._record_quiet(case, report, at)
             if quiet is not None:
