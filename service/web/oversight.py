@@ -18,6 +18,7 @@ from service.web import csvexport, oversight_api, oversight_reports
 from service.web.keys import POOL, SETTINGS
 from service.web.oversight_view import (
     QUEUE_COLUMNS,
+    clean,
     decode_cursor,
     encode_cursor,
     filters_from,
@@ -136,7 +137,7 @@ async def queue_page(request: web.Request) -> web.Response:
 @routes.get("/oversight/cases/{case_id:\\d+}")
 async def case_page(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
-    case_id = int(request.match_info["case_id"])
+    case_id = _case_id(request)
     async with request.app[POOL].acquire() as conn:
         overview = await oversight_repo.case_overview(conn, case_id)
         if overview is None:
@@ -203,8 +204,8 @@ async def case_action(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
     form = await request.post()
     check_csrf(analyst, form)
-    case_id, action = int(request.match_info["case_id"]), str(form.get("action", ""))
-    note = str(form.get("note", ""))[:500]
+    case_id, action = _case_id(request), str(form.get("action", ""))
+    note = clean(str(form.get("note", "")), 500)
     async with request.app[POOL].acquire() as conn:
         if await oversight_repo.case_overview(conn, case_id) is None:
             raise web.HTTPNotFound(text="no such case")
@@ -212,3 +213,10 @@ async def case_action(request: web.Request) -> web.Response:
             request, conn, case_id, action, note, analyst.actor, supervisor=analyst.supervisor
         )
     raise web.HTTPSeeOther(f"/oversight/cases/{case_id}")
+
+
+def _case_id(request: web.Request) -> int:
+    raw = request.match_info["case_id"]
+    if len(raw) > 18 or int(raw) == 0:
+        raise web.HTTPNotFound(text="no such case")
+    return int(raw)

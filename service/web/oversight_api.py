@@ -19,6 +19,7 @@ from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
 from service.web.oversight_view import (
     QUEUE_REASON,
+    clean,
     decode_cursor,
     encode_cursor,
     filters_from,
@@ -80,10 +81,10 @@ class CaseAction(BaseModel):
 class HoldIn(BaseModel):
     """Exactly one of case_id, hoster, domain."""
 
-    case_id: int | None = None
-    hoster: str | None = Field(default=None, max_length=300)
+    case_id: int | None = Field(default=None, ge=1, lt=2**63)
+    hoster: str | None = Field(default=None, min_length=1, max_length=300, pattern=r"^[^\x00]+$")
     domain: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")
 
 
 class ActionResult(BaseModel):
@@ -172,6 +173,7 @@ async def perform(
     supervisor: bool,
 ) -> dict[str, Any]:
     """One analyst action on a case (the pages and this API share it)."""
+    note = clean(note, 500)
     if action in LADDER_ACTIONS:
         try:
             return await oversight_actions.ladder_action(
@@ -304,7 +306,9 @@ async def api_lift_hold(request: web.Request) -> web.Response:
 async def api_content(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     async with request.app[POOL].acquire() as conn:
-        timeline = await oversight_repo.content_timeline(conn, request.match_info["digest"][:64])
+        digest = request.match_info["digest"]
+        valid = len(digest) <= 64 and all(ch in "0123456789abcdefABCDEF" for ch in digest)
+        timeline = await oversight_repo.content_timeline(conn, digest) if valid else []
         moves = await oversight_repo.waterbed(conn)
     return web.json_response(jsonable({"timeline": timeline, "moves": moves}))
 
@@ -329,6 +333,6 @@ def _limit(raw: str) -> int:
 
 
 def _int(raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
         raise HttpProblem(404, "Not found", slug="not-found")
     return int(raw)

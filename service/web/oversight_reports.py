@@ -20,7 +20,7 @@ from service.domain.scorecard import (
 )
 from service.web import charts, csvexport
 from service.web.keys import POOL
-from service.web.oversight_view import render
+from service.web.oversight_view import clean, render
 from service.web.session import check_csrf, require_analyst
 
 routes = web.RouteTableDef()
@@ -213,8 +213,8 @@ async def add_hold(request: web.Request) -> web.Response:
     analyst = await require_analyst(request, supervisor=True)
     form = await request.post()
     check_csrf(analyst, form)
-    scope, value = str(form.get("scope", "")), str(form.get("value", "")).strip()
-    reason = str(form.get("reason", "")).strip()[:2000]
+    scope, value = str(form.get("scope", "")), clean(str(form.get("value", "")), 300)
+    reason = clean(str(form.get("reason", "")))
     if scope not in ("case_id", "hoster", "domain") or not value or not reason:
         raise web.HTTPBadRequest(text="a hold needs a scope, a value and a reason")
     target: dict[str, Any] = {
@@ -222,6 +222,8 @@ async def add_hold(request: web.Request) -> web.Response:
     }
     if scope == "domain":
         target["domain"] = value.lower()
+        if not re.fullmatch(r"[a-z0-9.-]+", target["domain"]):
+            raise web.HTTPBadRequest(text="not a domain name")
     async with request.app[POOL].acquire() as conn:
         await oversight_actions.place_hold(conn, actor=analyst.actor, reason=reason, **target)
     raise web.HTTPSeeOther("/oversight/holds")

@@ -93,10 +93,20 @@ def queue_rows(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row | {"why": row.get(QUEUE_REASON[name])} for row in rows]
 
 
+def clean(text: str, limit: int = 2000) -> str:
+    """User text made safe for PostgreSQL text and jsonb (no NUL), trimmed and bounded."""
+    return text.replace("\x00", "").strip()[:limit]
+
+
+def query_int(query: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    raw = query.get(key, "")
+    valid = raw.isascii() and raw.isdigit() and len(raw) < 10
+    return min(max(int(raw), low), high) if valid else default
+
+
 def filters_from(query: Mapping[str, str]) -> QueueFilter:
     def text(key: str, limit: int = 300) -> str | None:
-        value = (query.get(key) or "").strip()
-        return value[:limit] or None
+        return clean(query.get(key) or "", limit) or None
 
     asn = text("asn", 12)
     return QueueFilter(
@@ -124,7 +134,9 @@ def decode_cursor(raw: str | None) -> tuple[str, int] | None:
         return None
     try:
         value, case_id = json.loads(base64.urlsafe_b64decode(raw.encode()))
-        return str(value), int(case_id)
+        if not 0 < int(case_id) < 2**63:
+            raise ValueError("case id out of range")
+        return clean(str(value), 100), int(case_id)
     except (ValueError, TypeError) as exc:
         raise web.HTTPBadRequest(text="malformed paging cursor") from exc
 

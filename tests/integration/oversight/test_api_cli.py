@@ -154,3 +154,25 @@ async def test_cli_creates_analysts_and_holds(db_url: str, pool: asyncpg.Pool) -
     assert hold["actor"] == "cli:carol"
     stats = await takedown("stats-by", "--by", "country", db_url=db_url)
     assert stats.code == 0 and "NL" in stats.out
+
+
+async def test_api_answers_hostile_input_without_server_errors(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with running_api(settings, pool) as api:
+        hotline = api.auth("hotline")
+        queue = "/api/v1/oversight/queues/overdue"
+        odd = await api.client.get(
+            queue, params={"limit": "abc", "hoster": "a\x00b"}, headers=hotline
+        )
+        assert odd.status == 200
+        bad_cursor = await api.client.get(queue, params={"after": "not-a-cursor"}, headers=hotline)
+        assert bad_cursor.status == 400
+        huge = await api.client.post(
+            "/api/v1/oversight/holds", headers=hotline, json={"case_id": 2**70, "reason": "x"}
+        )
+        assert huge.status == 422
+        nul = await api.client.post(
+            "/api/v1/oversight/holds", headers=hotline, json={"hoster": "a", "reason": "a\x00b"}
+        )
+        assert nul.status == 422
