@@ -95,8 +95,12 @@ class World:
         for start in range(1, self.total + 1, CHUNK):
             chunk = Chunk()
             stop = min(start + CHUNK, self.total + 1)
-            hosters = self.rand.choices(range(self.hosters), self.hoster_weights, k=stop - start)
-            states = self.rand.choices(self.state_names, self.state_weights, k=stop - start)
+            hosters = self.rand.choices(
+                range(self.hosters), cum_weights=self.hoster_weights, k=stop - start
+            )
+            states = self.rand.choices(
+                self.state_names, cum_weights=self.state_weights, k=stop - start
+            )
             for case_id, hoster, state in zip(range(start, stop), hosters, states, strict=True):
                 self._case(chunk, case_id, hoster, state)
             yield chunk
@@ -125,9 +129,9 @@ class World:
             notice_age = timedelta(days=r.expovariate(1 / 2.0))  # ~22 % past a 72 h SLA
             detected = now - notice_age - timedelta(hours=r.uniform(0.1, 3))
         elif state in {"received", "resolving"}:
-            detected = now - timedelta(minutes=r.uniform(1, 30))
+            detected = now - timedelta(minutes=r.uniform(3, 30))
         else:
-            detected = now - timedelta(days=r.uniform(0, 365) ** 1.0)
+            detected = now - timedelta(days=r.uniform(0, 365), minutes=10)
         clock = {"detected_at": detected, "received_at": detected + timedelta(minutes=2)}
         steps = PATHS[state]
         at = clock["received_at"]

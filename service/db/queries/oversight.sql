@@ -140,10 +140,15 @@ SELECT * FROM (
            (SELECT coalesce(nullif(a.note, ''), 'disputed') FROM ack_answers a
             WHERE a.case_id = c.id AND a.answer = 'dispute' AND a.reviewed_at IS NULL
             ORDER BY a.id DESC LIMIT 1) AS dispute,
-           (SELECT h.reason FROM holds h
-            WHERE h.lifted_at IS NULL
-              AND (h.case_id = c.id OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
-                   OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+           -- the case's own holds and the few hoster/domain holds, each on its own index
+           -- (0090): one OR over every hold scanned all active holds per row
+           (SELECT h.reason FROM (
+                SELECT id, reason FROM holds WHERE case_id = c.id AND lifted_at IS NULL
+                UNION ALL
+                SELECT id, reason FROM holds
+                WHERE case_id IS NULL AND lifted_at IS NULL
+                  AND (lower(hoster) = lower(coalesce(r.hoster, c.host))
+                       OR c.host = domain OR c.host LIKE '%.' || domain)) h
             ORDER BY h.id LIMIT 1) AS hold_reason
     FROM cases c
     LEFT JOIN case_routes r ON r.case_id = c.id
