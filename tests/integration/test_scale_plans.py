@@ -54,7 +54,7 @@ async def test_claim_overdue_page_and_stats_use_indexes(db_url: str) -> None:
         await conn.execute("SET enable_seqscan = off")
         capture = _CapturingConnection()
         sla = SlaPolicy(timedelta(hours=72), {"NL": timedelta(hours=24)}, {})
-        await oversight_repo.queue(capture, "overdue", sla, oversight_repo.QueueFilter())  # type: ignore[arg-type]
+        await oversight_repo.queue(capture, "overdue", sla, oversight_repo.QueueFilter())
         ((sql, args),) = capture.calls
         page = await plan_of(conn, sql, *args)
         lookups = {"holds", "ack_answers", "notice_items", "notices", "escalations"}
