@@ -327,7 +327,7 @@ async def _body(request: web.Request, model: type[Any]) -> Any:
 
 def _limit(raw: str) -> int:
     """?limit= between 1 and 1000; anything else is the client's error, said as such."""
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise HttpProblem(400, "Invalid limit", "limit must be 1 to 1000", slug="invalid-limit")
     return int(raw)
 

@@ -98,12 +98,6 @@ def clean(text: str, limit: int = 2000) -> str:
     return text.replace("\x00", "").strip()[:limit]
 
 
-def query_int(query: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    raw = query.get(key, "")
-    valid = raw.isascii() and raw.isdigit() and len(raw) < 10
-    return min(max(int(raw), low), high) if valid else default
-
-
 def filters_from(query: Mapping[str, str]) -> QueueFilter:
     def text(key: str, limit: int = 300) -> str | None:
         return clean(query.get(key) or "", limit) or None
