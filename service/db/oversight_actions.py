@@ -73,6 +73,25 @@ async def apply_holds(conn: asyncpg.Connection, *, actor: str, hold_id: int | No
     return moved
 
 
+async def hold_if_covered(conn: asyncpg.Connection, case_id: int, *, actor: str) -> bool:
+    """Put the case on hold now if an active hold covers it; True when it is (now) held."""
+    hold = await oversight_repo.hold_covering_case(conn, case_id)
+    if hold is None:
+        return False
+    if hold["state"] == CaseState.HELD.value:
+        return True
+    previous = await cases.transition(
+        conn,
+        case_id,
+        CaseState.HELD,
+        actor=actor,
+        kind="hold",
+        detail={"hold_id": hold["hold_id"], "reason": hold["reason"]},
+        expect=CaseState(hold["state"]),
+    )
+    return previous is not None
+
+
 async def lift_hold(conn: asyncpg.Connection, hold_id: int, *, actor: str) -> dict[str, Any] | None:
     """Lift a hold; its cases no other hold covers go back to work (notice or resolution)."""
     async with conn.transaction():

@@ -225,6 +225,11 @@ async def cases_to_hold(
     return [dict(r) for r in await conn.fetch(q("oversight_cases_to_hold"), hold_id, limit)]
 
 
+async def hold_covering_case(conn: asyncpg.Connection, case_id: int) -> Row | None:
+    row = await conn.fetchrow(q("oversight_hold_covering_case"), case_id)
+    return dict(row) if row else None
+
+
 async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[Row]:
     return [dict(r) for r in await conn.fetch(q("oversight_cases_to_release"), hold_id)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.db.jobs import Job
+from service.db.oversight_actions import hold_if_covered
 from service.notify.outbox import place_case
 from service.settings import Settings
 from service.workers.loop import Done, Outcome
@@ -27,6 +28,9 @@ class OutboxStage:
         if job.case_id is None:
             return Done()
         async with self.pool.acquire() as conn:
+            # A law-enforcement hold wins over sending: nothing goes out about a held case.
+            if await hold_if_covered(conn, job.case_id, actor="worker:outbox"):
+                return Done()
             await place_case(conn, self.settings, job.case_id)
         return Done()
 

@@ -250,3 +250,18 @@ WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now()
 
 -- name: oversight_end_session
 UPDATE analyst_sessions SET ended_at = now() WHERE token_sha256 = $1 AND ended_at IS NULL;
+
+-- name: oversight_hold_covering_case
+-- The oldest active hold that covers case $1 (by case, hoster or domain), if any. The outbox
+-- asks this right before a case joins a notice batch, so a fresh hoster/domain hold never
+-- waits for the next escalation sweep.
+SELECT h.id AS hold_id, h.reason, c.state
+FROM cases c
+LEFT JOIN case_routes r ON r.case_id = c.id
+JOIN holds h ON h.lifted_at IS NULL
+    AND (h.case_id = c.id
+         OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
+         OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+WHERE c.id = $1
+ORDER BY h.id
+LIMIT 1;
