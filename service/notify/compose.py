@@ -162,7 +162,8 @@ def _headers(message: Message, draft: NoticeDraft, sender: Sender) -> None:
     message["Reply-To"] = sender.reply_to
     message["To"] = draft.recipient
     title = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
-    message["Subject"] = Header(title, _UTF8).encode()
+    # A Header object is folded by the generator; a pre-encoded string gains a leading space.
+    message["Subject"] = Header(title, _UTF8)  # type: ignore[assignment]  (compat32 API)
     message["Date"] = format_datetime(draft.created_at)
     message["Message-ID"] = draft.message_id
     message["X-Takedown-Notice-Id"] = str(draft.notice_id)
