@@ -162,8 +162,9 @@ def _headers(message: Message, draft: NoticeDraft, sender: Sender) -> None:
     message["Reply-To"] = sender.reply_to
     message["To"] = draft.recipient
     title = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
-    # A Header object is folded by the generator; a pre-encoded string gains a leading space.
-    message["Subject"] = Header(title, _UTF8)  # type: ignore[assignment]  (compat32 API)
+    # A Header object (compat32 API) is folded by the generator; a pre-encoded string
+    # gains a leading space when read back.
+    message["Subject"] = Header(title, _UTF8)  # type: ignore[assignment]
     message["Date"] = format_datetime(draft.created_at)
     message["Message-ID"] = draft.message_id
     message["X-Takedown-Notice-Id"] = str(draft.notice_id)
