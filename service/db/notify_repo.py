@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -110,6 +110,17 @@ async def insert_ack_token(
 async def mark_sent(conn: asyncpg.Connection, notice_id: int) -> datetime | None:
     sent_at: datetime | None = await conn.fetchval(q("notify_mark_sent"), notice_id)
     return sent_at
+
+
+async def earlier_unsent(conn: asyncpg.Connection, recipient: str, notice_id: int) -> bool:
+    return bool(await conn.fetchval(q("notify_earlier_unsent"), recipient, notice_id))
+
+
+async def next_unsent(
+    conn: asyncpg.Connection, recipient: str, gather: timedelta
+) -> tuple[int, datetime] | None:
+    row = await conn.fetchrow(q("notify_next_unsent"), recipient, gather)
+    return (row["id"], row["due"]) if row else None
 
 
 async def mark_failed(conn: asyncpg.Connection, notice_id: int, error: str) -> None:

@@ -9,7 +9,7 @@ same Message-ID; the case transitions, events and probe jobs happen only once, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,7 @@ from service.notify.mailer import DeliveryDeferred, DeliveryRefused, Mailer
 from service.notify.outbox import NEEDS_NOTICE, REROUTABLE, reroute
 from service.observability import NOTICES
 from service.settings import Settings
-from service.workers.loop import Done, Outcome, RetryAfter, backoff
+from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
 
 ACTOR = "worker:notify"
 
@@ -50,6 +50,10 @@ class NotifyStage:
     async def handle(self, job: Job) -> Outcome:
         if job.ref_id is None:
             return Done()
+        if await self._behind_earlier(job.ref_id):
+            # Per recipient, notices leave in creation order (a retried one would otherwise be
+            # overtaken after a mail outage); the earlier one wakes this job when it leaves.
+            return RunAgainAt(datetime.now(UTC) + self.settings.retry_base)
         attempt = await self.prepare(job.ref_id)
         if attempt is None:
             return Done()
@@ -68,6 +72,21 @@ class NotifyStage:
         NOTICES.labels(outcome="sent").inc()
         await self.record_sent(attempt)
         return Done()
+
+    async def _behind_earlier(self, notice_id: int) -> bool:
+        async with self.pool.acquire() as conn:
+            notice = await notify_repo.get_notice(conn, notice_id)
+            if notice is None or notice["state"] in ("sent", "failed"):
+                return False
+            return await notify_repo.earlier_unsent(conn, notice["recipient"], notice_id)
+
+    async def _wake_next(self, conn: asyncpg.Connection, recipient: str) -> None:
+        """The recipient's next notice may go now that the one before it has left."""
+        following = await notify_repo.next_unsent(
+            conn, recipient, self.settings.notice_gather_window
+        )
+        if following is not None:
+            await jobs.enqueue_for_ref(conn, "notify", following[0], run_at=following[1])
 
     async def prepare(self, notice_id: int) -> Attempt | None:
         """Seal/split the batch, count the attempt, issue an ack token; None if nothing to send."""
@@ -123,6 +142,7 @@ class NotifyStage:
             if await notify_repo.mark_sent(conn, draft.notice_id) is None:
                 return  # recorded by an earlier run already
             await notify_repo.health_delivered(conn, draft.recipient)
+            await self._wake_next(conn, draft.recipient)
             detail = {
                 "notice_id": draft.notice_id,
                 "message_id": draft.message_id,
@@ -164,6 +184,7 @@ class NotifyStage:
             await notify_repo.mark_failed(conn, attempt.draft.notice_id, error)
             await notify_repo.health_failed(conn, attempt.draft.recipient, error, bounce=False)
             await reroute(conn, self.settings, attempt.notice, error)
+            await self._wake_next(conn, attempt.draft.recipient)
 
 
 def build(pool: asyncpg.Pool, settings: Settings) -> NotifyStage:

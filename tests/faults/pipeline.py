@@ -70,8 +70,8 @@ def _env_text(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-async def submit_world(pool: asyncpg.Pool, world: World) -> list[int]:
-    """Store the world's reports as a scanner's import would; the new case ids."""
+def world_reports(world: World) -> list[ValidReport]:
+    """What the sim's scanner reports for the world, validated as intake does."""
     now = datetime.now(UTC)
     checked = [
         validate_report(i, raw, now=now, max_skew=timedelta(minutes=5))
@@ -79,12 +79,23 @@ async def submit_world(pool: asyncpg.Pool, world: World) -> list[int]:
     ]
     valid = [r for r in checked if isinstance(r, ValidReport)]
     assert len(valid) == len(checked), "the sim's scanner sent a report intake refuses"
+    return valid
+
+
+async def submit(pool: asyncpg.Pool, reports: list[ValidReport]) -> list[int]:
+    """Store reports as a scanner's import would; their case ids."""
     async with pool.acquire() as conn:
-        token, _secret = await create_token(conn, "fault-scanner", "scanner")
+        scanner = await conn.fetchval("SELECT id FROM tokens WHERE name = 'fault-scanner'")
+        if scanner is None:
+            scanner = (await create_token(conn, "fault-scanner", "scanner"))[0].id
     results = await ingest_reports(
-        pool, valid, scanner_id=token.id, actor="scanner:fault", via="import"
+        pool, reports, scanner_id=scanner, actor="scanner:fault", via="import"
     )
     return [r.case_id for r in results]
+
+
+async def submit_world(pool: asyncpg.Pool, world: World) -> list[int]:
+    return await submit(pool, world_reports(world))
 
 
 async def eventually(

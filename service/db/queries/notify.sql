@@ -153,3 +153,17 @@ RETURNING id;
 DELETE FROM notice_items i USING cases c
 WHERE i.notice_id = $1 AND c.id = i.case_id AND NOT (c.state::text = ANY($2::text[]))
 RETURNING i.case_id;
+
+-- name: notify_earlier_unsent
+-- Whether recipient $1 has a notice created before notice $2 that is still to be sent:
+-- per recipient, notices leave in the order they were created (also after a mail outage).
+SELECT EXISTS (
+    SELECT FROM notices WHERE recipient = $1 AND id < $2 AND state IN ('pending', 'sending')
+);
+
+-- name: notify_next_unsent
+-- The oldest notice of recipient $1 still to be sent, and when it may go (its gathering
+-- window $2 after creation): woken as soon as the notice before it has left.
+SELECT id, greatest(now(), created_at + $2::interval) AS due
+FROM notices WHERE recipient = $1 AND state IN ('pending', 'sending')
+ORDER BY id LIMIT 1;
