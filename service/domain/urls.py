@@ -43,6 +43,36 @@ def normalise_url(raw: str) -> NormalisedUrl:
         raise InvalidUrl("empty URL")
     if len(raw) > MAX_URL_LENGTH:
         raise InvalidUrl(f"URL longer than {MAX_URL_LENGTH} characters")
+    return _already_normal(raw) or _normalise(raw)
+
+
+# Most URLs scanners send are already in normal form (lower-case scheme and host, no port,
+# no percent-escapes, no dot-segments, no fragment). Recognising them with one regex is about
+# five times cheaper than taking them apart; a property test checks both ways agree.
+_SIMPLE = re.compile(
+    r"(https?)://([a-z0-9.-]{1,253})(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)?(\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*)?"
+)
+
+
+def _already_normal(raw: str) -> NormalisedUrl | None:
+    match = _SIMPLE.fullmatch(raw)
+    if match is None:
+        return None
+    scheme, host, path, query = match.groups()
+    if (path and "/." in path) or query == "?" or not _is_normal_host(host):
+        return None
+    url = f"{scheme}://{host}{path or '/'}{query or ''}"
+    return NormalisedUrl(url=url, host=host, original=raw)
+
+
+def _is_normal_host(host: str) -> bool:
+    try:
+        return _normalise_host(host) == host
+    except InvalidUrl:
+        return False  # the full path says why
+
+
+def _normalise(raw: str) -> NormalisedUrl:
     text = raw.strip()
     if _FORBIDDEN.search(text):
         raise InvalidUrl("URL contains whitespace or control characters")

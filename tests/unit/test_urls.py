@@ -96,3 +96,27 @@ def test_normalisation_is_idempotent(
     except InvalidUrl:
         return
     assert normalise_url(once).url == once
+
+
+_simple_paths = st.lists(
+    st.sampled_from(["a", "B", ".", "..", "x.y", "~u", "a=b", "", "@", ":"]), max_size=6
+).map(lambda parts: "/" + "/".join(parts))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    host=st.from_regex(r"[a-z0-9]{1,8}(\.[a-z0-9-]{1,8}){0,3}\.?", fullmatch=True),
+    path=st.one_of(st.just(""), _simple_paths),
+    query=st.one_of(st.just(""), st.text(alphabet="ab=&?/.", max_size=6).map(lambda q: "?" + q)),
+)
+def test_the_fast_path_agrees_with_the_full_normalisation(host: str, path: str, query: str) -> None:
+    from service.domain.urls import _already_normal, _normalise
+
+    raw = f"https://{host}{path}{query}"
+    fast = _already_normal(raw)
+    try:
+        slow = _normalise(raw)
+    except InvalidUrl:
+        assert fast is None
+        return
+    assert fast is None or fast == slow
