@@ -60,14 +60,15 @@ class Page:
 
 
 def sla_params(sla: SlaPolicy) -> list[Any]:
+    """The SLA as query parameters; allowances in seconds (a fixed shift of the clock)."""
     hosters = list(sla.by_hoster.items())
     countries = list(sla.by_country.items())
     return [
-        sla.default,
+        sla.default.total_seconds(),
         [name.lower() for name, _ in hosters],
-        [value for _, value in hosters],
+        [value.total_seconds() for _, value in hosters],
         [code.upper() for code, _ in countries],
-        [value for _, value in countries],
+        [value.total_seconds() for _, value in countries],
     ]
 
 
@@ -85,6 +86,31 @@ async def queue(
     """One page of an analyst queue, sorted and filtered."""
     if name not in QUEUES or sort not in SORTS:
         raise ValueError(f"unknown queue {name!r} or sort {sort!r}")
+    if name == "overdue" and sort == "deadline" and not _narrowing(filters):
+        return await _overdue_by_deadline(conn, sla, filters, descending, after, limit)
+    return await scan_queue(conn, name, sla, filters, sort, descending, after, limit)
+
+
+def _narrowing(filters: QueueFilter) -> bool:
+    """Filters that may match few cases of an allowance class: the walk would then read the
+    class's whole overdue range once per class, and the general query's one hash join over
+    the clock's cases is cheaper (measured at a million cases)."""
+    narrowing = (filters.hoster, filters.country, filters.asn, filters.search)
+    return any(value is not None for value in narrowing)
+
+
+async def scan_queue(
+    conn: asyncpg.Connection,
+    name: str,
+    sla: SlaPolicy,
+    filters: QueueFilter,
+    sort: str,
+    descending: bool,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> Page:
+    """Any queue in any order by the general query (a scan of every case it may show); the
+    reference the overdue walk is tested against."""
     expression, cast = SORTS[sort]
     direction, compare = ("DESC", "<") if descending else ("ASC", ">")
     keyset = f"($11::text IS NULL OR ({expression}, q.id) {compare} ($11::{cast}, $12::bigint))"
@@ -99,6 +125,36 @@ async def queue(
     rows = rows[:limit]
     cursor = (_cursor_value(rows[-1], sort), rows[-1]["id"]) if more and rows else None
     return Page(rows, cursor)
+
+
+async def _overdue_by_deadline(
+    conn: asyncpg.Connection,
+    sla: SlaPolicy,
+    filters: QueueFilter,
+    descending: bool,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> Page:
+    """The overdue queue in deadline order: the page's ids from one short index walk per
+    allowance class (oversight_overdue_walk), then their rows; same rows and cursor as the
+    general query, at a cost that does not grow with the number of open cases."""
+    direction, compare = ("DESC", "<") if descending else ("ASC", ">")
+    start = ("infinity", 2**63 - 1) if descending else ("-infinity", 0)
+    cursor = after or start
+    base = [*sla_params(sla), filters.hoster, filters.country, filters.asn, filters.state]
+    base.append(filters.search)
+    walk = q("oversight_overdue_walk").format(cmp=compare, dir=direction)
+    ids = [r["id"] for r in await conn.fetch(walk, *base, cursor[0], cursor[1], limit + 1)]
+    expression = SORTS["deadline"][0]
+    sql = (
+        f"{q('oversight_queue_rows')}\n  AND ({QUEUES['overdue']})\n  AND q.id = ANY($11::bigint[])"
+        f"\nORDER BY {expression} {direction}, q.id {direction}"
+    )
+    rows = [dict(r) for r in await conn.fetch(sql, *base, ids)] if ids else []
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_after = (_cursor_value(rows[-1], "deadline"), rows[-1]["id"]) if more and rows else None
+    return Page(rows, next_after)
 
 
 def _cursor_value(row: Row, sort: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.plans import indexes_used, plan_of, seq_scans
+from bench.plans import indexes_used, nodes, plan_of, seq_scans
 from bench.scale_data import load
 from service.db import oversight_repo
 from service.db.queries import q
@@ -21,17 +21,18 @@ from service.db.tokens import create_token
 from service.domain.sla import SlaPolicy
 
 CASES = 20_000
+H = timedelta(hours=1)
 
 
 class _CapturingConnection:
-    """Records the SQL and arguments the repository sends, answering with no rows."""
+    """Records the SQL and arguments the repository sends, answering with one case id."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         self.calls.append((sql, args))
-        return []
+        return [{"id": 1}] if len(self.calls) == 1 else []
 
 
 async def _loaded(db_url: str) -> asyncpg.Connection:
@@ -53,12 +54,18 @@ async def test_claim_overdue_page_and_stats_use_indexes(db_url: str) -> None:
         # growing table per row at a million cases).
         await conn.execute("SET enable_seqscan = off")
         capture = _CapturingConnection()
-        sla = SlaPolicy(timedelta(hours=72), {"NL": timedelta(hours=24)}, {})
+        sla = SlaPolicy(timedelta(hours=72), {"NL": timedelta(hours=24)}, {"Hoster 7": H})
         await oversight_repo.queue(capture, "overdue", sla, oversight_repo.QueueFilter())
-        ((sql, args),) = capture.calls
+        (walk_sql, walk_args), (sql, args) = capture.calls
+        # the page's ids: one ordered walk of the notice clock per allowance class, joined to
+        # routes by key — never a scan or a sort of every open case
+        walk = await plan_of(conn, walk_sql, *walk_args)
+        assert "cases_on_notice_clock" in indexes_used(walk)
+        assert seq_scans(walk, {"cases", "case_routes"}) == []
+        assert not [n for n in nodes(walk) if n["Node Type"] in ("Hash Join", "Bitmap Heap Scan")]
         page = await plan_of(conn, sql, *args)
         lookups = {"holds", "ack_answers", "notice_items", "notices", "escalations"}
-        assert seq_scans(page, lookups) == []
+        assert seq_scans(page, lookups | {"cases", "case_routes"}) == []
         assert {"holds_active_case", "ack_answers_open_case"} <= indexes_used(page)
 
         stats = await plan_of(conn, q("oversight_stats_rows"))

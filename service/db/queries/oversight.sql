@@ -121,12 +121,14 @@ WHERE h.id = $1 AND c.state = 'held'
 
 -- name: oversight_queue_rows
 -- Every case with what the queues filter on. $1 default SLA, $2/$3 per-hoster (lower-case
--- names, allowances), $4/$5 per-country; filters $6 hoster, $7 country, $8 asn, $9 state,
--- $10 URL substring (NULL = any). The repository adds the queue condition and keyset paging.
+-- names, allowances), $4/$5 per-country (allowances in seconds: a fixed shift of the clock in
+-- every session time zone); filters $6 hoster, $7 country, $8 asn, $9 state, $10 URL
+-- substring (NULL = any). The repository adds the queue condition and keyset paging.
 SELECT * FROM (
     SELECT c.id, c.url, c.host, c.state::text AS state, coalesce(r.hoster, c.host) AS hoster,
            r.asn, r.country, c.received_at, c.first_notice_at, c.reappeared_at,
-           c.first_notice_at + coalesce(hs.allow, cs.allow, $1::interval) AS deadline,
+           c.first_notice_at + coalesce(hs.allow, cs.allow, $1::float8) * interval '1 second'
+               AS deadline,
            coalesce(e.paused, false) AS paused, coalesce(e.next_step, 0) AS next_step,
            r.no_contact_reason,
            -- the latest notice about the case failed or bounced
@@ -153,15 +155,58 @@ SELECT * FROM (
     FROM cases c
     LEFT JOIN case_routes r ON r.case_id = c.id
     LEFT JOIN escalations e ON e.case_id = c.id
-    LEFT JOIN unnest($2::text[], $3::interval[]) AS hs (name, allow)
+    LEFT JOIN unnest($2::text[], $3::float8[]) AS hs (name, allow)
            ON hs.name = lower(coalesce(r.hoster, c.host))
-    LEFT JOIN unnest($4::text[], $5::interval[]) AS cs (country, allow) ON cs.country = r.country
+    LEFT JOIN unnest($4::text[], $5::float8[]) AS cs (country, allow) ON cs.country = r.country
 ) q
 WHERE ($6::text IS NULL OR lower(q.hoster) = lower($6))
   AND ($7::text IS NULL OR q.country = upper($7))
   AND ($8::bigint IS NULL OR q.asn = $8)
   AND ($9::text IS NULL OR q.state = $9)
   AND ($10::text IS NULL OR strpos(lower(q.url), lower($10)) > 0)
+
+-- name: oversight_overdue_walk
+-- The ids of one page of the overdue queue by deadline, at a cost that follows the page size,
+-- not the number of open cases. deadline = first_notice_at + allowance, and the allowance
+-- takes few values (default, per country, per hoster): within one allowance deadline order
+-- is notice order. So each distinct allowance walks cases_on_notice_clock (0090) from the
+-- cursor shifted back by that allowance, keeps the cases whose allowance it is (and that pass
+-- the filters), and stops after $13 rows; the classes' rows are then merged by deadline.
+-- $1–$10 as oversight_queue_rows; $11/$12 the cursor (deadline as text, id; sentinels
+-- -infinity/0 or infinity/max when none); $13 page size + 1. The repository fills in the
+-- direction: {cmp} is > or <, {dir} ASC or DESC.
+WITH classes AS (
+    SELECT DISTINCT a.allow * interval '1 second' AS allow
+    FROM unnest($3::float8[] || $5::float8[] || $1::float8) AS a (allow)
+)
+SELECT w.id, w.deadline
+FROM classes k
+CROSS JOIN LATERAL (
+    SELECT c.id, c.first_notice_at + k.allow AS deadline
+    FROM cases c
+    LEFT JOIN case_routes r ON r.case_id = c.id
+    WHERE c.state IN ('notified', 'acknowledged', 'escalated')
+      AND c.first_notice_at < now() - k.allow
+      AND (c.first_notice_at, c.id) {cmp} ($11::text::timestamptz - k.allow, $12::bigint)
+      -- CASE hides the class test from the planner's selectivity guess (0.5% for an `=`
+      -- on an expression), which otherwise prices the ordered walk as a scan of the whole
+      -- clock and hash-joins and sorts every open case instead
+      AND CASE WHEN coalesce(
+              (SELECT hs.allow FROM unnest($2::text[], $3::float8[]) AS hs (name, allow)
+               WHERE hs.name = lower(coalesce(r.hoster, c.host)) LIMIT 1),
+              (SELECT cs.allow FROM unnest($4::text[], $5::float8[]) AS cs (country, allow)
+               WHERE cs.country = r.country LIMIT 1),
+              $1::float8) * interval '1 second' = k.allow THEN true ELSE false END
+      AND ($6::text IS NULL OR lower(coalesce(r.hoster, c.host)) = lower($6))
+      AND ($7::text IS NULL OR r.country = upper($7))
+      AND ($8::bigint IS NULL OR r.asn = $8)
+      AND ($9::text IS NULL OR c.state::text = $9)
+      AND ($10::text IS NULL OR strpos(lower(c.url), lower($10)) > 0)
+    ORDER BY c.first_notice_at {dir}, c.id {dir}
+    LIMIT $13
+) w
+ORDER BY w.deadline {dir}, w.id {dir}
+LIMIT $13;
 
 -- name: oversight_review_answers
 -- The hotline looked at the unreviewed answers $2 ('not_ours', 'dispute') of case $1.
