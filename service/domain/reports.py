@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -15,16 +15,22 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    field_validator,
+    model_validator,
 )
 
 from service.domain.urls import InvalidUrl, NormalisedUrl, normalise_url
 
 HASH_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32, "pdq": 64}
 HashAlgorithm = Literal["sha256", "sha1", "md5", "pdq"]
-_HEX = re.compile(r"^[0-9a-f]+$")
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+def _hex(length: int) -> object:
+    # Checked in pydantic's core (no Python call per report); _problems words the error.
+    return StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=f"^[0-9a-f]{{{length}}}$"
+    )
 
 
 class Hashes(BaseModel):
@@ -32,22 +38,10 @@ class Hashes(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sha256: str | None = None
-    sha1: str | None = None
-    md5: str | None = None
-    pdq: str | None = None
-
-    @field_validator("sha256", "sha1", "md5", "pdq")
-    @classmethod
-    def _hex_of_right_length(cls, value: str | None, info: object) -> str | None:
-        if value is None:
-            return None
-        name = getattr(info, "field_name", "")
-        value = value.strip().lower()
-        expected = HASH_LENGTHS[name]
-        if len(value) != expected or not _HEX.match(value):
-            raise ValueError(f"{name} must be {expected} hexadecimal characters")
-        return value
+    sha256: Annotated[str, _hex(64)] | None = None
+    sha1: Annotated[str, _hex(40)] | None = None
+    md5: Annotated[str, _hex(32)] | None = None
+    pdq: Annotated[str, _hex(64)] | None = None
 
     def present(self) -> dict[str, str]:
         pairs = (("sha256", self.sha256), ("sha1", self.sha1), ("md5", self.md5), ("pdq", self.pdq))
@@ -61,25 +55,31 @@ class ReportIn(BaseModel):
 
     url: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
     hashes: Hashes
-    media_type: Annotated[str, StringConstraints(min_length=3, max_length=255)]
+    media_type: Annotated[
+        str,
+        StringConstraints(
+            min_length=3,
+            max_length=255,
+            strip_whitespace=True,
+            to_lower=True,
+            pattern=MEDIA_TYPE.pattern,
+        ),
+    ]
     detected_at: AwareDatetime
     source_ref: ShortText
     classification: ShortText | None = None
 
-    @field_validator("hashes")
-    @classmethod
-    def _at_least_one(cls, value: Hashes) -> Hashes:
-        if not value.present():
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ReportIn:
+        hashes = self.hashes
+        if (
+            hashes.sha256 is None
+            and hashes.sha1 is None
+            and hashes.md5 is None
+            and hashes.pdq is None
+        ):
             raise ValueError("at least one hash (sha256, sha1, md5 or pdq) is required")
-        return value
-
-    @field_validator("media_type")
-    @classmethod
-    def _media_type(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not MEDIA_TYPE.match(value):
-            raise ValueError("media_type must look like type/subtype, e.g. image/jpeg")
-        return value
+        return self
 
 
 class ReportsIn(BaseModel):
@@ -135,10 +135,20 @@ def _checked_url(raw: object, problems: list[dict[str, object]]) -> NormalisedUr
 def _problems(exc: ValidationError) -> list[dict[str, object]]:
     problems: list[dict[str, object]] = []
     for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in error["loc"]) or "report"
-        reason = str(error["msg"]).removeprefix("Value error, ")
-        problems.append({"field": field, "reason": reason})
+        loc = [str(part) for part in error["loc"]]
+        field = ".".join(loc) or "hashes"
+        problems.append({"field": field, "reason": _reason(loc, error)})
     return problems
+
+
+def _reason(loc: list[str], error: Any) -> str:
+    """Pydantic's message, reworded where a scanner operator deserves a plainer one."""
+    if error["type"] == "string_pattern_mismatch":
+        if loc[:1] == ["hashes"] and loc[-1] in HASH_LENGTHS:
+            return f"{loc[-1]} must be {HASH_LENGTHS[loc[-1]]} hexadecimal characters"
+        if loc == ["media_type"]:
+            return "media_type must look like type/subtype, e.g. image/jpeg"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 _BATCH = TypeAdapter(list[ReportIn])
