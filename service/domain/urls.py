@@ -23,7 +23,8 @@ _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _ALLOWED = _UNRESERVED | frozenset(":/?#[]@!$&'()*+,;=%")
 _UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f]")
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
 class InvalidUrl(ValueError):
@@ -113,14 +114,17 @@ def _normalise_host(host: str) -> str:
             return ipaddress.ip_address(host).compressed
         except ValueError:
             pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise InvalidUrl(f"host is not a valid internationalised name: {exc}") from exc
-    labels = ascii_host.split(".")
-    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+    ascii_host = host if host.isascii() else _idna(host)
+    if len(ascii_host) > 253 or not _DNS_NAME.fullmatch(ascii_host):
         raise InvalidUrl("host is not a valid DNS name")
     return ascii_host
+
+
+def _idna(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidUrl(f"host is not a valid internationalised name: {exc}") from exc
 
 
 def _normalise_percent(text: str, *, keep_reserved: bool = True) -> str:
