@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from service.domain.stats import Duration, summarise, survival_at, survival_curve
+from service.domain.stats import (
+    Duration,
+    Tally,
+    km_curve,
+    summarise_tallies,
+    survival_at,
+    survival_curve,
+)
 
 LONG_TAIL = timedelta(days=42)  # Project Arachnid's published long tail
 
@@ -48,32 +55,63 @@ class Scorecard:
     recidivism: float
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """A group's cases whose notice-clock duration is `length` (pre-aggregated by the
+    statistics query, or one exact duration): removed ones, open ones, came-back ones."""
+
+    group: str
+    length: timedelta
+    removed: int
+    open: int
+    reappeared: int = 0
+
+
+def buckets(cases: Iterable[CaseTimes], now: datetime) -> list[Bucket]:
+    """Exact buckets: one per case."""
+    out = []
+    for c in cases:
+        d = c.duration(now)
+        out.append(Bucket(c.group, d.length, int(d.removed), int(not d.removed), int(c.reappeared)))
+    return out
+
+
 def scorecard(group: str, cases: list[CaseTimes], now: datetime) -> Scorecard:
-    durations = [c.duration(now) for c in cases]
-    summary = summarise(durations)
-    removed = [c for c in cases if c.first_gone_at is not None]
-    long_open = sum(1 for d in durations if not d.removed and d.length > LONG_TAIL)
-    came_back = sum(1 for c in cases if c.reappeared)
+    return card_of(group, buckets(cases, now))
+
+
+def card_of(group: str, items: list[Bucket]) -> Scorecard:
+    """One group's scorecard from its buckets."""
+    summary = summarise_tallies(_tallies(items))
+    total = sum(b.removed + b.open for b in items)
+    removed = sum(b.removed for b in items)
+    long_open = sum(b.open for b in items if b.length > LONG_TAIL)
+    came_back = sum(b.reappeared for b in items)
     return Scorecard(
         group=group,
-        items=len(cases),
-        open=len(cases) - len(removed),
-        removed=len(removed),
+        items=total,
+        open=total - removed,
+        removed=removed,
         median=summary.median,
         p90=summary.p90,
         within_24h=summary.within_24h,
         within_72h=summary.within_72h,
-        open_beyond_42d=long_open / len(cases) if cases else 0.0,
-        recidivism=came_back / len(removed) if removed else 0.0,
+        open_beyond_42d=long_open / total if total else 0.0,
+        recidivism=came_back / removed if removed else 0.0,
     )
 
 
 def scorecards(cases: Iterable[CaseTimes], now: datetime) -> list[Scorecard]:
     """One scorecard per group, slowest first (no median yet counts as slowest)."""
-    groups: dict[str, list[CaseTimes]] = defaultdict(list)
-    for case in cases:
-        groups[case.group].append(case)
-    cards = [scorecard(name, items, now) for name, items in groups.items()]
+    return cards_of(buckets(cases, now))
+
+
+def cards_of(items: Iterable[Bucket]) -> list[Scorecard]:
+    """One scorecard per group of the buckets, slowest first."""
+    groups: dict[str, list[Bucket]] = defaultdict(list)
+    for item in items:
+        groups[item.group].append(item)
+    cards = [card_of(name, members) for name, members in groups.items()]
     never = timedelta.max
     return sorted(cards, key=lambda c: (-(c.median or never).total_seconds(), -c.items, c.group))
 
@@ -81,9 +119,14 @@ def scorecards(cases: Iterable[CaseTimes], now: datetime) -> list[Scorecard]:
 def curve_points(cases: Iterable[CaseTimes], now: datetime) -> list[tuple[timedelta, float]]:
     """The survival curve (share still online after t) as steps from (0, 1) to the longest
     observation, so that items nobody removed still draw a (flat) line."""
-    durations = [c.duration(now) for c in cases]
-    points = [(timedelta(0), 1.0), *survival_curve(durations)]
-    longest = max((d.length for d in durations), default=timedelta(0))
+    return curve_of(buckets(cases, now))
+
+
+def curve_of(items: Iterable[Bucket]) -> list[tuple[timedelta, float]]:
+    """The survival curve over all the buckets (every group together)."""
+    listed = list(items)
+    points = [(timedelta(0), 1.0), *km_curve(_tallies(listed))]
+    longest = max((b.length for b in listed), default=timedelta(0))
     if longest > points[-1][0]:
         points.append((longest, points[-1][1]))
     return points
@@ -91,6 +134,10 @@ def curve_points(cases: Iterable[CaseTimes], now: datetime) -> list[tuple[timede
 
 def still_online(cases: Iterable[CaseTimes], now: datetime, at: timedelta) -> float:
     return survival_at(survival_curve(c.duration(now) for c in cases), at)
+
+
+def _tallies(items: Iterable[Bucket]) -> list[Tally]:
+    return [Tally(b.length, b.removed, b.open) for b in items]
 
 
 def removals_per_day(cases: Iterable[CaseTimes]) -> list[tuple[date, int]]:

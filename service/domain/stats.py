@@ -10,9 +10,10 @@ at risk just before tᵢ (cases censored at tᵢ count as at risk at tᵢ, the u
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,52 @@ class Summary:
     within_72h: float
 
 
-def survival_curve(durations: Iterable[Duration]) -> list[tuple[timedelta, float]]:
-    """The Kaplan–Meier steps: (event time, S just after it), in time order."""
-    items = list(durations)
-    removals = Counter(d.length for d in items if d.removed)
-    at_risk = len(items)
-    leaving = Counter(d.length for d in items)
+@dataclass(frozen=True)
+class Tally:
+    """Cases that left observation after `length`: how many by removal, how many still open
+    (censored). The statistics queries send these pre-aggregated per duration bucket."""
+
+    length: timedelta
+    removed: int
+    censored: int
+
+
+def tallies(durations: Iterable[Duration]) -> list[Tally]:
+    """Exact tallies: one per distinct duration."""
+    removed: Counter[timedelta] = Counter()
+    censored: Counter[timedelta] = Counter()
+    for d in durations:
+        (removed if d.removed else censored)[d.length] += 1
+    return [Tally(t, removed[t], censored[t]) for t in sorted(removed.keys() | censored.keys())]
+
+
+def merged(items: Iterable[Tally]) -> list[Tally]:
+    """Tallies of equal length summed, in length order."""
+    removed: Counter[timedelta] = Counter()
+    censored: Counter[timedelta] = Counter()
+    for t in items:
+        removed[t.length] += t.removed
+        censored[t.length] += t.censored
+    return [Tally(t, removed[t], censored[t]) for t in sorted(removed.keys() | censored.keys())]
+
+
+def km_curve(items: Iterable[Tally]) -> list[tuple[timedelta, float]]:
+    """The Kaplan–Meier steps from tallies: (event time, S just after it), in time order."""
+    ordered = merged(items)
+    at_risk = sum(t.removed + t.censored for t in ordered)
     steps: list[tuple[timedelta, float]] = []
     survival = 1.0
-    for t in sorted(leaving):
-        if removals[t]:
-            survival *= 1 - removals[t] / at_risk
-            steps.append((t, survival))
-        at_risk -= leaving[t]
+    for t in ordered:
+        if t.removed:
+            survival *= 1 - t.removed / at_risk
+            steps.append((t.length, survival))
+        at_risk -= t.removed + t.censored
     return steps
+
+
+def survival_curve(durations: Iterable[Duration]) -> list[tuple[timedelta, float]]:
+    """The Kaplan–Meier steps: (event time, S just after it), in time order."""
+    return km_curve(tallies(durations))
 
 
 def survival_at(curve: list[tuple[timedelta, float]], t: timedelta) -> float:
@@ -70,11 +103,15 @@ def quantile(curve: list[tuple[timedelta, float]], removed_share: float) -> time
 
 
 def summarise(durations: Iterable[Duration]) -> Summary:
-    items = list(durations)
-    curve = survival_curve(items)
+    return summarise_tallies(tallies(durations))
+
+
+def summarise_tallies(items: Iterable[Tally]) -> Summary:
+    ordered = merged(items)
+    curve = km_curve(ordered)
     return Summary(
-        cases=len(items),
-        removed=sum(d.removed for d in items),
+        cases=sum(t.removed + t.censored for t in ordered),
+        removed=sum(t.removed for t in ordered),
         median=quantile(curve, 0.5),
         p90=quantile(curve, 0.9),
         within_24h=1 - survival_at(curve, timedelta(hours=24)),
@@ -99,12 +136,25 @@ def duration_of(row: dict[str, object], clock: str, now: datetime) -> Duration |
     return Duration(max(now - start, timedelta(0)), False)
 
 
-def by_hoster(rows: Iterable[dict[str, object]], clock: str, now: datetime) -> dict[str, Summary]:
+def tally_of(row: Mapping[str, Any], clock: str, now: datetime) -> Tally | None:
+    """A row's contribution on `clock`: a case (the cases columns), or a pre-aggregated
+    histogram row (hoster, clock, seconds, removed, censored) from the statistics query."""
+    if "censored" in row:
+        if row["clock"] != clock:
+            return None
+        return Tally(timedelta(seconds=row["seconds"]), row["removed"], row["censored"])
+    duration = duration_of(dict(row), clock, now)
+    if duration is None:
+        return None
+    return Tally(duration.length, int(duration.removed), int(not duration.removed))
+
+
+def by_hoster(rows: Iterable[Mapping[str, Any]], clock: str, now: datetime) -> dict[str, Summary]:
     """One summary per hoster (and one over all), counting open cases as censored."""
-    groups: dict[str, list[Duration]] = {}
+    groups: dict[str, list[Tally]] = {}
     for row in rows:
-        duration = duration_of(row, clock, now)
-        if duration is not None:
-            groups.setdefault(str(row["hoster"]), []).append(duration)
-            groups.setdefault(ALL_HOSTERS, []).append(duration)
-    return {hoster: summarise(items) for hoster, items in sorted(groups.items())}
+        tally = tally_of(row, clock, now)
+        if tally is not None:
+            groups.setdefault(str(row["hoster"]), []).append(tally)
+            groups.setdefault(ALL_HOSTERS, []).append(tally)
+    return {hoster: summarise_tallies(items) for hoster, items in sorted(groups.items())}
