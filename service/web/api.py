@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field
 
 from service.db.cases import IntakeResult, get_case, ingest_reports, jsonable
 from service.db.tokens import Token
-from service.domain.reports import RejectedReport, ReportIn, ValidReport, validate_batch
+from service.domain.reports import (
+    RejectedReport,
+    ReportIn,
+    ValidReport,
+    validate_batch,
+    validate_body_fast,
+)
 from service.web.auth import require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
@@ -98,9 +104,12 @@ operation(
 async def submit_reports(request: web.Request) -> web.Response:
     token = await require_role(request, "scanner")
     settings = request.app[SETTINGS]
-    raw_reports = _reports_list(await _json_body(request), settings.max_reports_per_request)
-    now = datetime.now(UTC)
-    checked = validate_batch(raw_reports, now=now, max_skew=settings.max_clock_skew)
+    body = await _body(request)
+    now, skew, limit = datetime.now(UTC), settings.max_clock_skew, settings.max_reports_per_request
+    checked = validate_body_fast(body, limit=limit, now=now, max_skew=skew)
+    if checked is None:  # malformed somewhere: parse again, find and word every problem
+        raw_reports = _reports_list(_parse_json(body), limit)
+        checked = validate_batch(raw_reports, now=now, max_skew=skew)
     valid = [c for c in checked if isinstance(c, ValidReport)]
     rejected = [c for c in checked if isinstance(c, RejectedReport)]
     if not valid:
@@ -117,7 +126,7 @@ async def submit_reports(request: web.Request) -> web.Response:
     return web.json_response(_accepted(stored, rejected), status=202)
 
 
-async def _json_body(request: web.Request) -> Any:
+async def _body(request: web.Request) -> bytes:
     if request.content_type != "application/json":
         raise HttpProblem(
             415,
@@ -125,8 +134,12 @@ async def _json_body(request: web.Request) -> Any:
             "Send the reports as application/json.",
             slug="unsupported-media-type",
         )
+    return await request.read()
+
+
+def _parse_json(body: bytes) -> Any:
     try:
-        return json.loads(await request.read())
+        return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
 
