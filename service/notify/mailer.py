@@ -7,7 +7,9 @@ our own configuration, never the recipient's fault: it is retried, not held agai
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from email.message import Message
 
 import aiosmtplib
@@ -36,10 +38,18 @@ class DeliveryRefused(PermanentLookupError):
 
 
 class Mailer:
-    """Delivers one message per SMTP transaction to the configured relay."""
+    """Delivers one message per SMTP transaction to the configured relay.
 
-    def __init__(self, settings: Settings) -> None:
+    Connections are kept and reused for later messages (a relay takes hundreds of messages on
+    one connection; a new TCP + EHLO (+ TLS + AUTH) per notice costs more than the notice). A
+    kept connection the server has meanwhile closed is noticed on use and replaced once.
+    """
+
+    def __init__(self, settings: Settings, *, keep: int = 8, idle_for: float = 30.0) -> None:
         self.settings = settings
+        self.keep = keep
+        self.idle_for = idle_for
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -56,15 +66,66 @@ class Mailer:
     async def send(self, message: Message, recipient: str) -> str:
         """Deliver `message` to `recipient`; the server's acceptance reply."""
         try:
-            async with self._client() as client:
-                _errors, reply = await client.send_message(
-                    message, sender=self.settings.mail_from, recipients=[recipient]
-                )
-                return reply
+            client, reused = await self._checkout()
+            try:
+                reply = await self._transaction(client, message, recipient)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                client, _ = await self._fresh()  # the kept connection had gone stale
+                reply = await self._transaction(client, message, recipient)
         except aiosmtplib.SMTPException as exc:
             raise translate(exc, recipient) from exc
         except OSError as exc:
             raise DeliveryDeferred(f"mail server unreachable: {exc}") from exc
+        self._checkin(client)
+        return reply
+
+    async def _transaction(self, client: aiosmtplib.SMTP, message: Message, recipient: str) -> str:
+        try:
+            _errors, reply = await client.send_message(
+                message, sender=self.settings.mail_from, recipients=[recipient]
+            )
+        except aiosmtplib.SMTPRecipientsRefused:
+            await _reset(client)  # the connection stays usable for the next message
+            self._checkin(client)
+            raise
+        except BaseException:
+            client.close()
+            raise
+        return reply
+
+    async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
+        now = time.monotonic()
+        while self._idle:
+            since, client = self._idle.pop()
+            if client.is_connected and now - since < self.idle_for:
+                return client, True
+            client.close()
+        return await self._fresh()
+
+    async def _fresh(self) -> tuple[aiosmtplib.SMTP, bool]:
+        client = self._client()
+        await client.connect()
+        return client, False
+
+    def _checkin(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected and len(self._idle) < self.keep:
+            self._idle.append((time.monotonic(), client))
+        else:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Say goodbye on every kept connection."""
+        idle, self._idle = self._idle, []
+        for _since, client in idle:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+        await client.rset()
 
 
 def translate(exc: aiosmtplib.SMTPException, recipient: str) -> Exception:

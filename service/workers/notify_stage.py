@@ -47,6 +47,10 @@ class NotifyStage:
         self.mailer = mailer or Mailer(settings)
         self.sender = Sender(settings.hotline_name, settings.mail_from, settings.reply_to)
 
+    async def aclose(self) -> None:
+        """Close the kept SMTP connections (called when the worker stops)."""
+        await self.mailer.aclose()
+
     async def handle(self, job: Job) -> Outcome:
         if job.ref_id is None:
             return Done()
