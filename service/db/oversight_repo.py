@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from service.db.queries import q
 from service.domain.escalation import Ladder
+from service.domain.scorecard import Bucket
 from service.domain.sla import SlaPolicy
 
 Row = dict[str, Any]
@@ -294,7 +295,49 @@ async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[Row]:
 
 
 async def stats_rows(conn: asyncpg.Connection) -> list[Row]:
+    """Every notified case (the CLI's stats-by); the pages use the histograms below."""
     return [dict(r) for r in await conn.fetch(q("oversight_stats_rows"))]
+
+
+STATS_DIMENSIONS = ("hoster", "asn", "country")
+
+
+async def stats_buckets(conn: asyncpg.Connection, by: str, now: datetime) -> list[Bucket]:
+    """Time to removal per group of `by` as duration buckets (resolution: stats_bucket in
+    migration 0091), open cases censored at `now`; groups without a value are "unknown"."""
+    if by not in STATS_DIMENSIONS:
+        raise ValueError(f"unknown grouping {by!r}")
+    rows = await conn.fetch(q("oversight_stats_tallies"), by, now)
+    return [
+        Bucket(
+            _group(r["grp"]),
+            timedelta(seconds=r["seconds"]),
+            r["removed"],
+            r["open"],
+            r["reappeared"],
+        )
+        for r in rows
+    ]
+
+
+async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[int, int]]:
+    """Notices about notified cases per group of `by`: (sent, failed or bounced)."""
+    if by not in STATS_DIMENSIONS:
+        raise ValueError(f"unknown grouping {by!r}")
+    rows = await conn.fetch(q("oversight_stats_notices"), by)
+    return {
+        (r["grp"] if r["grp"] is not None else "unknown"): (r["sent"], r["failed"]) for r in rows
+    }
+
+
+async def removals_per_day(conn: asyncpg.Connection) -> list[tuple[date, int]]:
+    """Notified cases first gone per UTC day, in date order (days without removals absent)."""
+    rows = await conn.fetch(q("oversight_stats_removals_per_day"))
+    return [(r["day"], r["removed"]) for r in rows]
+
+
+def _group(value: str | None) -> str:
+    return value if value is not None else "unknown"
 
 
 async def hoster_contacts(conn: asyncpg.Connection, hoster: str) -> list[Row]:

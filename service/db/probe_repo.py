@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -137,8 +137,11 @@ async def request_check_now(conn: asyncpg.Connection, case_id: int) -> None:
     await enqueue_for_case(conn, PROBE_JOB, case_id)
 
 
-async def stats_rows(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"))]
+async def stats_rows(conn: asyncpg.Connection, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Time to removal per hoster as histogram rows (hoster, clock, seconds, removed,
+    censored) for service.domain.stats.by_hoster; open cases censored at `now`."""
+    at = now or datetime.now(UTC)
+    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"), at)]
 
 
 async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:

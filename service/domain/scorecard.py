@@ -143,9 +143,14 @@ def _tallies(items: Iterable[Bucket]) -> list[Tally]:
 def removals_per_day(cases: Iterable[CaseTimes]) -> list[tuple[date, int]]:
     """How many items went offline each day (UTC dates), in date order, gaps filled."""
     counts = Counter(c.first_gone_at.date() for c in cases if c.first_gone_at is not None)
-    if not counts:
+    return days_filled(counts.items())
+
+
+def days_filled(counts: Iterable[tuple[date, int]]) -> list[tuple[date, int]]:
+    """Per-day counts in date order, the days between with none filled in as 0."""
+    known = dict(counts)
+    if not known:
         return []
-    first, last = min(counts), max(counts)
-    days = (last - first).days + 1
-    span = [first + timedelta(days=i) for i in range(days)]
-    return [(day, counts.get(day, 0)) for day in span]
+    first, last = min(known), max(known)
+    span = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [(day, known.get(day, 0)) for day in span]

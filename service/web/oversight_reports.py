@@ -11,13 +11,7 @@ import asyncpg
 from aiohttp import web
 
 from service.db import oversight_actions, oversight_repo
-from service.domain.scorecard import (
-    CaseTimes,
-    Scorecard,
-    curve_points,
-    removals_per_day,
-    scorecards,
-)
+from service.domain.scorecard import Scorecard, cards_of, curve_of, days_filled
 from service.web import charts, csvexport
 from service.web.keys import POOL
 from service.web.oversight_view import clean, render
@@ -70,37 +64,21 @@ HOLD_COLUMNS = [
 _HASH = re.compile(r"^[0-9a-fA-F]{32,64}$")
 
 
-def case_times(rows: list[dict[str, Any]], by: str) -> list[CaseTimes]:
-    return [
-        CaseTimes(
-            str(r[by] if r[by] is not None else "unknown"),
-            r["first_notice_at"],
-            r["first_gone_at"],
-            r["reappeared"],
-        )
-        for r in rows
-    ]
-
-
 async def load_stats(pool: asyncpg.Pool, by: str) -> dict[str, Any]:
-    """Scorecards per group (slowest first), with contact health, and the chart data."""
-    async with pool.acquire() as conn:
-        rows = await oversight_repo.stats_rows(conn)
+    """Scorecards per group (slowest first), with contact health, and the chart data.
+
+    The database sends histograms (duration buckets per group, notices per group, removals
+    per day), never one row per case: Kaplan–Meier is exact to the bucket width."""
     now = datetime.now(UTC)
-    times = case_times(rows, by)
-    failures = _failure_shares(rows, by)
-    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in scorecards(times, now)]
-    return {"cards": cards, "curve": curve_points(times, now), "per_day": removals_per_day(times)}
-
-
-def _failure_shares(rows: list[dict[str, Any]], by: str) -> dict[str, float]:
-    sent: dict[str, int] = {}
-    failed: dict[str, int] = {}
-    for r in rows:
-        key = str(r[by] if r[by] is not None else "unknown")
-        sent[key] = sent.get(key, 0) + r["notices_sent"] + r["notices_failed"]
-        failed[key] = failed.get(key, 0) + r["notices_failed"]
-    return {k: failed[k] / sent[k] for k in sent if sent[k]}
+    async with pool.acquire() as conn:
+        buckets = await oversight_repo.stats_buckets(conn, by, now)
+        notices = await oversight_repo.stats_notices(conn, by)
+        per_day = await oversight_repo.removals_per_day(conn)
+    failures = {
+        g: failed / (sent + failed) for g, (sent, failed) in notices.items() if sent + failed
+    }
+    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in cards_of(buckets)]
+    return {"cards": cards, "curve": curve_of(buckets), "per_day": days_filled(per_day)}
 
 
 def _card_row(card: Scorecard, failures: float) -> dict[str, Any]:

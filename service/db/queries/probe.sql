@@ -49,11 +49,24 @@ SET reappearances = hoster_recidivism.reappearances + 1, last_reappeared_at = ex
 RETURNING reappearances;
 
 -- name: probe_stats_rows
--- Every notified case with its hoster and clock, for time-to-removal statistics.
-SELECT coalesce(r.hoster, c.host) AS hoster, c.detected_at, c.first_notice_at, c.first_gone_at,
-       c.removed_at, c.state
-FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-WHERE c.first_notice_at IS NOT NULL;
+-- Time to removal of notified cases per hoster as a histogram, on both clocks: for each
+-- duration bucket (stats_bucket, 0091) the cases removed (first gone, removal confirmed)
+-- after it and those not removed yet (censored at $1, "now"). Only aggregates leave the
+-- database, whatever the number of cases.
+SELECT s.hoster, k.clock, stats_bucket(k.span) AS seconds,
+       count(*) FILTER (WHERE s.removed) AS removed,
+       count(*) FILTER (WHERE NOT s.removed) AS censored
+FROM (
+    SELECT coalesce(r.hoster, c.host) AS hoster, c.first_notice_at, c.detected_at,
+           c.first_gone_at IS NOT NULL AND c.removed_at IS NOT NULL AS removed,
+           CASE WHEN c.first_gone_at IS NOT NULL AND c.removed_at IS NOT NULL
+                THEN c.first_gone_at ELSE $1::timestamptz END AS ended
+    FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+    WHERE c.first_notice_at IS NOT NULL
+) s
+CROSS JOIN LATERAL (VALUES ('notice', s.ended - s.first_notice_at),
+                           ('detection', s.ended - s.detected_at)) AS k (clock, span)
+GROUP BY 1, 2, 3;
 
 -- name: probe_recidivism
 -- Reappearance counts per hoster.
