@@ -1,12 +1,13 @@
 """Re-check throughput: the probe stage with all its bookkeeping vs a raw aiohttp GET + sha256.
 
-`python -m bench.recheck [--urls 10000] [--concurrency 32]`
+`python -m bench.recheck [--urls 10000] [--concurrency 32] [--batch 128]`
 
 A local web server (its own process) serves N distinct 4 kB bodies. Ours: N cases in
-'notified' with a due probe job each, checked by the probe stage's claim loop (claim with
-SKIP LOCKED + lease, fetch through the SSRF-guarded session, hash, verdict, observation row,
-streak bookkeeping, reschedule). Raw: one aiohttp session fetching the same URLs and hashing
-them with sha256, at the same concurrency. Also prints the PDQ cost per generated image.
+'notified' with a due probe job each, checked by the probe stage's claim loop in batches
+(claim with SKIP LOCKED + lease, load the cases, fetch through the SSRF-guarded session at
+most `--concurrency` at a time, hash, verdict, observation rows, streak bookkeeping,
+reschedule). Raw: one aiohttp session fetching the same URLs and hashing them with sha256,
+at the same concurrency. Also prints the PDQ cost per generated image.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import multiprocessing
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -26,11 +28,26 @@ from aiohttp import web
 from PIL import Image, ImageDraw
 
 from bench.database import fresh_database, print_ratio
+from service.db.jobs import Job
 from service.db.pool import create_pool
 from service.probe.digest import pdq_of
 from service.settings import Settings
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.probe_stage import ProbeStage
+
+
+class CountingLoop(ClaimLoop):
+    """The claim loop, setting `done` once `target` jobs are handled and their outcomes saved."""
+
+    def __init__(self, *args: Any, target: int) -> None:
+        super().__init__(*args)
+        self.target = target
+        self.done = asyncio.Event()
+
+    async def _handle_batch(self, jobs: list[Job]) -> None:
+        await super()._handle_batch(jobs)
+        if self.handled >= self.target:
+            self.done.set()
 
 
 def body(i: int) -> bytes:
@@ -92,23 +109,22 @@ async def seed(dsn: str, urls: list[str]) -> None:
     await conn.close()
 
 
-async def ours_rate(dsn: str, n: int, concurrency: int) -> float:
+async def ours_rate(dsn: str, n: int, concurrency: int, batch: int) -> float:
     settings = Settings(
         database_url=dsn,
         allow_private_targets=True,
         worker_concurrency=concurrency,
-        worker_batch=concurrency,
+        worker_batch=batch,
         worker_poll_interval=0.05,
         probe_per_host_concurrency=concurrency,  # every URL is on one local host here
     )
     pool = await create_pool(dsn, min_size=4, max_size=concurrency + 4, retry_for=5)
     stop = asyncio.Event()
     stage = ProbeStage(pool, settings)
-    loop = ClaimLoop(pool, stage, loop_config(settings), stop)
+    loop = CountingLoop(pool, stage, loop_config(settings), stop, target=n)
     started = time.perf_counter()
     task = asyncio.create_task(loop.run())
-    while loop.handled < n:
-        await asyncio.sleep(0.05)
+    await loop.done.wait()
     elapsed = time.perf_counter() - started
     stop.set()
     await task
@@ -137,7 +153,7 @@ def pdq_cost(images: int) -> float:
     return (time.perf_counter() - started) / images * 1000
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, batch: int = 128) -> None:
     ports: multiprocessing.Queue[int] = multiprocessing.Queue()
     server = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
     server.start()
@@ -148,8 +164,8 @@ async def main(n: int, concurrency: int) -> None:
         raw = await raw_rate(urls, concurrency)
         async with fresh_database("recheck") as dsn:
             await seed(dsn, urls)
-            ours = await ours_rate(dsn, n, concurrency)
-        print(f"{n} URLs, concurrency {concurrency}")
+            ours = await ours_rate(dsn, n, concurrency, batch)
+        print(f"{n} URLs, concurrency {concurrency}, claim batches of {batch}")
         print_ratio("recheck", ours, raw, "checks/s", 0.75)
         print(f"pdq        {pdq_cost(20):.1f} ms per 256×256 JPEG (decode + hash)")
     finally:
@@ -157,9 +173,14 @@ async def main(n: int, concurrency: int) -> None:
         server.join()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--urls", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=32, help="fetches in flight")
+    parser.add_argument("--batch", type=int, default=128, help="jobs per claim (worker_batch)")
     args = parser.parse_args()
-    asyncio.run(main(args.urls, args.concurrency))
+    asyncio.run(main(args.urls, args.concurrency, args.batch))
+
+
+if __name__ == "__main__":
+    cli()

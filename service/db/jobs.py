@@ -66,6 +66,40 @@ async def retry(conn: asyncpg.Connection, job: Job, delay: timedelta, error: str
     )
 
 
+async def finish_many(conn: asyncpg.Connection, jobs: list[Job]) -> set[int]:
+    """`finish` for many jobs in one statement; returns the ids whose lease was still held."""
+    held = sorted(jobs, key=lambda j: j.id)
+    if not held:
+        return set()
+    rows = await conn.fetch(q("finish_jobs"), [j.id for j in held], [j.claim_id for j in held])
+    return {row["id"] for row in rows}
+
+
+async def reschedule_many(conn: asyncpg.Connection, jobs: list[tuple[Job, datetime]]) -> set[int]:
+    """`reschedule` for many (job, run_at) pairs in one statement; the ids still held."""
+    held = sorted(jobs, key=lambda pair: pair[0].id)
+    if not held:
+        return set()
+    ids, claims = [j.id for j, _ in held], [j.claim_id for j, _ in held]
+    rows = await conn.fetch(q("reschedule_jobs"), ids, claims, [at for _, at in held])
+    return {row["id"] for row in rows}
+
+
+async def retry_many(conn: asyncpg.Connection, jobs: list[tuple[Job, timedelta, str]]) -> set[int]:
+    """`retry` for many (job, delay, error) triples in one statement; the ids still held."""
+    held = sorted(jobs, key=lambda triple: triple[0].id)
+    if not held:
+        return set()
+    rows = await conn.fetch(
+        q("retry_jobs"),
+        [j.id for j, _, _ in held],
+        [j.claim_id for j, _, _ in held],
+        [delay for _, delay, _ in held],
+        [error[:2000] for _, _, error in held],
+    )
+    return {row["id"] for row in rows}
+
+
 async def heartbeat(conn: asyncpg.Connection, jobs: list[Job], lease: timedelta) -> None:
     if jobs:
         await conn.execute(

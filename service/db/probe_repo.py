@@ -54,8 +54,16 @@ class CheckRow:
 
 async def load_case(conn: asyncpg.Connection, case_id: int) -> ProbeCase | None:
     row = await conn.fetchrow(q("probe_case"), case_id)
-    if row is None:
-        return None
+    return None if row is None else _case(row)
+
+
+async def load_cases(conn: asyncpg.Connection, case_ids: list[int]) -> dict[int, ProbeCase]:
+    """`load_case` for a batch, in one query; ids of missing cases are absent."""
+    rows = await conn.fetch(q("probe_cases"), case_ids)
+    return {row["id"]: _case(row) for row in rows}
+
+
+def _case(row: asyncpg.Record) -> ProbeCase:
     return ProbeCase(
         id=row["id"],
         url=row["url"],
@@ -102,6 +110,41 @@ async def record_quiet(
         case.last_removed_at,
     )  # fmt: skip
     return check_id
+
+
+@dataclass(frozen=True)
+class QuietCheck:
+    """A check that changes no state, with the streak it leaves the case with."""
+
+    case: ProbeCase
+    row: CheckRow
+    streak: Streak
+
+
+async def record_quiet_many(conn: asyncpg.Connection, checks: list[QuietCheck]) -> set[int]:
+    """`record_quiet` for a batch in one statement; returns the ids of the cases recorded
+    (a case whose state moved meanwhile is not, and takes the locking path)."""
+    if not checks:
+        return set()
+    rows = await conn.fetch(q("probe_record_quiet_many"), *_quiet_columns(checks))
+    return {row["id"] for row in rows}
+
+
+def _quiet_columns(checks: list[QuietCheck]) -> list[list[Any]]:
+    """The statement's parameters: one array per column, one element per check."""
+    ordered = sorted(checks, key=lambda c: c.case.id)  # rows are locked in one order
+    return [list(column) for column in zip(*(_quiet_values(c) for c in ordered), strict=True)]
+
+
+def _quiet_values(check: QuietCheck) -> tuple[Any, ...]:
+    case, row, streak = check.case, check.row, check.streak
+    return (
+        case.id, row.at, row.verdict.value, row.reason, row.status, row.matched,
+        row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
+        case.state.value, streak.started_at, streak.last_gone_at, streak.count,
+        case.resume_state.value if case.resume_state else None, case.cycle_started_at,
+        case.last_removed_at,
+    )  # fmt: skip
 
 
 async def save_tracking(

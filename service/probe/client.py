@@ -35,7 +35,8 @@ class RemoteProbe:
         body = {
             "url": url,
             "expected": dict(expected),
-            "algorithms": sorted(algorithms_for(expected)),
+            # PDQ is not named: the probe computes it anyway when an exact hash fails to match.
+            "algorithms": sorted(algorithms_for(expected) - {"pdq"}),
         }
         try:
             async with (

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 
 import aiohttp
 from yarl import URL
 
-from service.domain.verdicts import Failure, Observation
+from service.domain.verdicts import EXACT_ALGORITHMS, Failure, Observation
 from service.probe.digest import BodyDigest, BodyLimit, Limits, pdq_of
 from service.probe.guard import (
     AddressGuard,
@@ -59,6 +59,14 @@ class FetchResult:
         return Observation(self.status, self.hashes, self.pdq, self.failure)
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """What a fetch computes: these algorithms; PDQ is skipped when `skip_pdq_on` matched."""
+
+    algorithms: set[str]
+    skip_pdq_on: Mapping[str, str] | None
+
+
 class Fetcher:
     """Fetches and hashes URLs; every fetch runs in its own guarded HTTP session."""
 
@@ -74,26 +82,28 @@ class Fetcher:
         )
         self._session: aiohttp.ClientSession | None = None
         self._users = 0
+        self._own_headers = self._headers(None)  # built once: most fetches use our own agent
 
     async def close(self) -> None:
         """Nothing to release: the last fetch in flight closes the shared session."""
 
-    @asynccontextmanager
-    async def session_lease(self) -> AsyncIterator[aiohttp.ClientSession]:
+    def session_lease(self) -> _SessionLease:
         """One session shared by the fetches in flight (keep-alive pays: about 3x the rate);
         the last one out closes it, so nothing is left open when a worker stops. A caller
-        may hold a lease around several fetches (the probe stage holds one per job)."""
+        may hold a lease around several fetches (the claim loop holds one while it runs)."""
+        return _SessionLease(self)
+
+    def _enter(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = self._new_session()
-        session = self._session
         self._users += 1
-        try:
-            yield session
-        finally:
-            self._users -= 1
-            if self._users == 0 and self._session is session:
-                self._session = None
-                await asyncio.shield(session.close())
+        return self._session
+
+    async def _leave(self, session: aiohttp.ClientSession) -> None:
+        self._users -= 1
+        if self._users == 0 and self._session is session:
+            self._session = None
+            await asyncio.shield(session.close())
 
     def _new_session(self) -> aiohttp.ClientSession:
         """No cookies (a dummy jar); connections are checked by the guard when opened."""
@@ -110,17 +120,25 @@ class Fetcher:
         )
 
     async def fetch(
-        self, url: str, algorithms: set[str], user_agent: str | None = None
+        self,
+        url: str,
+        algorithms: set[str],
+        user_agent: str | None = None,
+        expected: Mapping[str, str] | None = None,
     ) -> FetchResult:
-        """GET `url` and hash what it serves; failures come back as `FetchResult.failure`."""
+        """GET `url` and hash what it serves; failures come back as `FetchResult.failure`.
+
+        With `expected`, PDQ is computed only when no exact hash matched: an exact match
+        already decides "present", and decoding costs about 100x the hashing."""
         result = FetchResult()
+        wanted = _Wanted(algorithms, expected)
         started = time.monotonic()
         try:
             async with (
                 asyncio.timeout(self.settings.probe_timeout),
                 self.session_lease() as session,
             ):
-                await self._follow(session, URL(url), algorithms, user_agent, result, started)
+                await self._follow(session, URL(url), wanted, user_agent, result, started)
         except TimeoutError:
             _fail(result, Failure.TIMEOUT, "total time limit")
         except BodyLimit as exc:
@@ -134,7 +152,7 @@ class Fetcher:
         self,
         session: aiohttp.ClientSession,
         url: URL,
-        algorithms: set[str],
+        wanted: _Wanted,
         ua: str | None,
         result: FetchResult,
         started: float,
@@ -142,9 +160,11 @@ class Fetcher:
         for _hop in range(self.settings.probe_max_redirects + 1):
             if url.scheme not in ("http", "https") or not url.host:
                 raise BodyLimit(Failure.BAD_REDIRECT, "redirect to a non-web URL")
-            await self._check_target(url)
+            if self.proxy is not None:
+                await self._check_target(url)
+            headers = self._own_headers if ua is None else self._headers(ua)
             async with session.get(
-                url, allow_redirects=False, proxy=self.proxy, headers=self._headers(ua)
+                url, allow_redirects=False, proxy=self.proxy, headers=headers
             ) as resp:
                 result.hops.append(Hop(str(url), resp.status))
                 location = resp.headers.get("Location")
@@ -153,7 +173,7 @@ class Fetcher:
                     continue
                 result.timings["first_byte_ms"] = _ms_since(started)
                 self._check_peer(resp)
-                await self._read(resp, algorithms, result)
+                await self._read(resp, wanted, result)
                 return
         raise BodyLimit(Failure.TOO_MANY_REDIRECTS, "redirect limit reached")
 
@@ -183,22 +203,53 @@ class Fetcher:
             raise TargetRefused("connected to a non-public address")
 
     async def _read(
-        self, resp: aiohttp.ClientResponse, algorithms: set[str], result: FetchResult
+        self, resp: aiohttp.ClientResponse, wanted: _Wanted, result: FetchResult
     ) -> None:
         encoding = resp.headers.get("Content-Encoding", "").strip().lower() or None
         if encoding not in (None, "identity", "gzip", "deflate", "x-gzip"):
             raise BodyLimit(Failure.PROTOCOL, "unsupported content encoding")
-        digest = BodyDigest(algorithms, "gzip" if encoding == "x-gzip" else encoding, self.limits)
+        encoding = "gzip" if encoding == "x-gzip" else encoding
+        digest = BodyDigest(wanted.algorithms, encoding, self.limits)
         async for chunk in resp.content.iter_chunked(_CHUNK):
             digest.feed(chunk)
         result.status = resp.status
         result.hashes = digest.hexdigests()
         result.body_bytes = digest.body_bytes
         image = digest.take_image()
-        if image is not None:
+        if image is not None and not _exact_match(wanted.skip_pdq_on, result.hashes):
             pdq = await asyncio.to_thread(pdq_of, image, self.limits.max_pixels)
             del image  # the only copy of content bytes: gone before anything is recorded
             result.pdq, result.pdq_quality = pdq if pdq else (None, None)
+
+
+class _SessionLease:
+    """`Fetcher.session_lease()`: a plain class, cheaper per fetch than a generator-based one."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        self._session = self._fetcher._enter()
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        await self._fetcher._leave(self._session)
+
+
+def _exact_match(expected: Mapping[str, str] | None, hashes: Mapping[str, str]) -> bool:
+    if not expected:
+        return False
+    return any(
+        (want := expected.get(name)) and want.lower() == hashes.get(name)
+        for name in EXACT_ALGORITHMS
+    )
 
 
 def _fail(result: FetchResult, failure: Failure, detail: str) -> None:

@@ -88,12 +88,16 @@ class LocalProbe:
         self, url: str, expected: Mapping[str, str], requested: list[str] | None = None
     ) -> ProbeReport:
         algorithms = algorithms_for(expected, requested)
-        report = await self._look(url, expected, algorithms, None, "own")
+        # PDQ only when no exact hash matched, unless the caller asked for it by name.
+        skip_pdq_on = None if "pdq" in (requested or []) else expected
+        report = await self._look(url, expected, algorithms, None, "own", skip_pdq_on)
         if report.verdict is Verdict.PRESENT or report.status is None:
             return report  # seen, or no HTTP answer at all: a user agent changes nothing
         reports = [report]
         for index, agent in enumerate(self.settings.probe_cloak_profiles):
-            reports.append(await self._look(url, expected, algorithms, agent, f"profile{index}"))
+            reports.append(
+                await self._look(url, expected, algorithms, agent, f"profile{index}", skip_pdq_on)
+            )
             if reports[-1].verdict is Verdict.PRESENT:
                 break
         return _combined(reports)
@@ -105,8 +109,9 @@ class LocalProbe:
         algorithms: set[str],
         agent: str | None,
         profile: str,
+        skip_pdq_on: Mapping[str, str] | None = None,
     ) -> ProbeReport:
-        result = await self.fetcher.fetch(url, algorithms, agent)
+        result = await self.fetcher.fetch(url, algorithms, agent, skip_pdq_on)
         decision = decide(expected, result.observation(), self.settings.pdq_threshold)
         return report_of(result, decision, profile)
 

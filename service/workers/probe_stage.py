@@ -6,6 +6,11 @@ now, an event and one log line with time to removal on both clocks); gone_pendin
 the open state it came from when the content is served again; removed → reappeared when a
 watch check finds it (a new 'outbox' job, the hoster's recidivism count up). Every check is
 stored as an observation (never content). The job is rescheduled to the next check time.
+
+`handle_batch` is the claim loop's fast path: a claimed batch is loaded in one query, probed
+concurrently (at most `worker_concurrency` fetches, `probe_per_host_concurrency` per host),
+and its checks that change no state — nearly all of them — are stored in one statement; the
+few that move a case take the same locked transaction as `handle`, one case at a time.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from service.db import probe_repo as repo
 from service.db.cases import transition
 from service.db.jobs import Job, enqueue_for_case
-from service.db.probe_repo import CheckRow, ProbeCase
+from service.db.probe_repo import CheckRow, ProbeCase, QuietCheck
 from service.domain.schedule import (
     PROBED_STATES,
     CheckPolicy,
@@ -34,6 +42,7 @@ from service.domain.schedule import (
 )
 from service.domain.states import CaseState
 from service.domain.verdicts import Verdict
+from service.logging_setup import case_context
 from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.verdict import Prober, ProbeReport
@@ -42,6 +51,7 @@ from service.workers.loop import Done, Outcome, RunAgainAt
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:probe"
+T = TypeVar("T")
 S = CaseState
 
 
@@ -78,20 +88,23 @@ class ProbeStage:
         self.prober = prober or make_prober(settings)
         self.rand = rand
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        # handle_batch's bound on fetches in flight (handle is bounded by the loop instead).
+        self._fetches = asyncio.Semaphore(settings.worker_concurrency)
 
     async def close(self) -> None:
         await self.prober.close()
+
+    def resources(self) -> AbstractAsyncContextManager[object]:
+        """Held by the claim loop while it runs: one keep-alive session for every check."""
+        return self.prober.hold()
 
     async def handle(self, job: Job) -> Outcome:
         assert job.case_id is not None
         async with self.pool.acquire() as conn:
             case = await repo.load_case(conn, job.case_id)
-        if case is None or case.state not in PROBED_STATES:
-            return Done()
-        if case.state is S.HELD:
-            due = held_check_due(self.policy, _now(), case.last_checked_at)
-            if due > _now():
-                return RunAgainAt(due)
+        early = self._without_probe(case)
+        if early is not None or case is None:
+            return early or Done()
         async with self.prober.hold():
             report = await self._probe(case)
             PROBE_VERDICTS.labels(verdict=str(report.verdict)).inc()
@@ -102,11 +115,87 @@ class ProbeStage:
             async with self.pool.acquire() as conn, conn.transaction():
                 return await self._record(conn, case, report, at)
 
-    async def _probe(self, case: ProbeCase) -> ProbeReport:
-        gate = self._hosts.setdefault(
+    def _without_probe(self, case: ProbeCase | None) -> Outcome | None:
+        """The outcome of a job that needs no check now (None: probe it)."""
+        if case is None or case.state not in PROBED_STATES:
+            return Done()
+        if case.state is S.HELD:
+            due = held_check_due(self.policy, _now(), case.last_checked_at)
+            if due > _now():
+                return RunAgainAt(due)
+        return None
+
+    async def handle_batch(self, jobs: list[Job]) -> dict[int, Outcome | BaseException]:
+        """Handle a claimed batch: one load, concurrent probes, one write for quiet checks."""
+        outcomes, due = await self._due(jobs)
+        async with self.prober.hold():
+            results = await _each([self._timed_probe(case) for _job, case in due])
+        checked: list[_Checked] = []
+        for (job, case), result in zip(due, results, strict=True):
+            if isinstance(result, BaseException):
+                outcomes[job.id] = result
+            else:
+                report, at = result
+                streak = case.streak.after(report.verdict, at)
+                checked.append(_Checked(job, case, report, at, streak))
+        _count_verdicts(checked)
+        return outcomes | await self._record_batch(checked)
+
+    async def _due(
+        self, jobs: list[Job]
+    ) -> tuple[dict[int, Outcome | BaseException], list[tuple[Job, ProbeCase]]]:
+        """Load the batch's cases; settle the jobs that need no check, return the others."""
+        async with self.pool.acquire() as conn:
+            cases = await repo.load_cases(conn, [job.case_id for job in jobs if job.case_id])
+        outcomes: dict[int, Outcome | BaseException] = {}
+        due: list[tuple[Job, ProbeCase]] = []
+        for job in jobs:
+            case = cases.get(job.case_id) if job.case_id else None
+            early = self._without_probe(case)
+            if early is not None or case is None:
+                outcomes[job.id] = early or Done()
+            else:
+                due.append((job, case))
+        return outcomes, due
+
+    async def _timed_probe(self, case: ProbeCase) -> tuple[ProbeReport, datetime]:
+        with case_context(case.id):
+            report = await self._probe(case, self._fetches)
+        return report, _now()
+
+    async def _record_batch(self, checked: list[_Checked]) -> dict[int, Outcome | BaseException]:
+        quiet = {c.case.id: c for c in checked if not self._moves(c)}
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await repo.record_quiet_many(conn, [c.quiet() for c in quiet.values()])
+        except Exception as exc:  # nothing of the batch was written: every check retries
+            return {c.job.id: exc for c in checked}
+        outcomes: dict[int, Outcome | BaseException] = {
+            c.job.id: self._next(c.case, c.case.state, c.tracking(), c.at)
+            for c in quiet.values()
+            if c.case.id in stored
+        }
+        locked = [c for c in checked if c.case.id not in stored]  # moves, or moved meanwhile
+        results = await _each([self._record_locked(c) for c in locked])
+        return outcomes | {c.job.id: r for c, r in zip(locked, results, strict=True)}
+
+    def _moves(self, c: _Checked) -> bool:
+        reaction = react(c.case.state, c.report.verdict, c.streak, c.case.resume_state, self.policy)
+        return bool(reaction.moves)
+
+    async def _record_locked(self, c: _Checked) -> Outcome:
+        with case_context(c.case.id):
+            async with self.pool.acquire() as conn, conn.transaction():
+                return await self._record(conn, c.case, c.report, c.at)
+
+    async def _probe(
+        self, case: ProbeCase, fetches: asyncio.Semaphore | None = None
+    ) -> ProbeReport:
+        host = self._hosts.setdefault(
             case.host, asyncio.Semaphore(self.settings.probe_per_host_concurrency)
         )
-        async with gate:
+        # The host's gate first: a check waiting for a busy host holds no global slot.
+        async with host, fetches or nullcontext():
             return await self.prober.check(case.url, case.expected)
 
     async def _record_quiet(
@@ -220,6 +309,37 @@ class ProbeStage:
             rand=self.rand(),
         )
         return RunAgainAt(when) if when is not None else Done()
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A probed case of a batch, before its check is recorded."""
+
+    job: Job
+    case: ProbeCase
+    report: ProbeReport
+    at: datetime
+    streak: Streak  # the case's streak with this check added
+
+    def quiet(self) -> QuietCheck:
+        return QuietCheck(self.case, _row(self.report, self.at), self.streak)
+
+    def tracking(self) -> _Tracking:
+        case = self.case
+        return _Tracking(
+            self.streak, case.resume_state, case.cycle_started_at, case.last_removed_at
+        )
+
+
+def _count_verdicts(checked: list[_Checked]) -> None:
+    """The /metrics counter, once per verdict and batch rather than once per check."""
+    for verdict, n in Counter(c.report.verdict for c in checked).items():
+        PROBE_VERDICTS.labels(verdict=str(verdict)).inc(n)
+
+
+async def _each(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:
+    """Run concurrently; one call's exception is its result, not the batch's failure."""
+    return await asyncio.gather(*calls, return_exceptions=True)
 
 
 class _Tracking:

@@ -82,3 +82,38 @@ SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.ru
                   ELSE jobs.run_at END,
     requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
                       ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END;
+
+-- name: finish_jobs
+-- finish_job for many jobs at once ($1 ids, $2 their claims, sorted by id so that row locks
+-- are taken in one order). Returns the ids it settled; a missing id lost its lease.
+WITH held AS (
+    SELECT id, claim_id FROM unnest($1::bigint[], $2::bigint[]) AS h(id, claim_id)
+), kept AS (
+    UPDATE jobs j SET run_at = j.requeue_at, requeue_at = NULL, claim_id = NULL,
+                      claimed_by = NULL, attempts = 0, last_error = NULL
+    FROM held
+    WHERE j.id = held.id AND j.claim_id = held.claim_id AND j.requeue_at IS NOT NULL
+    RETURNING j.id
+), dropped AS (
+    DELETE FROM jobs j USING held
+    WHERE j.id = held.id AND j.claim_id = held.claim_id AND j.requeue_at IS NULL
+    RETURNING j.id
+)
+SELECT id FROM kept UNION ALL SELECT id FROM dropped;
+
+-- name: reschedule_jobs
+-- reschedule_job for many jobs at once ($3 the run times). Returns the ids it settled.
+UPDATE jobs j
+SET run_at = least(h.run_at, coalesce(j.requeue_at, h.run_at)), requeue_at = NULL,
+    claim_id = NULL, claimed_by = NULL, attempts = 0, last_error = NULL
+FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS h(id, claim_id, run_at)
+WHERE j.id = h.id AND j.claim_id = h.claim_id
+RETURNING j.id;
+
+-- name: retry_jobs
+-- retry_job for many jobs at once ($3 backoffs, $4 errors). Returns the ids it settled.
+UPDATE jobs j
+SET run_at = now() + h.delay, claim_id = NULL, claimed_by = NULL, last_error = h.error
+FROM unnest($1::bigint[], $2::bigint[], $3::interval[], $4::text[]) AS h(id, claim_id, delay, error)
+WHERE j.id = h.id AND j.claim_id = h.claim_id
+RETURNING j.id;

@@ -10,6 +10,18 @@ LEFT JOIN probe_tracking t ON t.case_id = c.id
 LEFT JOIN case_routes r ON r.case_id = c.id
 WHERE c.id = $1;
 
+-- name: probe_cases
+-- probe_case for a claimed batch of cases ($1 their ids), in one round trip.
+SELECT c.id, c.url, c.host, c.state, c.sha256, c.sha1, c.md5, c.pdq, c.detected_at,
+       c.first_notice_at, c.first_gone_at, c.removed_at, c.reappeared_at, c.last_checked_at,
+       t.streak_started_at, t.streak_last_gone, coalesce(t.streak_count, 0) AS streak_count,
+       t.resume_state, t.cycle_started_at, t.last_removed_at,
+       coalesce(r.hoster, c.host) AS hoster
+FROM cases c
+LEFT JOIN probe_tracking t ON t.case_id = c.id
+LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.id = ANY($1::bigint[]);
+
 -- name: probe_lock_case
 -- Lock the case while a check's outcome is recorded; the state may have moved meanwhile.
 SELECT state FROM cases WHERE id = $1 FOR UPDATE;
@@ -103,3 +115,44 @@ WITH touched AS (
         streak_last_gone = excluded.streak_last_gone, streak_count = excluded.streak_count
 )
 SELECT id FROM observed;
+
+-- name: probe_record_quiet_many
+-- probe_record_quiet for a batch of checks that change no state, in one statement: one
+-- element per check in each array ($1 case ids … $12 the state each case was loaded in, $13…
+-- the streak and cycle bookkeeping). A case whose state moved meanwhile gets nothing written;
+-- the ids returned are the cases recorded, the others take the locking path.
+WITH obs AS (
+    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[],
+                         $6::text[], $7::int[], $8::int[], $9::text[], $10::real[], $11::real[],
+                         $12::text[], $13::timestamptz[], $14::timestamptz[], $15::int[],
+                         $16::text[], $17::timestamptz[], $18::timestamptz[])
+        AS o(case_id, at, verdict, reason, status, matched, pdq_distance, hops, profile,
+             total_ms, first_byte_ms, state, streak_started_at, streak_last_gone, streak_count,
+             resume_state, cycle_started_at, last_removed_at)
+), touched AS (
+    UPDATE cases c
+    SET last_checked_at = o.at,
+        last_seen_at = CASE WHEN o.verdict = 'present' THEN o.at ELSE c.last_seen_at END
+    FROM obs o
+    WHERE c.id = o.case_id AND c.state = o.state::case_state
+    RETURNING c.id
+), observed AS (
+    INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops,
+                        profile, total_ms, first_byte_ms, state_before, state_after)
+    SELECT o.case_id, o.at, o.verdict::probe_verdict, left(o.reason, 300), o.status, o.matched,
+           o.pdq_distance, o.hops, o.profile, o.total_ms, o.first_byte_ms,
+           o.state::case_state, o.state::case_state
+    FROM obs o JOIN touched t ON t.id = o.case_id
+    ORDER BY o.case_id
+), tracked AS (
+    INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count,
+                                resume_state, cycle_started_at, last_removed_at)
+    SELECT o.case_id, o.streak_started_at, o.streak_last_gone, o.streak_count,
+           o.resume_state::case_state, o.cycle_started_at, o.last_removed_at
+    FROM obs o JOIN touched t ON t.id = o.case_id
+    ORDER BY o.case_id
+    ON CONFLICT (case_id) DO UPDATE
+    SET streak_started_at = excluded.streak_started_at,
+        streak_last_gone = excluded.streak_last_gone, streak_count = excluded.streak_count
+)
+SELECT id FROM touched;
