@@ -189,3 +189,29 @@ async def test_the_claim_query_uses_the_due_index_not_a_scan(pool: asyncpg.Pool)
     text = json.dumps(plan)
     assert "jobs_due" in text
     assert '"Seq Scan"' not in text
+
+
+async def test_a_request_racing_the_finish_is_never_lost(pool: asyncpg.Pool) -> None:
+    """An enqueue that holds the row while the worker finishes: the finish waits and keeps it."""
+    await _refs(pool, "test", 1)
+    async with pool.acquire() as worker, pool.acquire() as requester:
+        [job] = await jobs.claim(worker, "test", 1, "w", timedelta(seconds=30))
+        request = requester.transaction()
+        await request.start()
+        await jobs.enqueue_for_ref(requester, "test", 1)  # row locked, not yet committed
+        finishing = asyncio.create_task(jobs.finish(worker, job))
+        await _wait_until(lambda: _waiting_on_lock(pool))
+        await request.commit()
+        settled = await finishing
+        again = await jobs.claim(worker, "test", 1, "w", timedelta(seconds=30))
+    assert settled is True
+    assert [j.ref_id for j in again] == [1]
+
+
+async def _waiting_on_lock(pool: asyncpg.Pool) -> bool:
+    async with pool.acquire() as conn:
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    return bool(waiting)

@@ -42,15 +42,21 @@ RETURNING id;
 
 -- name: finish_job
 -- The holder of claim $2 is done: delete the job, unless someone asked for another run
--- meanwhile (requeue_at), in which case it becomes due then.
-WITH kept AS (
-    UPDATE jobs SET run_at = requeue_at, requeue_at = NULL, claim_id = NULL, claimed_by = NULL,
-                    attempts = 0, last_error = NULL
-    WHERE id = $1 AND claim_id = $2 AND requeue_at IS NOT NULL
-    RETURNING id
+-- meanwhile (requeue_at), in which case it becomes due then. The row is locked first and the
+-- decision taken on its latest version, so a request arriving at this very moment is either
+-- seen here or (waiting for our lock) inserts a fresh job after the delete: never lost.
+WITH locked AS (
+    SELECT id, requeue_at FROM jobs WHERE id = $1 AND claim_id = $2 FOR UPDATE
+), kept AS (
+    UPDATE jobs j SET run_at = l.requeue_at, requeue_at = NULL, claim_id = NULL,
+                      claimed_by = NULL, attempts = 0, last_error = NULL
+    FROM locked l WHERE j.id = l.id AND l.requeue_at IS NOT NULL
+    RETURNING j.id
+), dropped AS (
+    DELETE FROM jobs j USING locked l WHERE j.id = l.id AND l.requeue_at IS NULL
+    RETURNING j.id
 )
-DELETE FROM jobs WHERE id = $1 AND claim_id = $2 AND NOT EXISTS (SELECT FROM kept)
-RETURNING id;
+SELECT id FROM kept UNION ALL SELECT id FROM dropped;
 
 -- name: reschedule_job
 -- The holder of claim $2 wants the job to run again at $3 (or earlier if requested meanwhile).
@@ -86,17 +92,19 @@ SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.ru
 -- name: finish_jobs
 -- finish_job for many jobs at once ($1 ids, $2 their claims, sorted by id so that row locks
 -- are taken in one order). Returns the ids it settled; a missing id lost its lease.
-WITH held AS (
-    SELECT id, claim_id FROM unnest($1::bigint[], $2::bigint[]) AS h(id, claim_id)
+WITH locked AS (
+    SELECT j.id, j.requeue_at
+    FROM jobs j JOIN unnest($1::bigint[], $2::bigint[]) AS h(id, claim_id)
+         ON j.id = h.id AND j.claim_id = h.claim_id
+    ORDER BY j.id
+    FOR UPDATE OF j
 ), kept AS (
-    UPDATE jobs j SET run_at = j.requeue_at, requeue_at = NULL, claim_id = NULL,
+    UPDATE jobs j SET run_at = l.requeue_at, requeue_at = NULL, claim_id = NULL,
                       claimed_by = NULL, attempts = 0, last_error = NULL
-    FROM held
-    WHERE j.id = held.id AND j.claim_id = held.claim_id AND j.requeue_at IS NOT NULL
+    FROM locked l WHERE j.id = l.id AND l.requeue_at IS NOT NULL
     RETURNING j.id
 ), dropped AS (
-    DELETE FROM jobs j USING held
-    WHERE j.id = held.id AND j.claim_id = held.claim_id AND j.requeue_at IS NULL
+    DELETE FROM jobs j USING locked l WHERE j.id = l.id AND l.requeue_at IS NULL
     RETURNING j.id
 )
 SELECT id FROM kept UNION ALL SELECT id FROM dropped;
