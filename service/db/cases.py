@@ -62,7 +62,8 @@ async def _ingest(
     inserted = await conn.fetch(q("insert_reports"), *columns, scanner_id, actor, via)
     case_of: dict[int, int] = {}
     created: set[int] = set()
-    unclaimed = {tuple(row[k] for k in ("url", *HASH_NAMES)): row["id"] for row in inserted}
+    # Rows are (id, url, sha256, sha1, md5, pdq): the identity is everything after the id.
+    unclaimed = {tuple(row)[1:]: row[0] for row in inserted}
     for position, item in enumerate(reports):
         # The first report of the batch with exactly this URL and hash set created the row.
         case_id = unclaimed.pop(_identity(item), None)
@@ -80,7 +81,7 @@ async def _ingest(
 
 def _identity(item: ValidReport) -> tuple[str | None, ...]:
     hashes = item.report.hashes
-    return (item.url.url, *(getattr(hashes, name) for name in HASH_NAMES))
+    return (item.url.url, hashes.sha256, hashes.sha1, hashes.md5, hashes.pdq)
 
 
 async def _match_existing(
@@ -98,12 +99,15 @@ async def _match_existing(
 
 
 def _columns(reports: list[ValidReport]) -> list[list[Any]]:
-    hashes = [r.report.hashes.present() for r in reports]
+    hashes = [r.report.hashes for r in reports]
     return [
         [r.url.url for r in reports],
         [r.url.original for r in reports],
         [r.url.host for r in reports],
-        *[[h.get(name) for h in hashes] for name in HASH_NAMES],
+        [h.sha256 for h in hashes],
+        [h.sha1 for h in hashes],
+        [h.md5 for h in hashes],
+        [h.pdq for h in hashes],
         [r.report.media_type for r in reports],
         [r.report.classification for r in reports],
         [r.report.source_ref for r in reports],
