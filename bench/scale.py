@@ -114,19 +114,27 @@ async def _api_figures(http: aiohttp.ClientSession) -> list[Figure]:
     return []
 
 
-STATS_QUERIES = ("probe_stats_rows", "oversight_stats_rows", "count_cases_by_state")
+async def measure_stats(conn: asyncpg.Connection, pool: asyncpg.Pool) -> list[Figure]:
+    """What a reader waits for: the query and the Kaplan–Meier figures computed from it."""
+    from datetime import UTC, datetime
 
+    from service.db import probe_repo
+    from service.domain.stats import by_hoster
+    from service.web.oversight_reports import load_stats
 
-async def measure_stats(conn: asyncpg.Connection) -> list[Figure]:
+    async def probe_stats() -> None:
+        by_hoster(await probe_repo.stats_rows(conn), "notice", datetime.now(UTC))
+
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "stats takedown stats (probe_stats_rows + KM)": probe_stats,
+        "stats page by hoster (histograms + KM)": lambda: load_stats(pool, "hoster"),
+        "stats page by country (histograms + KM)": lambda: load_stats(pool, "country"),
+        "stats count_cases_by_state": lambda: conn.fetch(q("count_cases_by_state")),
+    }
     figures = []
-    for name in STATS_QUERIES:
-        try:
-            sql = q(name)
-        except KeyError:
-            print(f"statistics query {name}: not there — skipped")
-            continue
-        spent = await timed_ms(lambda sql=sql: conn.fetch(sql), 3)  # type: ignore[misc]
-        figures.append(Figure(f"stats {name}", percentile(spent, 0.5) / 1000, "s", 1))
+    for name, call in calls.items():
+        spent = await timed_ms(call, 3)
+        figures.append(Figure(name, percentile(spent, 0.5) / 1000, "s", 1))
     return figures
 
 
@@ -156,7 +164,7 @@ async def _measure_all(
         lambda: measure_claim(conn),
         lambda: measure_overdue(conn, settings),
         lambda: _with_pool(dsn, lambda pool: measure_api(pool, settings)),
-        lambda: measure_stats(conn),
+        lambda: _with_pool(dsn, lambda pool: measure_stats(conn, pool)),
     ]
     if checks:
         steps.append(lambda: measure_memory(dsn, checks))
