@@ -142,6 +142,8 @@ async def _demo(
                 f"\nAPI: {settings.public_url}/api/v1/openapi.json   "
                 f"oversight: {settings.public_url}/oversight/"
             )
+            password = await _demo_analyst(runtime.pool)
+            click.echo(f"log in as 'demo' (supervisor) with password {password}")
             if keep:
                 click.echo("serving until Ctrl-C …")
                 await _until_interrupted()
@@ -178,6 +180,21 @@ async def _submit(pool: Any, settings: Settings, world: Any) -> int:
                         f"intake refused the demo reports: {await resp.text()}"
                     )
     return len(reports)
+
+
+async def _demo_analyst(pool: Any) -> str:
+    """A supervisor account for this demo database, with a fresh password shown once."""
+    import secrets
+
+    from service.db.oversight_repo import create_analyst
+    from service.domain.passwords import hash_password
+
+    password = secrets.token_urlsafe(12)
+    async with pool.acquire() as conn:
+        await create_analyst(
+            conn, "demo", await asyncio.to_thread(hash_password, password), "supervisor"
+        )
+    return password
 
 
 async def _watch(pool: Any, duration: float, scale: float) -> None:

@@ -10,7 +10,9 @@ from service.domain.stats import Duration, summarise
 
 PER_HOSTER = """
 SELECT coalesce(r.hoster, c.host) AS hoster, c.state, c.first_notice_at, c.acknowledged_at,
-       c.first_gone_at, c.removed_at
+       c.first_gone_at, c.removed_at,
+       (SELECT array_agg(i.notice_id) FROM notice_items i JOIN notices n ON n.id = i.notice_id
+        WHERE i.case_id = c.id AND n.sent_at IS NOT NULL) AS notices
 FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
 ORDER BY 1
 """
@@ -46,7 +48,7 @@ async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
         by_hoster.setdefault(row["hoster"], []).append(row)
     lines = [
         "\nper hoster (times in simulated time, notice clock; open cases counted by Kaplan–Meier)",
-        f"{'hoster':<34}{'cases':>6}{'notified':>9}{'acked':>7}{'removed':>8}{'open':>6}"
+        f"{'hoster':<34}{'cases':>6}{'notices':>8}{'notified':>9}{'acked':>7}{'removed':>8}{'open':>6}"
         f"{'median':>9}{'p90':>9}",
     ]
     for hoster, items in sorted(by_hoster.items()):
@@ -68,7 +70,9 @@ def _hoster_line(hoster: str, items: list[asyncpg.Record], now: datetime, scale:
     acked = sum(1 for r in items if r["acknowledged_at"])
     removed = sum(1 for r in items if r["removed_at"])
     still_open = len(notified) - removed
+    notices = len({n for r in items for n in (r["notices"] or [])})
     return (
-        f"{hoster[:33]:<34}{len(items):>6}{len(notified):>9}{acked:>7}{removed:>8}{still_open:>6}"
+        f"{hoster[:33]:<34}{len(items):>6}{notices:>8}{len(notified):>9}{acked:>7}{removed:>8}"
+        f"{still_open:>6}"
         f"{world_time(summary.median):>9}{world_time(summary.p90):>9}"
     )

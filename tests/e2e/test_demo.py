@@ -14,11 +14,12 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     submitted = int(re.search(r"scanner submitted (\d+) reports", out).group(1))
     header = next(line for line in out.splitlines() if line.startswith("hoster"))
     rows = out.split(header, 1)[1].strip().splitlines()
-    table = [r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)]
+    table = [r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)]
     assert submitted >= 20
     assert header.split() == [
         "hoster",
         "cases",
+        "notices",
         "notified",
         "acked",
         "removed",
@@ -26,5 +27,10 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
         "median",
         "p90",
     ]
-    assert sum(int(r.split()[-7]) for r in table) == submitted
+    columns = [r.split()[-8:] for r in table]
+    assert sum(int(c[0]) for c in columns) == submitted
+    # The world's quick removers are notified, re-checked and confirmed removed in the run.
+    assert sum(int(c[1]) for c in columns) >= 5
+    assert sum(int(c[4]) for c in columns) >= 5
     assert "oversight: http://127.0.0.1:" in out
+    assert re.search(r"log in as 'demo' \(supervisor\) with password \S{12,}", out)
