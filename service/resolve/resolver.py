@@ -11,6 +11,7 @@ unless the decision would be "no contact", which then waits for a retry instead.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -156,14 +157,24 @@ class Resolver:
             return None
 
     async def network(self, ip: str, origin: Origin | None) -> tuple[NetworkRecord | None, str]:
-        """The RDAP network of `ip` and where it came from (cache or registry)."""
-        cached = await self.cache.get(ip)
-        if cached is not None:
-            return (None if cached == NEGATIVE else cached), "cache"  # type: ignore[return-value]
-        key = origin.prefix if origin and origin.prefix else ip
-        record = await self._coalescer.run(key, lambda: self._fetch(ip, origin))
-        if record is not None and not record.contains(ip):
-            record = await self._coalescer.run(ip, lambda: self._fetch(ip, origin))
+        """The RDAP network of `ip` and where it came from (cache or registry).
+
+        Concurrent first lookups meet on ever narrower keys (origin AS, announced prefix, the
+        address): the routing table's prefix need not be the registry's network (providers
+        announce more-specifics of one registered block), so addresses of one network in
+        different prefixes first wait for one lookup per origin AS. A follower whose address
+        the shared answer does not cover asks the range cache again, then the next key; a
+        leader's own answer always covers it, so a first lookup costs one registry query.
+        """
+        record: NetworkRecord | None = None
+        for step, key in enumerate(meeting_keys(ip, origin)):
+            cached = await self.cache.get(ip)
+            if cached is not None:
+                found = None if cached == NEGATIVE else cached
+                return found, "cache" if step == 0 else "rdap"  # type: ignore[return-value]
+            record = await self._coalescer.run(key, lambda: self._fetch(ip, origin))
+            if record is not None and record.contains(ip):
+                break
         return record, "rdap"
 
     async def _fetch(self, ip: str, origin: Origin | None) -> NetworkRecord | None:
@@ -220,6 +231,16 @@ class Resolver:
             "cache_hits": dict(self.cache.hits),
             "coalesced": self._coalescer.shared,
         }
+
+
+def meeting_keys(ip: str, origin: Origin | None) -> list[tuple[object, ...]]:
+    """Where concurrent first lookups of `ip` meet others, widest first; the last is the IP."""
+    keys: list[tuple[object, ...]] = []
+    if origin is not None and origin.asn is not None:
+        keys.append(("asn", origin.asn, ipaddress.ip_address(ip).version))
+    if origin is not None and origin.prefix:
+        keys.append(("prefix", origin.prefix))
+    return [*keys, ("ip", ip)]
 
 
 def primary_address(addresses: tuple[str, ...]) -> str:
