@@ -170,7 +170,7 @@ async def raw_send_rate(port: int, count: int, concurrency: int, settings: Setti
         while queue:
             queue.pop()
             await aiosmtplib.send(
-                message,
+                message.as_bytes(),
                 hostname="127.0.0.1",
                 port=port,
                 start_tls=False,

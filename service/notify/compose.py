@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.charset import QP, Charset
 from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from functools import cache
 from pathlib import Path
@@ -31,14 +27,11 @@ from service.domain.notices import (
 )
 from service.notify.csvpart import items_csv
 from service.notify.items import NoticeItem, utc_text
+from service.notify.mime import CRLF, RawMessage, attachment_part, multipart, text_part
 from service.notify.xarf import xarf_report
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 KINDS = ("notice", "reminder", "escalation")
-# Quoted-printable keeps the prose (and the acknowledgment link) readable in the raw message.
-_QP_UTF8 = Charset("utf-8")
-_QP_UTF8.body_encoding = QP
-_UTF8: Any = _QP_UTF8  # MIMEText takes a Charset at runtime; its stubs say str only
 
 
 @dataclass(frozen=True)
@@ -117,56 +110,54 @@ def _item_view(item: NoticeItem) -> dict[str, Any]:
     }
 
 
+@cache
+def templates(kind: str, language: str) -> tuple[jinja2.Template, jinja2.Template]:
+    """The (text, HTML) templates of a kind and language, compiled once per process."""
+    env = environment()
+    return (
+        env.get_template(f"emails/{language}/{kind}.txt.j2"),
+        env.get_template(f"emails/{language}/{kind}.html.j2"),
+    )
+
+
 def render_parts(draft: NoticeDraft, sender: Sender) -> tuple[str, str]:
     """(text, html) of the notice in its language."""
     language = draft.language if draft.language in LANGUAGES else DEFAULT_LANGUAGE
     if draft.kind not in KINDS:
         raise ValueError(f"unknown notice kind {draft.kind!r}")
-    env, values = environment(), context(draft, sender)
-    text = env.get_template(f"emails/{language}/{draft.kind}.txt.j2").render(values)
-    html = env.get_template(f"emails/{language}/{draft.kind}.html.j2").render(values)
-    return text, html
+    text, html = templates(draft.kind, language)
+    values = context(draft, sender)
+    return text.render(values), html.render(values)
 
 
-def build_message(draft: NoticeDraft, sender: Sender) -> Message:
-    """The complete MIME message: prose (text+HTML), X-ARF report, CSV of the items.
-
-    Built with the classic MIME classes: an order of magnitude cheaper than EmailMessage's
-    header registry, which matters at hundreds of notices per second.
-    """
+def build_message(draft: NoticeDraft, sender: Sender) -> RawMessage:
+    """The complete MIME message: prose (text+HTML), X-ARF report, CSV of the items."""
     text, html = render_parts(draft, sender)
     ref = notice_reference(draft.notice_id)
     report = xarf_report(
         draft.items, reported_from=sender.mail_from, notice_ref=ref, date=draft.created_at
     )
-    prose = MIMEMultipart("alternative")
-    prose.attach(MIMEText(text, "plain", _UTF8))
-    prose.attach(MIMEText(html, "html", _UTF8))
-    message = MIMEMultipart("mixed")
-    message.attach(prose)
-    message.attach(_attachment(report, "plain", "report.txt", "inline"))
-    message.attach(_attachment(items_csv(draft.items), "csv", f"{ref}.csv", "attachment"))
-    _headers(message, draft, sender)
-    return message
+    prose = multipart("alternative", [text_part(text, "plain"), text_part(html, "html")])
+    parts = [
+        prose,
+        text_part(report, "plain", 'inline; filename="report.txt"'),
+        attachment_part(items_csv(draft.items), "csv", f'attachment; filename="{ref}.csv"'),
+    ]
+    return RawMessage(multipart("mixed", parts, _headers(draft, sender)).encode("ascii"))
 
 
-def _attachment(body: str, subtype: str, filename: str, disposition: str) -> MIMEText:
-    part = MIMEText(body, subtype, _UTF8)
-    part.add_header("Content-Disposition", disposition, filename=filename)
-    return part
-
-
-def _headers(message: Message, draft: NoticeDraft, sender: Sender) -> None:
+def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
     # Only values we control or have validated go into headers: never a URL.
-    message["From"] = formataddr((header_safe(sender.name), sender.mail_from), _UTF8)
-    message["Reply-To"] = sender.reply_to
-    message["To"] = draft.recipient
     title = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
-    # A Header object (compat32 API) is folded by the generator; a pre-encoded string
-    # gains a leading space when read back.
-    message["Subject"] = Header(title, _UTF8)  # type: ignore[assignment]
-    message["Date"] = format_datetime(draft.created_at)
-    message["Message-ID"] = draft.message_id
-    message["X-Takedown-Notice-Id"] = str(draft.notice_id)
-    message["X-ARF"] = "YES"
-    message["Auto-Submitted"] = "auto-generated"
+    return [
+        ("From", formataddr((header_safe(sender.name), sender.mail_from), "utf-8")),
+        ("Reply-To", sender.reply_to),
+        ("To", draft.recipient),
+        ("Subject", Header(title, "utf-8", header_name="Subject").encode(linesep=CRLF)),
+        ("Date", format_datetime(draft.created_at)),
+        ("Message-ID", draft.message_id),
+        ("X-Takedown-Notice-Id", str(draft.notice_id)),
+        ("X-ARF", "YES"),
+        ("Auto-Submitted", "auto-generated"),
+        ("MIME-Version", "1.0"),
+    ]

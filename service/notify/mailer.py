@@ -63,8 +63,8 @@ class Mailer:
             timeout=s.smtp_timeout,
         )
 
-    async def send(self, message: Message, recipient: str) -> str:
-        """Deliver `message` to `recipient`; the server's acceptance reply."""
+    async def send(self, message: Message | bytes, recipient: str) -> str:
+        """Deliver `message` (or a serialised message) to `recipient`; the server's reply."""
         try:
             client, reused = await self._checkout()
             try:
@@ -81,11 +81,17 @@ class Mailer:
         self._checkin(client)
         return reply
 
-    async def _transaction(self, client: aiosmtplib.SMTP, message: Message, recipient: str) -> str:
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, message: Message | bytes, recipient: str
+    ) -> str:
+        sender, recipients = self.settings.mail_from, [recipient]
         try:
-            _errors, reply = await client.send_message(
-                message, sender=self.settings.mail_from, recipients=[recipient]
-            )
+            if isinstance(message, bytes):
+                _errors, reply = await client.sendmail(sender, recipients, message)
+            else:
+                _errors, reply = await client.send_message(
+                    message, sender=sender, recipients=recipients
+                )
         except aiosmtplib.SMTPRecipientsRefused:
             await _reset(client)  # the connection stays usable for the next message
             self._checkin(client)

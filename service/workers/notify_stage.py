@@ -63,7 +63,7 @@ class NotifyStage:
             return Done()
         try:
             message = build_message(attempt.draft, self.sender)
-            await self.mailer.send(message, attempt.draft.recipient)
+            await self.mailer.send(message.as_bytes(), attempt.draft.recipient)
         except DeliveryDeferred as exc:
             NOTICES.labels(outcome="deferred").inc()
             await self._deferred(attempt, str(exc))
