@@ -7,7 +7,9 @@ A local web server (its own process) serves N distinct 4 kB bodies. Ours: N case
 (claim with SKIP LOCKED + lease, load the cases, fetch through the SSRF-guarded session at
 most `--concurrency` at a time, hash, verdict, observation rows, streak bookkeeping,
 reschedule). Raw: one aiohttp session fetching the same URLs and hashing them with sha256,
-at the same concurrency. Also prints the PDQ cost per generated image.
+at the same concurrency. Also prints the PDQ cost per generated image, and the CPU time per
+check of each side (this process; and, when PostgreSQL runs on this machine, its backends):
+on a shared machine the rates drift with the load, CPU per check much less.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import asyncio
 import hashlib
 import io
 import multiprocessing
+import os
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -71,7 +76,47 @@ def _serve(port_out: multiprocessing.Queue[int]) -> None:
     asyncio.run(main())
 
 
-async def raw_rate(urls: list[str], concurrency: int) -> float:
+@dataclass
+class Cost:
+    """CPU seconds spent: by this process, and by the bench database's backends (if local)."""
+
+    client: float = 0.0
+    database: float | None = None
+    server: float = 0.0  # the local web server's process (the same work on both sides)
+
+    def per_check(self, n: int) -> str:
+        db = f", database {self.database / n * 1e6:.0f} µs" if self.database is not None else ""
+        return (
+            f"client {self.client / n * 1e6:.0f} µs{db}, web server {self.server / n * 1e6:.0f} µs"
+        )
+
+
+async def backend_cpu(conn: asyncpg.Connection) -> dict[int, float] | None:
+    """CPU seconds of each backend of this database, read from /proc (None: not local)."""
+    rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return _proc_cpu([row["pid"] for row in rows]) or None
+
+
+def _proc_cpu(pids: list[int]) -> dict[int, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return found
+
+
+def cpu_between(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    if after is None:
+        return None
+    start = before or {}
+    return sum(spent - start.get(pid, 0.0) for pid, spent in after.items())
+
+
+async def raw_rate(urls: list[str], concurrency: int, cost: Cost | None = None) -> float:
     gate = asyncio.Semaphore(concurrency)
 
     async def one(session: aiohttp.ClientSession, url: str) -> None:
@@ -80,10 +125,12 @@ async def raw_rate(urls: list[str], concurrency: int) -> float:
             async for chunk in resp.content.iter_chunked(64 * 1024):
                 digest.update(chunk)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(one(session, u) for u in urls))
+    if cost is not None:
+        cost.client = time.process_time() - cpu
     return len(urls) / (time.perf_counter() - started)
 
 
@@ -109,7 +156,9 @@ async def seed(dsn: str, urls: list[str]) -> None:
     await conn.close()
 
 
-async def ours_rate(dsn: str, n: int, concurrency: int, batch: int) -> float:
+async def ours_rate(
+    dsn: str, n: int, concurrency: int, batch: int, cost: Cost | None = None
+) -> float:
     settings = Settings(
         database_url=dsn,
         allow_private_targets=True,
@@ -122,14 +171,20 @@ async def ours_rate(dsn: str, n: int, concurrency: int, batch: int) -> float:
     stop = asyncio.Event()
     stage = ProbeStage(pool, settings)
     loop = CountingLoop(pool, stage, loop_config(settings), stop, target=n)
-    started = time.perf_counter()
+    async with pool.acquire() as conn:
+        db_before = await backend_cpu(conn)
+    started, cpu = time.perf_counter(), time.process_time()
     task = asyncio.create_task(loop.run())
     await loop.done.wait()
     elapsed = time.perf_counter() - started
     stop.set()
     await task
+    client_cpu = time.process_time() - cpu
     async with pool.acquire() as conn:
+        db_after = await backend_cpu(conn)
         checks = await conn.fetchval("SELECT count(*) FROM checks WHERE verdict = 'present'")
+    if cost is not None:
+        cost.client, cost.database = client_cpu, cpu_between(db_before, db_after)
     await pool.close()
     assert checks == n, f"{checks} present checks for {n} cases"
     return n / elapsed
@@ -161,12 +216,18 @@ async def main(n: int, concurrency: int, batch: int = 128) -> None:
         port = ports.get(timeout=10)
         urls = [f"http://127.0.0.1:{port}/u/{i}" for i in range(n)]
         await raw_rate(urls[: min(n, 500)], concurrency)  # warm-up
-        raw = await raw_rate(urls, concurrency)
+        raw_cost, our_cost = Cost(), Cost()
+        server_cpu = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0)
+        raw = await raw_rate(urls, concurrency, raw_cost)
+        raw_cost.server = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0) - server_cpu
         async with fresh_database("recheck") as dsn:
             await seed(dsn, urls)
-            ours = await ours_rate(dsn, n, concurrency, batch)
+            server_cpu = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0)
+            ours = await ours_rate(dsn, n, concurrency, batch, our_cost)
+            our_cost.server = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0) - server_cpu
         print(f"{n} URLs, concurrency {concurrency}, claim batches of {batch}")
         print_ratio("recheck", ours, raw, "checks/s", 0.75)
+        print(f"cpu/check  ours {our_cost.per_check(n)}; raw {raw_cost.per_check(n)}")
         print(f"pdq        {pdq_cost(20):.1f} ms per 256×256 JPEG (decode + hash)")
     finally:
         server.kill()
