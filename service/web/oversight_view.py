@@ -90,7 +90,15 @@ def render(
 
 
 def queue_rows(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [row | {"why": row.get(QUEUE_REASON[name])} for row in rows]
+    return [row | {"why": _why(name, row)} for row in rows]
+
+
+def _why(name: str, row: dict[str, Any]) -> Any:
+    """The row's own explanation; for overdue items, how long past the deadline."""
+    reason = row.get(QUEUE_REASON[name])
+    if name == "overdue" and isinstance(reason, datetime):
+        return f"{human(datetime.now(UTC) - reason)} past the deadline"
+    return reason
 
 
 def clean(text: str, limit: int = 2000) -> str:

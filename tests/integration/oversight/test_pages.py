@@ -84,6 +84,7 @@ async def test_overdue_queue_filters_and_escalation_by_an_analyst(
         await client.get("/oversight/queues/overdue", params={"hoster": "Slow Host"})
     ).text()
     assert "a.slow.example/1.png" in page  # 30 h after notice, NL allows 24 h
+    assert "6.0 h past the deadline" in page
     assert "a.slow.example/2.png" not in page  # not due yet
     assert "evil.example" not in page  # another hoster, filtered out
     case_page = await (await client.get(f"/oversight/cases/{world['late']}")).text()
