@@ -80,15 +80,19 @@ def slow_hosters(rows: list[tuple[str, timedelta | None, int]], title: str) -> s
     for i, (name, median, items) in enumerate(rows):
         y = PAD / 2 + i * row_h
         share = 1.0 if median is None else median.total_seconds() / scale
-        w = (WIDTH - left - 90) * share
+        w = (WIDTH - left - 130) * share  # room on the right for the value label
         color = "#b3261e" if median is None else "#e8a33d"
-        out.append(_text(left - 6, y + 14, name[:28], "end"))
+        out.append(_text(left - 6, y + 14, _shorten(name, 26), "end"))
         out.append(
             f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}"/>'
         )
-        value = "not half removed" if median is None else human(median)
+        value = "under half removed" if median is None else human(median)
         out.append(_text(left + w + 4, y + 14, f"{value} ({items})", "start"))
     return _frame(title, "".join(out), height)
+
+
+def _shorten(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def _axes() -> str:
