@@ -19,7 +19,7 @@ from service.db import oversight_actions, oversight_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.domain.passwords import WeakPassword, hash_password
-from service.domain.scorecard import CaseTimes, scorecards
+from service.domain.scorecard import Bucket, cards_of
 from service.web.charts import human
 
 CLI_ACTOR = "cli"
@@ -127,14 +127,7 @@ async def _holds(dsn: str) -> list[dict[str, Any]]:
 @click.pass_context
 def stats_by(ctx: click.Context, by: str, as_json: bool) -> None:
     """Time to removal per hoster, ASN or country (notice clock, Kaplan–Meier)."""
-    rows = run(_stats_rows(database_url(get_settings(ctx))))
-    times = [
-        CaseTimes(
-            str(r[by] or "unknown"), r["first_notice_at"], r["first_gone_at"], r["reappeared"]
-        )
-        for r in rows
-    ]
-    cards = scorecards(times, datetime.now(UTC))
+    cards = cards_of(run(_stats_buckets(database_url(get_settings(ctx)), by)))
     if as_json:
         out = [{**c.__dict__, "median": _secs(c.median), "p90": _secs(c.p90)} for c in cards]
         click.echo(json.dumps(out, indent=2))
@@ -148,15 +141,11 @@ def stats_by(ctx: click.Context, by: str, as_json: bool) -> None:
         )
 
 
-def _times(row: dict[str, Any], by: str) -> CaseTimes:
-    group = str(row[by] or "unknown")
-    return CaseTimes(group, row["first_notice_at"], row["first_gone_at"], row["reappeared"])
-
-
 def _secs(value: Any) -> float | None:
     return value.total_seconds() if value is not None else None
 
 
-async def _stats_rows(dsn: str) -> list[dict[str, Any]]:
+async def _stats_buckets(dsn: str, by: str) -> list[Bucket]:
+    """The histograms the statistics page reads (0096 counts + open cases), censored now."""
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_repo.stats_rows(conn)
+        return await oversight_repo.stats_buckets(conn, by, datetime.now(UTC))

@@ -57,9 +57,10 @@ def stats(ctx: click.Context, clock: str, as_json: bool) -> None:
 
 async def _collect(dsn: str, clock: str) -> tuple[dict[str, Summary], dict[str, int]]:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        rows = await probe_repo.stats_rows(conn)
+        now = datetime.now(UTC)
+        rows = await probe_repo.stats_rows(conn, now, clock)
         recidivism = {r["hoster"]: r["reappearances"] for r in await probe_repo.recidivism(conn)}
-    return by_hoster(rows, clock, datetime.now(UTC)), recidivism
+    return by_hoster(rows, clock, now), recidivism
 
 
 _HEADER = (

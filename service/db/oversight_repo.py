@@ -6,7 +6,7 @@ keyset paging are composed here from whitelisted fragments only (never from user
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -307,17 +307,18 @@ async def stats_buckets(conn: asyncpg.Connection, by: str, now: datetime) -> lis
     migration 0091), open cases censored at `now`; groups without a value are "unknown"."""
     if by not in STATS_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
-    rows = await conn.fetch(q("oversight_stats_tallies"), by, now)
-    return [
-        Bucket(
-            _group(r["grp"]),
-            timedelta(seconds=r["seconds"]),
-            r["removed"],
-            r["open"],
-            r["reappeared"],
-        )
-        for r in rows
-    ]
+    return [bucket_of(r) for r in await conn.fetch(q("oversight_stats_tallies"), by, now)]
+
+
+def bucket_of(row: Mapping[str, Any]) -> Bucket:
+    """A histogram row (grp, seconds, removed, open, reappeared) as a domain Bucket."""
+    return Bucket(
+        _group(row["grp"]),
+        timedelta(seconds=row["seconds"]),
+        row["removed"],
+        row["open"],
+        row["reappeared"],
+    )
 
 
 async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[int, int]]:

@@ -180,11 +180,14 @@ async def request_check_now(conn: asyncpg.Connection, case_id: int) -> None:
     await enqueue_for_case(conn, PROBE_JOB, case_id)
 
 
-async def stats_rows(conn: asyncpg.Connection, now: datetime | None = None) -> list[dict[str, Any]]:
+async def stats_rows(
+    conn: asyncpg.Connection, now: datetime | None = None, clock: str | None = None
+) -> list[dict[str, Any]]:
     """Time to removal per hoster as histogram rows (hoster, clock, seconds, removed,
-    censored) for service.domain.stats.by_hoster; open cases censored at `now`."""
+    censored) for service.domain.stats.by_hoster; open cases censored at `now`; both clocks
+    unless `clock` ('notice' or 'detection') is given."""
     at = now or datetime.now(UTC)
-    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"), at)]
+    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"), at, clock)]
 
 
 async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:

@@ -61,23 +61,26 @@ SET reappearances = hoster_recidivism.reappearances + 1, last_reappeared_at = ex
 RETURNING reappearances;
 
 -- name: probe_stats_rows
--- Time to removal of notified cases per hoster as a histogram, on both clocks: for each
--- duration bucket (stats_bucket, 0091) the cases removed (first gone, removal confirmed)
--- after it and those not removed yet (censored at $1, "now"). Only aggregates leave the
--- database, whatever the number of cases.
-SELECT s.hoster, k.clock, stats_bucket(k.span) AS seconds,
-       count(*) FILTER (WHERE s.removed) AS removed,
-       count(*) FILTER (WHERE NOT s.removed) AS censored
+-- Time to removal of notified cases per hoster as a histogram, on both clocks (or clock $2):
+-- for each duration bucket (stats_bucket, 0091) the cases removed (first gone, removal
+-- confirmed) after it and those not removed yet (censored at $1, "now"). Removed cases come
+-- from the trigger-maintained counts (stats_removed, 0096); the others are read live from the
+-- partial index cases_stats_open.
+SELECT t.hoster, t.clock, t.seconds, sum(t.removed)::bigint AS removed,
+       sum(t.censored)::bigint AS censored
 FROM (
-    SELECT coalesce(r.hoster, c.host) AS hoster, c.first_notice_at, c.detected_at,
-           c.first_gone_at IS NOT NULL AND c.removed_at IS NOT NULL AS removed,
-           CASE WHEN c.first_gone_at IS NOT NULL AND c.removed_at IS NOT NULL
-                THEN c.first_gone_at ELSE $1::timestamptz END AS ended
+    SELECT s.group_key AS hoster, s.clock, s.bucket AS seconds, s.confirmed AS removed,
+           0 AS censored
+    FROM stats_removed s
+    WHERE s.dimension = 'hoster' AND s.confirmed <> 0 AND ($2::text IS NULL OR s.clock = $2)
+    UNION ALL
+    SELECT coalesce(r.hoster, c.host), k.clock, stats_bucket(k.span), 0, 1
     FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-    WHERE c.first_notice_at IS NOT NULL
-) s
-CROSS JOIN LATERAL (VALUES ('notice', s.ended - s.first_notice_at),
-                           ('detection', s.ended - s.detected_at)) AS k (clock, span)
+    CROSS JOIN LATERAL (VALUES ('notice', $1::timestamptz - c.first_notice_at),
+                               ('detection', $1::timestamptz - c.detected_at)) AS k (clock, span)
+    WHERE c.first_notice_at IS NOT NULL AND c.removed_at IS NULL
+      AND ($2::text IS NULL OR k.clock = $2)
+) t
 GROUP BY 1, 2, 3;
 
 -- name: probe_recidivism
