@@ -67,7 +67,10 @@ async def test_contact_book_rule_wins_and_is_recorded_as_source(
 ) -> None:
     async with pool.acquire() as conn:
         rule = await resolve_repo.add_rule(
-            conn, cidr="185.61.148.0/22", address="Takedown@Tulpnet.nl", language="nl",
+            conn,
+            cidr="185.61.148.0/22",
+            address="Takedown@Tulpnet.nl",
+            language="nl",
             cc=["legal@tulpnet.nl"],
         )
         await resolve_repo.add_rule(conn, asn=209311, address="wrong@tulpnet.nl")
@@ -84,10 +87,16 @@ async def test_do_not_contact_routes_through_the_named_hotline(
 ) -> None:
     async with pool.acquire() as conn:
         await resolve_repo.set_hotline(
-            conn, "RU", name="Hotline RU", address="reports@hotline.example.ru", language="ru",
+            conn,
+            "RU",
+            name="Hotline RU",
+            address="reports@hotline.example.ru",
+            language="ru",
             policy="direct",
         )
-        await resolve_repo.add_rule(conn, domain="shadowvps.ru", do_not_contact=True, via_hotline="RU")
+        await resolve_repo.add_rule(
+            conn, domain="shadowvps.ru", do_not_contact=True, via_hotline="RU"
+        )
     async with open_resolver(pool, peers.settings(db_url)) as resolver:
         result = await resolver.resolve("http://img.shadowvps.ru/x.jpg")
     assert _recipients(result.route) == [("reports@hotline.example.ru", "hotline")]
@@ -95,14 +104,24 @@ async def test_do_not_contact_routes_through_the_named_hotline(
     assert result.route["no_contact_reason"] is None
 
 
-async def test_country_policy_hotline_or_both(pool: asyncpg.Pool, peers: Peers, db_url: str) -> None:
+async def test_country_policy_hotline_or_both(
+    pool: asyncpg.Pool, peers: Peers, db_url: str
+) -> None:
     async with pool.acquire() as conn:
         await resolve_repo.set_hotline(
-            conn, "NL", name="Meldpunt", address="meld@hotline.example.nl", language="nl",
+            conn,
+            "NL",
+            name="Meldpunt",
+            address="meld@hotline.example.nl",
+            language="nl",
             policy="hotline",
         )
         await resolve_repo.set_hotline(
-            conn, "JP", name="JP Hotline", address="jp@hotline.example.jp", language="ja",
+            conn,
+            "JP",
+            name="JP Hotline",
+            address="jp@hotline.example.jp",
+            language="ja",
             policy="both",
         )
     async with open_resolver(pool, peers.settings(db_url)) as resolver:
