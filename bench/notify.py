@@ -102,6 +102,7 @@ async def seed(pool: asyncpg.Pool, items: int, recipients: int) -> None:
         await conn.execute(SEED_CASES, items, recipients, token.id)
         await conn.execute(SEED_ROUTES)
         await conn.execute(SEED_JOBS)
+        await conn.execute("ANALYZE")
 
 
 async def run_until(pool: asyncpg.Pool, settings: Settings, stage: object, done_sql: str) -> float:
@@ -206,6 +207,10 @@ async def main(items: int, recipients: int, concurrency: int) -> None:
                 OutboxStage(pool, settings),
                 "SELECT NOT EXISTS (SELECT FROM jobs WHERE kind = 'outbox')",
             )
+            async with pool.acquire() as conn:
+                # Statistics for the thousands of rows just written, as autovacuum would
+                # gather them; without, the planner takes `cases` to be nearly empty.
+                await conn.execute("ANALYZE")
             notify_s = await run_until(
                 pool,
                 settings,

@@ -183,3 +183,66 @@ async def drop_stale_items(
     """Remove items whose case is no longer in one of `states`; their case ids."""
     rows = await conn.fetch(q("notify_drop_stale_items"), notice_id, states)
     return [row["case_id"] for row in rows]
+
+
+async def lock_round(conn: asyncpg.Connection, notice_ids: list[int]) -> list[NoticeRow]:
+    """The notices of a send round, locked, with `behind` and `tx_now` (see the query)."""
+    rows = await conn.fetch(q("notify_lock_round"), sorted(notice_ids))
+    return [dict(row) for row in rows]
+
+
+async def round_items(
+    conn: asyncpg.Connection, notice_ids: list[int], sealing: list[int], wanted: list[str]
+) -> dict[int, list[NoticeRow]]:
+    """Items per notice (by case id); notices in `sealing` first drop unwanted items."""
+    found: dict[int, list[NoticeRow]] = {notice_id: [] for notice_id in notice_ids}
+    for row in await conn.fetch(q("notify_round_items"), notice_ids, sealing, wanted):
+        found[row["notice_id"]].append(dict(row))
+    return found
+
+
+async def start_round(
+    conn: asyncpg.Connection,
+    deadlines: dict[int, datetime],
+    tokens: dict[int, tuple[bytes, bytes]],
+    expires: datetime,
+) -> dict[int, datetime]:
+    """Seal the notices and count an attempt each; store their token hashes (digest, csrf).
+
+    Returns each notice's deadline as fixed (at its first attempt)."""
+    ids = sorted(deadlines)
+    rows = await conn.fetch(
+        q("notify_start_round"),
+        ids,
+        [deadlines[i] for i in ids],
+        [tokens[i][0] for i in ids],
+        [tokens[i][1] for i in ids],
+        expires,
+    )
+    return {row["id"]: row["deadline_at"] for row in rows}
+
+
+async def record_round(
+    conn: asyncpg.Connection, notice_ids: list[int], gather: timedelta
+) -> tuple[dict[int, datetime], list[tuple[int, datetime]]]:
+    """Mark accepted notices sent: ({id newly sent: when}, [(next notice to wake, when)])."""
+    rows = await conn.fetch(q("notify_record_round"), sorted(notice_ids), gather)
+    sent = {row["id"]: row["due"] for row in rows if row["sent"]}
+    return sent, [(row["id"], row["due"]) for row in rows if not row["sent"]]
+
+
+async def cases_notified(
+    conn: asyncpg.Connection,
+    details: list[tuple[int, dict[str, Any]]],
+    awaiting: list[str],
+    actor: str,
+) -> set[int]:
+    """Cases of accepted notices on the notice clock, an event each (see the query)."""
+    rows = await conn.fetch(
+        q("notify_cases_notified"),
+        [case_id for case_id, _ in details],
+        [detail for _, detail in details],
+        awaiting,
+        actor,
+    )
+    return {row["id"] for row in rows}

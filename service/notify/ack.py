@@ -54,13 +54,20 @@ def ack_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/ack/{token}"
 
 
+def new_token() -> tuple[str, bytes, bytes]:
+    """A fresh token: (the secret written into the notice, its hash, its CSRF secret).
+
+    Only the hash and the CSRF secret are stored; the token itself is shown once.
+    """
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_digest(token), secrets.token_bytes(32)
+
+
 async def issue(conn: asyncpg.Connection, notice_id: int, ttl: timedelta) -> str:
     """A new token for one notice; the secret is returned once and only its hash stored."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token, digest, csrf_secret = new_token()
     now: datetime = await conn.fetchval("SELECT now()")
-    await notify_repo.insert_ack_token(
-        conn, token_digest(token), notice_id, secrets.token_bytes(32), now + ttl
-    )
+    await notify_repo.insert_ack_token(conn, digest, notice_id, csrf_secret, now + ttl)
     return token
 
 

@@ -1,39 +1,33 @@
-"""Stage 'notify' (ref_id = notice id): send one notice, exactly as persisted.
+"""Stage 'notify' (ref_id = notice id): send notices, exactly as persisted, a batch at a time.
 
-The notice and its Message-ID exist before sending; a send attempt first seals the batch
-(splitting it at `notice_max_urls`) and counts the attempt, then talks SMTP without holding a
-database connection, then records acceptance. A crash between acceptance and commit resends the
-same Message-ID; the case transitions, events and probe jobs happen only once, at the commit.
+The notice and its Message-ID exist before sending. A claimed batch is one send round
+(service.notify.rounds): one transaction seals the batches (splitting at `notice_max_urls`),
+counts the attempts and issues the tokens; the messages then go out concurrently over kept
+SMTP connections without holding a database connection; one transaction records those the
+server accepted. A crash between acceptance and commit resends the same Message-ID; the case
+transitions, events and probe jobs happen only once, at the commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, notify_repo
+from service.db import notify_repo
 from service.db.jobs import Job
-from service.domain.notices import deadline, split_batches
-from service.domain.states import CaseState
-from service.notify import ack
-from service.notify.compose import NoticeDraft, Sender, build_message
-from service.notify.items import NoticeItem
+from service.notify.compose import Sender, build_message
 from service.notify.mailer import DeliveryDeferred, DeliveryRefused, Mailer
-from service.notify.outbox import NEEDS_NOTICE, REROUTABLE, reroute
+from service.notify.outbox import reroute
+from service.notify.rounds import Attempt, next_to_wake, prepare_round
+from service.notify.rounds import record_sent as record_round_sent
 from service.observability import NOTICES
 from service.settings import Settings
 from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
 
-ACTOR = "worker:notify"
-
-
-@dataclass(frozen=True)
-class Attempt:
-    notice: dict[str, Any]
-    draft: NoticeDraft
+Result = Outcome | BaseException
 
 
 class NotifyStage:
@@ -44,7 +38,13 @@ class NotifyStage:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, mailer: Mailer | None = None):
         self.pool = pool
         self.settings = settings
-        self.mailer = mailer or Mailer(settings)
+        # One kept SMTP connection per concurrent send: none is closed and reopened between.
+        self.mailer = mailer or Mailer(settings, keep=settings.worker_concurrency)
+        self.sending = asyncio.Semaphore(settings.worker_concurrency)
+        # Recording touches shared rows (contact health, the statistics tallies its triggers
+        # keep): concurrent rounds would only wait on each other's row locks, holding
+        # connections, so this worker records one round at a time.
+        self.recording = asyncio.Lock()
         self.sender = Sender(settings.hotline_name, settings.mail_from, settings.reply_to)
 
     async def aclose(self) -> None:
@@ -52,143 +52,88 @@ class NotifyStage:
         await self.mailer.aclose()
 
     async def handle(self, job: Job) -> Outcome:
-        if job.ref_id is None:
-            return Done()
-        if await self._behind_earlier(job.ref_id):
+        result = (await self.handle_batch([job]))[job.id]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def handle_batch(self, jobs: list[Job]) -> Mapping[int, Result]:
+        """One send round for the claimed notices."""
+        results: dict[int, Result] = {job.id: Done() for job in jobs}
+        by_notice = {job.ref_id: job for job in jobs if job.ref_id is not None}
+        if not by_notice:
+            return results
+        async with self.pool.acquire() as conn:
+            prepared = await prepare_round(conn, self.settings, list(by_notice))
+        later = datetime.now(UTC) + self.settings.retry_base
+        for notice_id in prepared.behind:
             # Per recipient, notices leave in creation order (a retried one would otherwise be
             # overtaken after a mail outage); the earlier one wakes this job when it leaves.
-            return RunAgainAt(datetime.now(UTC) + self.settings.retry_base)
-        attempt = await self.prepare(job.ref_id)
-        if attempt is None:
-            return Done()
+            results[by_notice[notice_id].id] = RunAgainAt(later)
+        delivered = await asyncio.gather(
+            *(self._deliver(a, by_notice[a.draft.notice_id]) for a in prepared.attempts)
+        )
+        accepted = [a for a, result in zip(prepared.attempts, delivered, strict=True) if not result]
+        for attempt, result in zip(prepared.attempts, delivered, strict=True):
+            if result:
+                results[by_notice[attempt.draft.notice_id].id] = result
+        if accepted:
+            await self._record(accepted, by_notice, results)
+        return results
+
+    async def _record(
+        self, accepted: list[Attempt], by_notice: dict[int, Job], results: dict[int, Result]
+    ) -> None:
         try:
-            message = build_message(attempt.draft, self.sender)
-            await self.mailer.send(message.as_bytes(), attempt.draft.recipient)
+            await self.record_sent(*accepted)
+        except Exception as exc:  # retried: the rerun resends the same Message-IDs
+            for attempt in accepted:
+                results[by_notice[attempt.draft.notice_id].id] = exc
+
+    async def _deliver(self, attempt: Attempt, job: Job) -> Result | None:
+        """Send one notice; None when the server accepted it, else the job's outcome."""
+        draft = attempt.draft
+        try:
+            async with self.sending:
+                message = build_message(draft, self.sender)
+                await self.mailer.send(message.as_bytes(), draft.recipient)
         except DeliveryDeferred as exc:
             NOTICES.labels(outcome="deferred").inc()
-            await self._deferred(attempt, str(exc))
-            delay = backoff(job.attempts, self.settings.retry_base, self.settings.retry_max)
-            return RetryAfter(delay, str(exc))
+            return await self._deferred(attempt, job, exc)
         except DeliveryRefused as exc:
             NOTICES.labels(outcome="failed").inc()
-            await self._refused(attempt, str(exc))
-            return Done()
+            return await self._refused(attempt, str(exc))
+        except Exception as exc:  # a bug or a lost database: this job retries with backoff
+            return exc
         NOTICES.labels(outcome="sent").inc()
-        await self.record_sent(attempt)
-        return Done()
+        return None
 
-    async def _behind_earlier(self, notice_id: int) -> bool:
-        async with self.pool.acquire() as conn:
-            notice = await notify_repo.get_notice(conn, notice_id)
-            if notice is None or notice["state"] in ("sent", "failed"):
-                return False
-            return await notify_repo.earlier_unsent(conn, notice["recipient"], notice_id)
+    async def record_sent(self, *attempts: Attempt) -> None:
+        """The server accepted: the notices are sent and their cases notified (once)."""
+        async with self.recording, self.pool.acquire() as conn:
+            await record_round_sent(conn, self.settings, list(attempts))
 
-    async def _wake_next(self, conn: asyncpg.Connection, recipient: str) -> None:
-        """The recipient's next notice may go now that the one before it has left."""
-        following = await notify_repo.next_unsent(
-            conn, recipient, self.settings.notice_gather_window
-        )
-        if following is not None:
-            await jobs.enqueue_for_ref(conn, "notify", following[0], run_at=following[1])
+    async def _deferred(self, attempt: Attempt, job: Job, exc: DeliveryDeferred) -> Result:
+        try:
+            async with self.pool.acquire() as conn:
+                await notify_repo.note_error(conn, attempt.draft.notice_id, str(exc))
+        except Exception as error:
+            return error
+        delay = backoff(job.attempts, self.settings.retry_base, self.settings.retry_max)
+        return RetryAfter(delay, str(exc))
 
-    async def prepare(self, notice_id: int) -> Attempt | None:
-        """Seal/split the batch, count the attempt, issue an ack token; None if nothing to send."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            notice = await notify_repo.lock_notice(conn, notice_id)
-            if notice is None or notice["state"] in ("sent", "failed"):
-                return None
-            if notice["sealed_at"] is None and not await self._seal(conn, notice):
-                return None
-            now: datetime = await conn.fetchval("SELECT now()")
-            due = deadline(
-                now, notice["country"], self.settings.sla_default, self.settings.sla_by_country
-            )
-            fixed = await notify_repo.start_attempt(conn, notice_id, due)
-            token = await ack.issue(conn, notice_id, self.settings.ack_token_ttl)
-            items = [NoticeItem.from_row(r) for r in await notify_repo.items(conn, notice_id)]
-        return Attempt(notice, self._draft(notice, items, fixed, token))
-
-    async def _seal(self, conn: asyncpg.Connection, notice: dict[str, Any]) -> bool:
-        """First attempt: drop items no longer wanted, split what exceeds the cap."""
-        # Open states include items moved here from a failed contact (already notified).
-        wanted = [state.value for state in REROUTABLE]
-        await notify_repo.drop_stale_items(conn, notice["id"], wanted)
-        case_ids = await notify_repo.item_case_ids(conn, notice["id"])
-        if not case_ids:
-            await notify_repo.mark_failed(conn, notice["id"], "no items left to notify")
-            return False
-        for batch in split_batches(case_ids, self.settings.notice_max_urls)[1:]:
-            split_id = await notify_repo.split_off(conn, notice, batch, self.settings.mail_from)
-            await jobs.enqueue_for_ref(conn, "notify", split_id)
-        return True
-
-    def _draft(
-        self, notice: dict[str, Any], items: list[NoticeItem], due: datetime, token: str
-    ) -> NoticeDraft:
-        return NoticeDraft(
-            notice_id=notice["id"],
-            kind=notice["kind"],
-            language=notice["language"],
-            recipient=notice["recipient"],
-            message_id=notice["message_id"],
-            country=notice["country"],
-            items=items,
-            deadline=due,
-            ack_url=ack.ack_url(self.settings.public_url, token),
-            created_at=notice["created_at"],
-        )
-
-    async def record_sent(self, attempt: Attempt) -> None:
-        """The server accepted: the notice is sent and its cases are notified (once)."""
-        draft = attempt.draft
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await notify_repo.mark_sent(conn, draft.notice_id) is None:
-                return  # recorded by an earlier run already
-            await notify_repo.health_delivered(conn, draft.recipient)
-            await self._wake_next(conn, draft.recipient)
-            detail = {
-                "notice_id": draft.notice_id,
-                "message_id": draft.message_id,
-                "recipient": draft.recipient,
-                "kind": draft.kind,
-                "deadline": draft.deadline.isoformat(),
-            }
-            await self._notified(conn, [item.case_id for item in draft.items], detail)
-
-    async def _notified(
-        self, conn: asyncpg.Connection, case_ids: list[int], detail: dict[str, Any]
-    ) -> None:
-        """Cases awaiting their notice go on the clock; all get the event and a probe job.
-
-        Batched (one statement each) because a notice carries up to notice_max_urls cases.
-        """
-        moved = await cases.transition_many(
-            conn,
-            case_ids,
-            CaseState.NOTIFIED,
-            actor=ACTOR,
-            kind="notice",
-            detail=detail,
-            stamp="first_notice_at",
-            expect=set(NEEDS_NOTICE),
-        )
-        # Already on the clock (reminder, rerouted item): the event only.
-        already = [case_id for case_id in case_ids if case_id not in moved]
-        await cases.add_events(conn, already, actor=ACTOR, kind="notice", detail=detail)
-        await jobs.enqueue_for_cases(conn, "probe", case_ids)
-
-    async def _deferred(self, attempt: Attempt, error: str) -> None:
-        async with self.pool.acquire() as conn:
-            await notify_repo.note_error(conn, attempt.draft.notice_id, error)
-
-    async def _refused(self, attempt: Attempt, error: str) -> None:
+    async def _refused(self, attempt: Attempt, error: str) -> Result:
         """Permanent refusal: the contact is failing; its items go to the next contact."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await notify_repo.mark_failed(conn, attempt.draft.notice_id, error)
-            await notify_repo.health_failed(conn, attempt.draft.recipient, error, bounce=False)
-            await reroute(conn, self.settings, attempt.notice, error)
-            await self._wake_next(conn, attempt.draft.recipient)
+        draft = attempt.draft
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await notify_repo.mark_failed(conn, draft.notice_id, error)
+                await notify_repo.health_failed(conn, draft.recipient, error, bounce=False)
+                await reroute(conn, self.settings, attempt.notice, error)
+                await next_to_wake(conn, self.settings, draft.recipient)
+        except Exception as exc:
+            return exc
+        return Done()
 
 
 def build(pool: asyncpg.Pool, settings: Settings) -> NotifyStage:

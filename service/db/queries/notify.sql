@@ -167,3 +167,109 @@ SELECT EXISTS (
 SELECT id, greatest(now(), created_at + $2::interval) AS due
 FROM notices WHERE recipient = $1 AND state IN ('pending', 'sending')
 ORDER BY id LIMIT 1;
+
+-- name: notify_lock_round
+-- The notices $1 of one send round, locked in id order (concurrent rounds cannot deadlock),
+-- each with whether an earlier notice of its recipient is still to be sent (per recipient,
+-- notices leave in creation order) and the transaction's time (deadlines, token expiry).
+SELECT n.*, now() AS tx_now,
+       EXISTS (SELECT FROM notices e
+               WHERE e.recipient = n.recipient AND e.id < n.id
+                 AND e.state IN ('pending', 'sending')) AS behind
+FROM notices n
+WHERE n.id = ANY($1::bigint[])
+ORDER BY n.id
+FOR UPDATE OF n;
+
+-- name: notify_round_items
+-- What the notices $1 say about each item, by notice and case. The notices $2 (those being
+-- sealed now) first lose the items whose case no longer wants a notice (state not in $3:
+-- held, gone, …); the select does not see the statement's own delete, hence the anti-join.
+WITH dropped AS (
+    DELETE FROM notice_items i USING cases c
+    WHERE i.notice_id = ANY($2::bigint[]) AND c.id = i.case_id
+      AND NOT (c.state::text = ANY($3::text[]))
+    RETURNING i.notice_id, i.case_id
+)
+SELECT i.notice_id, c.id AS case_id, c.url, c.sha256, c.sha1, c.md5, c.pdq, c.media_type,
+       c.state, c.detected_at, c.last_seen_at
+FROM notice_items i JOIN cases c ON c.id = i.case_id
+WHERE i.notice_id = ANY($1::bigint[])
+  AND NOT EXISTS (SELECT FROM dropped d WHERE d.notice_id = i.notice_id AND d.case_id = i.case_id)
+ORDER BY i.notice_id, c.id;
+
+-- name: notify_start_round
+-- Seal the notices $1 and count a send attempt each (deadline $2 per notice, fixed at the
+-- first attempt), and store each attempt's acknowledgment token: hash $3, CSRF secret $4,
+-- expiring at $5. Returns every notice's fixed deadline.
+WITH started AS (
+    UPDATE notices n
+    SET state = 'sending', sealed_at = coalesce(n.sealed_at, now()), attempts = n.attempts + 1,
+        deadline_at = coalesce(n.deadline_at, a.deadline_at)
+    FROM unnest($1::bigint[], $2::timestamptz[]) AS a(id, deadline_at)
+    WHERE n.id = a.id
+    RETURNING n.id, n.deadline_at
+), tokens AS (
+    INSERT INTO ack_tokens (sha256, notice_id, csrf_secret, expires_at)
+    SELECT t.sha256, t.notice_id, t.csrf_secret, $5::timestamptz
+    FROM unnest($3::bytea[], $1::bigint[], $4::bytea[]) AS t(sha256, notice_id, csrf_secret)
+)
+SELECT id, deadline_at FROM started;
+
+-- name: notify_record_round
+-- The mail server accepted the notices $1. Each one still 'sending' becomes sent (once: a
+-- rerun after a crash finds it sent and does nothing), its recipient's health counts the
+-- delivery, and each such recipient's next notice still to be sent is returned with when it
+-- may go (gathering window $2), so that it can be woken. `now` is the transaction's time.
+WITH sent AS (
+    UPDATE notices SET state = 'sent', sent_at = now(), last_error = NULL
+    WHERE id = ANY($1::bigint[]) AND state = 'sending'
+    RETURNING id, recipient
+), health AS (
+    INSERT INTO contact_health (address, delivered)
+    SELECT recipient, count(*) FROM sent GROUP BY recipient ORDER BY recipient
+    ON CONFLICT (address) DO UPDATE
+    SET delivered = contact_health.delivered + excluded.delivered, updated_at = now()
+), following AS (
+    SELECT DISTINCT ON (n.recipient) n.id, greatest(now(), n.created_at + $2::interval) AS due
+    FROM notices n
+    WHERE n.recipient IN (SELECT recipient FROM sent) AND n.state IN ('pending', 'sending')
+      AND n.id NOT IN (SELECT id FROM sent)
+    ORDER BY n.recipient, n.id
+)
+SELECT id, true AS sent, now() AS due FROM sent
+UNION ALL
+SELECT id, false, due FROM following;
+
+-- name: notify_cases_notified
+-- The cases of accepted notices ($1, each with its notice's event detail $2), as
+-- cases.transition_many would record them but with a detail per notice, in one statement:
+-- a case awaiting its notice (state in $3) moves to 'notified', stamped first_notice_at,
+-- with a 'notice' event from its old state; a case already on the clock (reminder, rerouted
+-- item) gets the event only. Rows are locked in id order (no deadlock between rounds). A
+-- case in two notices of the round moves once, with the first one's event. Returns the ids
+-- that moved.
+WITH sent AS (
+    SELECT s.case_id, s.detail,
+           row_number() OVER (PARTITION BY s.case_id ORDER BY s.ord) AS nth
+    FROM unnest($1::bigint[], $2::jsonb[]) WITH ORDINALITY AS s(case_id, detail, ord)
+), locked AS (
+    SELECT id, state FROM cases
+    WHERE id = ANY($1::bigint[]) AND state = ANY($3::case_state[])
+    ORDER BY id
+    FOR UPDATE
+), moved AS (
+    UPDATE cases c
+    SET state = 'notified', updated_at = now(), first_notice_at = coalesce(c.first_notice_at, now())
+    FROM locked
+    WHERE c.id = locked.id
+      AND c.id = ANY($1::bigint[])  -- an index path for `c` too, never a scan of all cases
+    RETURNING c.id, locked.state AS from_state
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, from_state, to_state, detail)
+    SELECT s.case_id, $4, 'notice', m.from_state,
+           CASE WHEN m.id IS NOT NULL THEN 'notified'::case_state END, s.detail
+    FROM sent s LEFT JOIN moved m ON m.id = s.case_id AND s.nth = 1
+    ORDER BY s.case_id, s.nth
+)
+SELECT id FROM moved;
