@@ -63,19 +63,28 @@ async def load_cases(conn: asyncpg.Connection, case_ids: list[int]) -> dict[int,
     return {row["id"]: _case(row) for row in rows}
 
 
+# Per loaded row (a claimed batch loads hundreds): a dict lookup instead of an Enum call,
+# one shared empty streak (Streak is immutable) instead of a new one per case.
+_STATES: dict[str, CaseState] = {s.value: s for s in CaseState}
+_NO_STREAK = Streak()
+
+
 def _case(row: asyncpg.Record) -> ProbeCase:
+    count = row["streak_count"]
     return ProbeCase(
         id=row["id"],
         url=row["url"],
         host=row["host"],
         hoster=row["hoster"],
-        state=CaseState(row["state"]),
+        state=_STATES[row["state"]],
         expected={k: row[k] for k in ("sha256", "sha1", "md5", "pdq") if row[k]},
         detected_at=row["detected_at"],
         first_notice_at=row["first_notice_at"],
         last_checked_at=row["last_checked_at"],
-        streak=Streak(row["streak_started_at"], row["streak_last_gone"], row["streak_count"]),
-        resume_state=CaseState(row["resume_state"]) if row["resume_state"] else None,
+        streak=Streak(row["streak_started_at"], row["streak_last_gone"], count)
+        if count or row["streak_started_at"] or row["streak_last_gone"]
+        else _NO_STREAK,
+        resume_state=_STATES.get(row["resume_state"]),
         cycle_started_at=row["cycle_started_at"],
         last_removed_at=row["last_removed_at"],
     )
@@ -114,26 +123,33 @@ async def record_quiet(
 
 @dataclass(frozen=True)
 class QuietCheck:
-    """A check that changes no state, with the streak it leaves the case with."""
+    """A check that changes no state: the streak it leaves the case with (None: unchanged),
+    and the job it was handled under with the job's next run (None: not rescheduled here)."""
 
     case: ProbeCase
     row: CheckRow
-    streak: Streak
+    streak: Streak | None
+    job_id: int
+    claim_id: int
+    run_at: datetime | None
 
 
-async def record_quiet_many(conn: asyncpg.Connection, checks: list[QuietCheck]) -> set[int]:
-    """`record_quiet` for a batch in one statement; returns the ids of the cases recorded
-    (a case whose state moved meanwhile is not, and takes the locking path)."""
+async def record_quiet_many(conn: asyncpg.Connection, checks: list[QuietCheck]) -> dict[int, bool]:
+    """`record_quiet` for a batch in one statement, rescheduling the jobs with a `run_at`.
+
+    Returns, per case recorded, whether its job was rescheduled (False: no `run_at`, or the
+    claim was lost). A case whose state moved meanwhile is absent and takes the locking path.
+    """
     if not checks:
-        return set()
+        return {}
     rows = await conn.fetch(q("probe_record_quiet_many"), *_quiet_columns(checks))
-    return {row["id"] for row in rows}
+    return {row["id"]: row["rescheduled"] for row in rows}
 
 
 def _quiet_columns(checks: list[QuietCheck]) -> list[list[Any]]:
     """The statement's parameters: one array per column, one element per check."""
     ordered = sorted(checks, key=lambda c: c.case.id)  # rows are locked in one order
-    return [list(column) for column in zip(*(_quiet_values(c) for c in ordered), strict=True)]
+    return [list(column) for column in zip(*map(_quiet_values, ordered), strict=True)]
 
 
 def _quiet_values(check: QuietCheck) -> tuple[Any, ...]:
@@ -141,9 +157,10 @@ def _quiet_values(check: QuietCheck) -> tuple[Any, ...]:
     return (
         case.id, row.at, row.verdict.value, row.reason, row.status, row.matched,
         row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
-        case.state.value, streak.started_at, streak.last_gone_at, streak.count,
-        case.resume_state.value if case.resume_state else None, case.cycle_started_at,
-        case.last_removed_at,
+        case.state.value,
+        streak.started_at if streak else None, streak.last_gone_at if streak else None,
+        streak.count if streak else None,
+        check.job_id, check.claim_id, check.run_at,
     )  # fmt: skip
 
 

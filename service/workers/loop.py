@@ -10,8 +10,9 @@ claimed batch whole and saves all the outcomes in one statement per outcome kind
 database round trips of a job are shared by the batch. It keeps up to `concurrency + 2·batch`
 jobs claimed (batches ahead, so their database work overlaps the handling of the others);
 such a stage bounds its own concurrent work (the probe stage: `concurrency` fetches).
-A stage may also offer `resources()`, an async context manager the loop holds open while it
-runs (the probe stage's keep-alive HTTP session: new connections per check cost 3x).
+An outcome `Saved` tells the loop the stage stored it already. A stage may also offer
+`resources()`, an async context manager the loop holds open while it runs (the probe
+stage's keep-alive HTTP session: new connections per check cost 3x).
 """
 
 from __future__ import annotations
@@ -59,7 +60,13 @@ class RetryAfter:
     error: str
 
 
-Outcome = Done | RunAgainAt | RetryAfter
+@dataclass(frozen=True)
+class Saved:
+    """The stage already stored the job's outcome itself, in the same statement as its own
+    writes and under the same claim check (the probe stage's batched reschedules)."""
+
+
+Outcome = Done | RunAgainAt | RetryAfter | Saved
 
 
 class Stage(Protocol):
@@ -206,6 +213,8 @@ class ClaimLoop:
         return RetryAfter(delay=delay, error=f"{type(exc).__name__}: {exc}")
 
     async def _persist(self, job: Job, outcome: Outcome) -> None:
+        if isinstance(outcome, Saved):
+            return
         async with self.pool.acquire() as conn:
             if isinstance(outcome, Done):
                 kept = await job_store.finish(conn, job)
@@ -244,6 +253,8 @@ class ClaimLoop:
         done = [job for job, o in outcomes if isinstance(o, Done)]
         later = [(job, o.at) for job, o in outcomes if isinstance(o, RunAgainAt)]
         failed = [(j, o.delay, o.error) for j, o in outcomes if isinstance(o, RetryAfter)]
+        if not (done or later or failed):
+            return  # every outcome Saved by the stage
         try:
             async with self.pool.acquire() as conn:
                 kept = await job_store.finish_many(conn, done)
@@ -252,8 +263,8 @@ class ClaimLoop:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning("%s: outcomes not saved (%s); due again at lease end", self.stage.kind, exc)
             return
-        for job, _outcome in outcomes:
-            if job.id not in kept:
+        for job, outcome in outcomes:
+            if job.id not in kept and not isinstance(outcome, Saved):
                 log.warning("%s job %s: lease lost before the outcome was saved", job.kind, job.id)
 
     async def _heartbeat(self) -> None:

@@ -47,7 +47,7 @@ from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.verdict import Prober, ProbeReport
 from service.settings import Settings
-from service.workers.loop import Done, Outcome, RunAgainAt
+from service.workers.loop import Done, Outcome, RunAgainAt, Saved
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:probe"
@@ -88,6 +88,8 @@ class ProbeStage:
         self.prober = prober or make_prober(settings)
         self.rand = rand
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        # A host gate as wide as the whole worker never binds: checks then skip it.
+        self._gated = settings.probe_per_host_concurrency < settings.worker_concurrency
         # handle_batch's bound on fetches in flight (handle is bounded by the loop instead).
         self._fetches = asyncio.Semaphore(settings.worker_concurrency)
 
@@ -136,8 +138,9 @@ class ProbeStage:
                 outcomes[job.id] = result
             else:
                 report, at = result
-                streak = case.streak.after(report.verdict, at)
-                checked.append(_Checked(job, case, report, at, streak))
+                checked.append(
+                    _Checked(job, case, report, at, case.streak.after(report.verdict, at))
+                )
         _count_verdicts(checked)
         return outcomes | await self._record_batch(checked)
 
@@ -164,15 +167,16 @@ class ProbeStage:
         return report, _now()
 
     async def _record_batch(self, checked: list[_Checked]) -> dict[int, Outcome | BaseException]:
-        quiet = {c.case.id: c for c in checked if not self._moves(c)}
+        """Quiet checks and their jobs' reschedules in one statement; the others locked."""
+        quiet = [(c, self._next_quiet(c)) for c in checked if not self._moves(c)]
         try:
             async with self.pool.acquire() as conn:
-                stored = await repo.record_quiet_many(conn, [c.quiet() for c in quiet.values()])
+                stored = await repo.record_quiet_many(conn, [c.quiet(o) for c, o in quiet])
         except Exception as exc:  # nothing of the batch was written: every check retries
             return {c.job.id: exc for c in checked}
         outcomes: dict[int, Outcome | BaseException] = {
-            c.job.id: self._next(c.case, c.case.state, c.tracking(), c.at)
-            for c in quiet.values()
+            c.job.id: _settled(c.job, outcome, stored[c.case.id])
+            for c, outcome in quiet
             if c.case.id in stored
         }
         locked = [c for c in checked if c.case.id not in stored]  # moves, or moved meanwhile
@@ -191,9 +195,14 @@ class ProbeStage:
     async def _probe(
         self, case: ProbeCase, fetches: asyncio.Semaphore | None = None
     ) -> ProbeReport:
-        host = self._hosts.setdefault(
-            case.host, asyncio.Semaphore(self.settings.probe_per_host_concurrency)
-        )
+        if not self._gated:
+            async with fetches or nullcontext():
+                return await self.prober.check(case.url, case.expected)
+        host = self._hosts.get(case.host)
+        if host is None:
+            host = self._hosts[case.host] = asyncio.Semaphore(
+                self.settings.probe_per_host_concurrency
+            )
         # The host's gate first: a check waiting for a busy host holds no global slot.
         async with host, fetches or nullcontext():
             return await self.prober.check(case.url, case.expected)
@@ -310,6 +319,20 @@ class ProbeStage:
         )
         return RunAgainAt(when) if when is not None else Done()
 
+    def _next_quiet(self, c: _Checked) -> Outcome:
+        """`_next` for a check that moves nothing: the case keeps its state and cycle."""
+        case = c.case
+        when = next_check(
+            self.policy,
+            case.state,
+            c.at,
+            clock_start=case.cycle_started_at or case.first_notice_at,
+            streak=c.streak,
+            removed_at=case.last_removed_at,
+            rand=self.rand(),
+        )
+        return RunAgainAt(when) if when is not None else Done()
+
 
 @dataclass(frozen=True)
 class _Checked:
@@ -321,14 +344,22 @@ class _Checked:
     at: datetime
     streak: Streak  # the case's streak with this check added
 
-    def quiet(self) -> QuietCheck:
-        return QuietCheck(self.case, _row(self.report, self.at), self.streak)
+    def quiet(self, outcome: Outcome) -> QuietCheck:
+        """The check to store; its job rescheduled in the same statement if it runs again."""
+        changed = self.streak if self.streak != self.case.streak else None
+        run_at = outcome.at if isinstance(outcome, RunAgainAt) else None
+        row = _row(self.report, self.at)
+        return QuietCheck(self.case, row, changed, self.job.id, self.job.claim_id, run_at)
 
-    def tracking(self) -> _Tracking:
-        case = self.case
-        return _Tracking(
-            self.streak, case.resume_state, case.cycle_started_at, case.last_removed_at
-        )
+
+def _settled(job: Job, outcome: Outcome, rescheduled: bool) -> Outcome:
+    """A quiet check's outcome once stored: a reschedule is already saved (or its lease
+    was lost to another worker, which now holds the job); anything else the loop saves."""
+    if not isinstance(outcome, RunAgainAt):
+        return outcome
+    if not rescheduled:
+        log.warning("%s job %s: lease lost before the outcome was saved", job.kind, job.id)
+    return Saved()
 
 
 def _count_verdicts(checked: list[_Checked]) -> None:

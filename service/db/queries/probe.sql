@@ -120,19 +120,25 @@ WITH touched AS (
 SELECT id FROM observed;
 
 -- name: probe_record_quiet_many
--- probe_record_quiet for a batch of checks that change no state, in one statement: one
--- element per check in each array ($1 case ids … $12 the state each case was loaded in, $13…
--- the streak and cycle bookkeeping). A case whose state moved meanwhile gets nothing written;
--- the ids returned are the cases recorded, the others take the locking path.
+-- probe_record_quiet for a batch of checks that change no state, and their jobs' reschedule,
+-- in one statement. One element per check in each array: $1 case ids … $12 the state each
+-- case was loaded in; $13–$15 its streak after the check ($15 NULL: unchanged, nothing to
+-- write: a case without a tracking row reads as an empty streak); $16 its job, $17 the
+-- claim it was handled under, $18 the job's next run (NULL: not rescheduled here). A case
+-- whose state moved meanwhile gets nothing written and its job is left alone: it takes the
+-- locking path. A job is rescheduled only while its claim still holds (as reschedule_jobs:
+-- a run requested meanwhile wins if earlier). Returns the cases recorded and whether their
+-- job was rescheduled (false: the lease was lost, or no next run was given).
 WITH obs AS (
     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[],
                          $6::text[], $7::int[], $8::int[], $9::text[], $10::real[], $11::real[],
                          $12::text[], $13::timestamptz[], $14::timestamptz[], $15::int[],
-                         $16::text[], $17::timestamptz[], $18::timestamptz[])
+                         $16::bigint[], $17::bigint[], $18::timestamptz[])
         AS o(case_id, at, verdict, reason, status, matched, pdq_distance, hops, profile,
              total_ms, first_byte_ms, state, streak_started_at, streak_last_gone, streak_count,
-             resume_state, cycle_started_at, last_removed_at)
+             job_id, claim_id, run_at)
 ), touched AS (
+    -- Only unindexed columns change, so the update can stay on its page (HOT, see 0095).
     UPDATE cases c
     SET last_checked_at = o.at,
         last_seen_at = CASE WHEN o.verdict = 'present' THEN o.at ELSE c.last_seen_at END
@@ -148,14 +154,23 @@ WITH obs AS (
     FROM obs o JOIN touched t ON t.id = o.case_id
     ORDER BY o.case_id
 ), tracked AS (
-    INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count,
-                                resume_state, cycle_started_at, last_removed_at)
-    SELECT o.case_id, o.streak_started_at, o.streak_last_gone, o.streak_count,
-           o.resume_state::case_state, o.cycle_started_at, o.last_removed_at
+    -- Only the streak is written: the other columns change on the locking path alone, and
+    -- a case that has no row yet read them as NULL, which is what a new row holds.
+    INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count)
+    SELECT o.case_id, o.streak_started_at, o.streak_last_gone, o.streak_count
     FROM obs o JOIN touched t ON t.id = o.case_id
+    WHERE o.streak_count IS NOT NULL
     ORDER BY o.case_id
     ON CONFLICT (case_id) DO UPDATE
     SET streak_started_at = excluded.streak_started_at,
         streak_last_gone = excluded.streak_last_gone, streak_count = excluded.streak_count
+), rescheduled AS (
+    UPDATE jobs j
+    SET run_at = least(o.run_at, coalesce(j.requeue_at, o.run_at)), requeue_at = NULL,
+        claim_id = NULL, claimed_by = NULL, attempts = 0, last_error = NULL
+    FROM obs o JOIN touched t ON t.id = o.case_id
+    WHERE j.id = o.job_id AND j.claim_id = o.claim_id AND o.run_at IS NOT NULL
+    RETURNING j.id
 )
-SELECT id FROM touched;
+SELECT o.case_id AS id, r.id IS NOT NULL AS rescheduled
+FROM obs o JOIN touched t ON t.id = o.case_id LEFT JOIN rescheduled r ON r.id = o.job_id;

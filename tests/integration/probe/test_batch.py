@@ -175,3 +175,33 @@ async def test_a_case_that_moves_during_its_check_is_recorded_in_its_new_state(
         "verdict": "present", "state_before": "acknowledged", "state_after": "acknowledged",
     }  # fmt: skip
     assert (await case_row(pool, moving))["state"] == "acknowledged"
+
+
+class LeaseTakenMidCheck(AcknowledgedMidCheck):
+    """A prober during whose check another worker takes the job over (its lease ran out)."""
+
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+        report = await self.inner.check(url, expected)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE jobs SET claim_id = nextval('job_claims'), claimed_by = 'other'"
+                " WHERE case_id = (SELECT id FROM cases WHERE url = $1)",
+                url,
+            )
+        return report
+
+
+async def test_a_quiet_check_whose_lease_was_lost_leaves_the_job_to_its_new_holder(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web
+) -> None:
+    case_id = await notified_case(pool, web_origin.url("image"), expected_hashes())
+    settings = make_settings(db_url, **ONE_ROUND)
+    stage = ProbeStage(pool, settings, prober=LeaseTakenMidCheck(pool, settings))
+    await _run_once(pool, stage, settings, 1)
+    assert await verdicts(pool, case_id) == ["present"]  # what was seen is kept
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow(
+            "SELECT claimed_by, run_at - now() AS due_in FROM jobs WHERE case_id = $1", case_id
+        )
+    # Not rescheduled an hour ahead by the worker that lost it: still the new holder's.
+    assert job["claimed_by"] == "other" and job["due_in"] < timedelta(minutes=10)
