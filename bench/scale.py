@@ -119,14 +119,14 @@ async def measure_stats(conn: asyncpg.Connection, pool: asyncpg.Pool) -> list[Fi
     from datetime import UTC, datetime
 
     from service.db import probe_repo
-    from service.domain.stats import by_hoster
+    from service.domain.stats import summaries_of
     from service.web.oversight_reports import load_stats
 
-    async def probe_stats() -> None:
-        by_hoster(await probe_repo.stats_rows(conn), "notice", datetime.now(UTC))
+    async def probe_stats() -> None:  # what `takedown stats` does
+        summaries_of(*await probe_repo.stats_histograms(conn, datetime.now(UTC), "notice"))
 
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
-        "stats takedown stats (probe_stats_rows + KM)": probe_stats,
+        "stats takedown stats (probe_stats_histograms + KM)": probe_stats,
         "stats page by hoster (histograms + KM)": lambda: load_stats(pool, "hoster"),
         "stats page by country (histograms + KM)": lambda: load_stats(pool, "country"),
         "stats count_cases_by_state": lambda: conn.fetch(q("count_cases_by_state")),

@@ -93,5 +93,6 @@ FINISH = (
     "SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))",
     "SELECT setval('case_events_id_seq', (SELECT max(id) FROM case_events))",
     "VACUUM (ANALYZE) cases, case_routes, case_events, jobs, notices, notice_items,"
-    " ack_answers, escalations, holds, probe_tracking",
+    " ack_answers, escalations, holds, probe_tracking, stats_removed, stats_notices,"
+    " stats_removal_days",
 )

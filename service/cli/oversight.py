@@ -19,7 +19,8 @@ from service.db import oversight_actions, oversight_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.domain.passwords import WeakPassword, hash_password
-from service.domain.scorecard import Bucket, cards_of
+from service.domain.scorecard import GroupHistogram, cards_of_histograms
+from service.domain.stats import Histogram
 from service.web.charts import human
 
 CLI_ACTOR = "cli"
@@ -127,7 +128,8 @@ async def _holds(dsn: str) -> list[dict[str, Any]]:
 @click.pass_context
 def stats_by(ctx: click.Context, by: str, as_json: bool) -> None:
     """Time to removal per hoster, ASN or country (notice clock, Kaplan–Meier)."""
-    cards = cards_of(run(_stats_buckets(database_url(get_settings(ctx)), by)))
+    groups, _ = run(_stats_histograms(database_url(get_settings(ctx)), by))
+    cards = cards_of_histograms(groups)
     if as_json:
         out = [{**c.__dict__, "median": _secs(c.median), "p90": _secs(c.p90)} for c in cards]
         click.echo(json.dumps(out, indent=2))
@@ -145,7 +147,7 @@ def _secs(value: Any) -> float | None:
     return value.total_seconds() if value is not None else None
 
 
-async def _stats_buckets(dsn: str, by: str) -> list[Bucket]:
+async def _stats_histograms(dsn: str, by: str) -> tuple[list[GroupHistogram], Histogram]:
     """The histograms the statistics page reads (0096 counts + open cases), censored now."""
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_repo.stats_buckets(conn, by, datetime.now(UTC))
+        return await oversight_repo.stats_histograms(conn, by, datetime.now(UTC))

@@ -14,7 +14,7 @@ from service.cli.base import get_settings, main, run
 from service.db import probe_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
-from service.domain.stats import Summary, by_hoster
+from service.domain.stats import Summary, summaries_of
 from service.probe.server import create_app
 
 
@@ -57,10 +57,9 @@ def stats(ctx: click.Context, clock: str, as_json: bool) -> None:
 
 async def _collect(dsn: str, clock: str) -> tuple[dict[str, Summary], dict[str, int]]:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        now = datetime.now(UTC)
-        rows = await probe_repo.stats_rows(conn, now, clock)
+        hosters, overall = await probe_repo.stats_histograms(conn, datetime.now(UTC), clock)
         recidivism = {r["hoster"]: r["reappearances"] for r in await probe_repo.recidivism(conn)}
-    return by_hoster(rows, clock, now), recidivism
+    return summaries_of(hosters, overall), recidivism
 
 
 _HEADER = (

@@ -15,8 +15,9 @@ import asyncpg
 
 from service.db.queries import q
 from service.domain.escalation import Ladder
-from service.domain.scorecard import Bucket
+from service.domain.scorecard import Bucket, GroupHistogram
 from service.domain.sla import SlaPolicy
+from service.domain.stats import Histogram
 
 Row = dict[str, Any]
 
@@ -319,6 +320,23 @@ def bucket_of(row: Mapping[str, Any]) -> Bucket:
         row["open"],
         row["reappeared"],
     )
+
+
+async def stats_histograms(
+    conn: asyncpg.Connection, by: str, now: datetime
+) -> tuple[list[GroupHistogram], Histogram]:
+    """stats_buckets as one histogram per group plus the one over every group (the survival
+    curve's): the same figures, a few thousand rows instead of a few hundred thousand."""
+    if by not in STATS_DIMENSIONS:
+        raise ValueError(f"unknown grouping {by!r}")
+    groups, overall = [], Histogram("", [], [], [])
+    for r in await conn.fetch(q("oversight_stats_histograms"), by, now):
+        tallies = Histogram(_group(r["grp"]), r["seconds"], r["removed"], r["open"])
+        if r["overall"]:
+            overall = tallies
+        else:
+            groups.append(GroupHistogram(tallies, r["reappeared"]))
+    return groups, overall
 
 
 async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[int, int]]:

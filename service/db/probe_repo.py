@@ -12,6 +12,7 @@ from service.db.jobs import enqueue_for_case
 from service.db.queries import q
 from service.domain.schedule import Streak
 from service.domain.states import CaseState
+from service.domain.stats import Histogram
 from service.domain.verdicts import Verdict
 
 PROBE_JOB = "probe"
@@ -205,6 +206,21 @@ async def stats_rows(
     unless `clock` ('notice' or 'detection') is given."""
     at = now or datetime.now(UTC)
     return [dict(r) for r in await conn.fetch(q("probe_stats_rows"), at, clock)]
+
+
+async def stats_histograms(
+    conn: asyncpg.Connection, now: datetime, clock: str
+) -> tuple[list[Histogram], Histogram]:
+    """stats_rows of one clock as one histogram per hoster plus the one over every hoster,
+    for service.domain.stats.summaries_of (the same figures as by_hoster)."""
+    hosters, overall = [], Histogram("", [], [], [])
+    for r in await conn.fetch(q("probe_stats_histograms"), now, clock):
+        tallies = Histogram(r["hoster"] or "", r["seconds"], r["removed"], r["censored"])
+        if r["overall"]:
+            overall = tallies
+        else:
+            hosters.append(tallies)
+    return hosters, overall
 
 
 async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:

@@ -11,9 +11,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from service.domain.stats import (
     Duration,
+    Histogram,
+    Summary,
     Tally,
     km_curve,
     summarise_tallies,
@@ -55,10 +58,10 @@ class Scorecard:
     recidivism: float
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
     """A group's cases whose notice-clock duration is `length` (pre-aggregated by the
-    statistics query, or one exact duration): removed ones, open ones, came-back ones."""
+    statistics query, or one exact duration): removed ones, open ones, came-back ones.
+    A named tuple: a statistics request at a million cases builds a few hundred thousand."""
 
     group: str
     length: timedelta
@@ -82,11 +85,17 @@ def scorecard(group: str, cases: list[CaseTimes], now: datetime) -> Scorecard:
 
 def card_of(group: str, items: list[Bucket]) -> Scorecard:
     """One group's scorecard from its buckets."""
-    summary = summarise_tallies(_tallies(items))
-    total = sum(b.removed + b.open for b in items)
-    removed = sum(b.removed for b in items)
-    long_open = sum(b.open for b in items if b.length > LONG_TAIL)
-    came_back = sum(b.reappeared for b in items)
+    removed = long_open = came_back = 0
+    for b in items:
+        removed += b.removed
+        came_back += b.reappeared
+        if b.length > LONG_TAIL:
+            long_open += b.open
+    return _card(group, summarise_tallies(_tallies(items)), long_open, came_back)
+
+
+def _card(group: str, summary: Summary, long_open: int, came_back: int) -> Scorecard:
+    total, removed = summary.cases, summary.removed
     return Scorecard(
         group=group,
         items=total,
@@ -101,6 +110,37 @@ def card_of(group: str, items: list[Bucket]) -> Scorecard:
     )
 
 
+@dataclass(frozen=True)
+class GroupHistogram:
+    """One group's buckets as the statistics query sends them (seconds ascending; removed
+    as removed, open as censored) with how many of its cases came back after removal."""
+
+    tallies: Histogram
+    reappeared: int
+
+
+def card_of_histogram(item: GroupHistogram) -> Scorecard:
+    """card_of for a histogram: the same figures, without an object per bucket."""
+    h = item.tallies
+    tail = LONG_TAIL.total_seconds()
+    long_open = sum(o for s, o in zip(h.seconds, h.censored, strict=True) if s > tail)
+    return _card(h.group, h.summary(), long_open, item.reappeared)
+
+
+def cards_of_histograms(items: Iterable[GroupHistogram]) -> list[Scorecard]:
+    """cards_of for histograms: one scorecard per group, slowest first."""
+    return _slowest_first(card_of_histogram(item) for item in items)
+
+
+def curve_of_histogram(overall: Histogram) -> list[tuple[timedelta, float]]:
+    """curve_of for the histogram over every group."""
+    tallies = [
+        Tally(timedelta(seconds=s), r, c)
+        for s, r, c in zip(overall.seconds, overall.removed, overall.censored, strict=True)
+    ]
+    return _curve(tallies, max((t.length for t in tallies), default=timedelta(0)))
+
+
 def scorecards(cases: Iterable[CaseTimes], now: datetime) -> list[Scorecard]:
     """One scorecard per group, slowest first (no median yet counts as slowest)."""
     return cards_of(buckets(cases, now))
@@ -111,7 +151,10 @@ def cards_of(items: Iterable[Bucket]) -> list[Scorecard]:
     groups: dict[str, list[Bucket]] = defaultdict(list)
     for item in items:
         groups[item.group].append(item)
-    cards = [card_of(name, members) for name, members in groups.items()]
+    return _slowest_first(card_of(name, members) for name, members in groups.items())
+
+
+def _slowest_first(cards: Iterable[Scorecard]) -> list[Scorecard]:
     never = timedelta.max
     return sorted(cards, key=lambda c: (-(c.median or never).total_seconds(), -c.items, c.group))
 
@@ -125,8 +168,11 @@ def curve_points(cases: Iterable[CaseTimes], now: datetime) -> list[tuple[timede
 def curve_of(items: Iterable[Bucket]) -> list[tuple[timedelta, float]]:
     """The survival curve over all the buckets (every group together)."""
     listed = list(items)
-    points = [(timedelta(0), 1.0), *km_curve(_tallies(listed))]
-    longest = max((b.length for b in listed), default=timedelta(0))
+    return _curve(_tallies(listed), max((b.length for b in listed), default=timedelta(0)))
+
+
+def _curve(tallies: list[Tally], longest: timedelta) -> list[tuple[timedelta, float]]:
+    points = [(timedelta(0), 1.0), *km_curve(tallies)]
     if longest > points[-1][0]:
         points.append((longest, points[-1][1]))
     return points
@@ -137,7 +183,7 @@ def still_online(cases: Iterable[CaseTimes], now: datetime, at: timedelta) -> fl
 
 
 def _tallies(items: Iterable[Bucket]) -> list[Tally]:
-    return [Tally(b.length, b.removed, b.open) for b in items]
+    return [Tally(length, removed, open_) for _, length, removed, open_, _ in items]
 
 
 def removals_per_day(cases: Iterable[CaseTimes]) -> list[tuple[date, int]]:

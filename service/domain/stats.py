@@ -10,10 +10,11 @@ at risk just before tᵢ (cases censored at tᵢ count as at risk at tᵢ, the u
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import pairwise
+from typing import Any, NamedTuple, TypeVar
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ class Summary:
     within_72h: float
 
 
-@dataclass(frozen=True)
-class Tally:
+class Tally(NamedTuple):
     """Cases that left observation after `length`: how many by removal, how many still open
-    (censored). The statistics queries send these pre-aggregated per duration bucket."""
+    (censored). The statistics queries send these pre-aggregated per duration bucket (a
+    named tuple: hundreds of thousands are built per request at a million cases)."""
 
     length: timedelta
     removed: int
@@ -57,25 +58,39 @@ def tallies(durations: Iterable[Duration]) -> list[Tally]:
 
 def merged(items: Iterable[Tally]) -> list[Tally]:
     """Tallies of equal length summed, in length order."""
-    removed: Counter[timedelta] = Counter()
-    censored: Counter[timedelta] = Counter()
+    return _merged(list(items))
+
+
+def _merged(items: list[Tally]) -> list[Tally]:
+    # Histograms arrive sorted with distinct lengths (one row per bucket): keep them as they
+    # are; otherwise sum per length (dict arithmetic, no Counter: this runs per request).
+    if all(a.length < b.length for a, b in pairwise(items)):
+        return items
+    sums: dict[timedelta, list[int]] = {}
     for t in items:
-        removed[t.length] += t.removed
-        censored[t.length] += t.censored
-    return [Tally(t, removed[t], censored[t]) for t in sorted(removed.keys() | censored.keys())]
+        acc = sums.get(t.length)
+        if acc is None:
+            sums[t.length] = [t.removed, t.censored]
+        else:
+            acc[0] += t.removed
+            acc[1] += t.censored
+    return [Tally(length, *sums[length]) for length in sorted(sums)]
 
 
 def km_curve(items: Iterable[Tally]) -> list[tuple[timedelta, float]]:
     """The Kaplan–Meier steps from tallies: (event time, S just after it), in time order."""
-    ordered = merged(items)
+    return _km_steps(_merged(list(items)))
+
+
+def _km_steps(ordered: list[Tally]) -> list[tuple[timedelta, float]]:
     at_risk = sum(t.removed + t.censored for t in ordered)
     steps: list[tuple[timedelta, float]] = []
     survival = 1.0
-    for t in ordered:
-        if t.removed:
-            survival *= 1 - t.removed / at_risk
-            steps.append((t.length, survival))
-        at_risk -= t.removed + t.censored
+    for length, removed, censored in ordered:
+        if removed:
+            survival *= 1 - removed / at_risk
+            steps.append((length, survival))
+        at_risk -= removed + censored
     return steps
 
 
@@ -96,10 +111,15 @@ def survival_at(curve: list[tuple[timedelta, float]], t: timedelta) -> float:
 
 def quantile(curve: list[tuple[timedelta, float]], removed_share: float) -> timedelta | None:
     """The first time by which `removed_share` of cases were removed (S(t) ≤ 1 − share)."""
+    threshold = _threshold(removed_share)
     for when, survival in curve:
-        if survival <= 1 - removed_share + 1e-12:
+        if survival <= threshold:
             return when
     return None
+
+
+def _threshold(removed_share: float) -> float:
+    return 1 - removed_share + 1e-12
 
 
 def summarise(durations: Iterable[Duration]) -> Summary:
@@ -107,16 +127,83 @@ def summarise(durations: Iterable[Duration]) -> Summary:
 
 
 def summarise_tallies(items: Iterable[Tally]) -> Summary:
-    ordered = merged(items)
-    curve = km_curve(ordered)
+    ordered = _merged(list(items))
+    total = sum(t.removed + t.censored for t in ordered)
+    median, p90, within_24h, within_72h = estimate(ordered, total, _DAY, 3 * _DAY)
     return Summary(
-        cases=sum(t.removed + t.censored for t in ordered),
+        cases=total,
         removed=sum(t.removed for t in ordered),
-        median=quantile(curve, 0.5),
-        p90=quantile(curve, 0.9),
-        within_24h=1 - survival_at(curve, timedelta(hours=24)),
-        within_72h=1 - survival_at(curve, timedelta(hours=72)),
+        median=median,
+        p90=p90,
+        within_24h=within_24h,
+        within_72h=within_72h,
     )
+
+
+_DAY = timedelta(hours=24)
+L = TypeVar("L", timedelta, int)
+
+
+def estimate(
+    ordered: Iterable[tuple[L, int, int]], total: int, day: L, three_days: L
+) -> tuple[L | None, L | None, float, float]:
+    """Kaplan–Meier in one pass over (length, removed, censored) in length order, lengths
+    distinct (timedeltas, or seconds from a histogram): median, p90, share removed within
+    `day` and within `three_days`. The same steps as km_curve, quantile and survival_at."""
+    at_risk, survival = total, 1.0
+    median: L | None = None
+    p90: L | None = None
+    by_day = by_three_days = 1.0
+    half, ninety = _threshold(0.5), _threshold(0.9)
+    for length, removed, censored in ordered:
+        if removed:
+            survival *= 1 - removed / at_risk
+            if length <= day:
+                by_day = survival
+            if length <= three_days:
+                by_three_days = survival
+            if median is None and survival <= half:
+                median = length
+            if p90 is None and survival <= ninety:
+                p90 = length
+        at_risk -= removed + censored
+    return median, p90, 1 - by_day, 1 - by_three_days
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """One group's time to removal as the statistics queries send it: per duration bucket
+    (seconds, ascending, distinct) the cases removed after it and those censored after it."""
+
+    group: str
+    seconds: Sequence[int]
+    removed: Sequence[int]
+    censored: Sequence[int]
+
+    def summary(self) -> Summary:
+        total = sum(self.removed) + sum(self.censored)
+        rows = zip(self.seconds, self.removed, self.censored, strict=True)
+        median, p90, within_24h, within_72h = estimate(rows, total, 86400, 3 * 86400)
+        return Summary(
+            cases=total,
+            removed=sum(self.removed),
+            median=_span(median),
+            p90=_span(p90),
+            within_24h=within_24h,
+            within_72h=within_72h,
+        )
+
+
+def _span(seconds: int | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else None
+
+
+def summaries_of(groups: Iterable[Histogram], overall: Histogram) -> dict[str, Summary]:
+    """by_hoster's result from histograms: one summary per group and one over all."""
+    out = {h.group: h.summary() for h in groups}
+    if out:
+        out[ALL_HOSTERS] = overall.summary()
+    return dict(sorted(out.items()))
 
 
 ALL_HOSTERS = "(all)"

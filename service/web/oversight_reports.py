@@ -11,7 +11,12 @@ import asyncpg
 from aiohttp import web
 
 from service.db import oversight_actions, oversight_repo
-from service.domain.scorecard import Scorecard, cards_of, curve_of, days_filled
+from service.domain.scorecard import (
+    Scorecard,
+    cards_of_histograms,
+    curve_of_histogram,
+    days_filled,
+)
 from service.web import charts, csvexport
 from service.web.keys import POOL
 from service.web.oversight_view import clean, render
@@ -71,14 +76,14 @@ async def load_stats(pool: asyncpg.Pool, by: str) -> dict[str, Any]:
     per day), never one row per case: Kaplan–Meier is exact to the bucket width."""
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        buckets = await oversight_repo.stats_buckets(conn, by, now)
+        groups, overall = await oversight_repo.stats_histograms(conn, by, now)
         notices = await oversight_repo.stats_notices(conn, by)
         per_day = await oversight_repo.removals_per_day(conn)
     failures = {
         g: failed / (sent + failed) for g, (sent, failed) in notices.items() if sent + failed
     }
-    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in cards_of(buckets)]
-    return {"cards": cards, "curve": curve_of(buckets), "per_day": days_filled(per_day)}
+    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in cards_of_histograms(groups)]
+    return {"cards": cards, "curve": curve_of_histogram(overall), "per_day": days_filled(per_day)}
 
 
 def _card_row(card: Scorecard, failures: float) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import pytest
 from bench.scale_data import load
 from service.db import oversight_repo, probe_repo
 from service.db.tokens import create_token
+from service.domain.scorecard import cards_of, cards_of_histograms
+from service.domain.stats import by_hoster, summaries_of
 
 CASES = 600
 STEPS = 400
@@ -58,6 +60,7 @@ COUNT_TABLES = {
     "stats_removed": "gone <> 0 OR confirmed <> 0 OR came_back <> 0",
     "stats_notices": "sent <> 0 OR failed <> 0",
     "stats_removal_days": "removed <> 0",
+    "stats_open": "true",
 }
 
 Event = Callable[[asyncpg.Connection, random.Random], Awaitable[Any]]
@@ -248,9 +251,14 @@ async def _statistics_equal_the_aggregation_from_scratch(conn: asyncpg.Connectio
         assert sorted(fast, key=repr) == sorted(
             (oversight_repo.bucket_of(r) for r in slow), key=repr
         )
+        groups, _ = await oversight_repo.stats_histograms(conn, by, now)
+        assert cards_of_histograms(groups) == cards_of(oversight_repo.bucket_of(r) for r in slow)
     fast_rows = await probe_repo.stats_rows(conn, now)
     slow_rows = [dict(r) for r in await conn.fetch(PROBE_FROM_SCRATCH, now)]
     assert sorted(fast_rows, key=repr) == sorted(slow_rows, key=repr)
+    for clock in ("notice", "detection"):
+        hosters, overall = await probe_repo.stats_histograms(conn, now, clock)
+        assert summaries_of(hosters, overall) == by_hoster(slow_rows, clock, now)
     days = await oversight_repo.removals_per_day(conn)
     assert days == [(r["day"], r["removed"]) for r in await conn.fetch(DAYS_FROM_SCRATCH)]
 

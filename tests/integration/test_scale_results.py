@@ -22,14 +22,16 @@ from service.domain.scorecard import (
     Bucket,
     CaseTimes,
     cards_of,
+    cards_of_histograms,
     curve_of,
+    curve_of_histogram,
     curve_points,
     days_filled,
     removals_per_day,
     scorecards,
 )
 from service.domain.sla import SlaPolicy
-from service.domain.stats import by_hoster
+from service.domain.stats import by_hoster, summaries_of
 
 CASES = 3_000
 H = timedelta(hours=1)
@@ -80,11 +82,16 @@ async def test_statistics_on_the_grid_equal_exact_kaplan_meier(conn: asyncpg.Con
         exact = _times(rows, by)
         assert cards_of(buckets) == scorecards(exact, now)
         assert curve_of(buckets) == curve_points(exact, now)
+        groups, overall = await oversight_repo.stats_histograms(conn, by, now)
+        assert cards_of_histograms(groups) == scorecards(exact, now)
+        assert curve_of_histogram(overall) == curve_points(exact, now)
     per_day = days_filled(await oversight_repo.removals_per_day(conn))
     assert per_day == removals_per_day(_times(rows, "hoster"))
     histogram = await probe_repo.stats_rows(conn, now)
     for clock in ("notice", "detection"):
         assert by_hoster(histogram, clock, now) == by_hoster(rows, clock, now)
+        hosters, overall = await probe_repo.stats_histograms(conn, now, clock)
+        assert summaries_of(hosters, overall) == by_hoster(rows, clock, now)
 
 
 def _rounded_up(length: timedelta) -> timedelta:
@@ -113,6 +120,9 @@ async def test_statistics_off_the_grid_are_km_of_durations_rounded_up_to_the_gri
     )
     fast = cards_of(await oversight_repo.stats_buckets(conn, "hoster", now))
     assert fast == cards_of(rounded)
+    groups, overall = await oversight_repo.stats_histograms(conn, "hoster", now)
+    assert cards_of_histograms(groups) == fast
+    assert curve_of_histogram(overall) == curve_of(rounded)
     truth = {c.group: c for c in scorecards(exact, now)}
     for card in fast:  # what rounding cannot change
         expected = truth[card.group]

@@ -8,7 +8,7 @@
 -- they are. A single statement that changes two of these tables at once (a data-modifying
 -- CTE over cases and notices) would be counted twice: none exists; keep it so, or call
 -- stats_rebuild() afterwards. stats_*_recount are the from-scratch definitions (backfill,
--- tests).
+-- bulk loads, tests).
 
 -- One case's contribution, closed histograms: per dimension, clock and duration bucket
 -- (stats_bucket, 0091): gone (first gone, the notice-clock statistics' "removed"),
@@ -40,10 +40,20 @@ CREATE TABLE stats_removal_days (
     removed bigint NOT NULL DEFAULT 0
 );
 
--- The open notified cases, read live by every statistics request (removal not confirmed;
--- cases_removed_needs_gone makes that a superset of "not gone yet").
-CREATE INDEX cases_stats_open ON cases (id)
-    WHERE first_notice_at IS NOT NULL AND removed_at IS NULL;
+-- The open notified cases (removal not confirmed; cases_removed_needs_gone makes that a
+-- superset of "not gone yet") with their groups: every statistics request reads them all
+-- and censors them at its "now". A narrow copy (≈ 15 % of cases) instead of the join of
+-- cases and routes, which at a million cases read ~90 000 pages per request.
+CREATE TABLE stats_open (
+    case_id         bigint      PRIMARY KEY,
+    hoster          text        NOT NULL,
+    asn             bigint,
+    country         text,
+    first_notice_at timestamptz NOT NULL,
+    detected_at     timestamptz NOT NULL,
+    gone            boolean     NOT NULL,  -- first gone, removal not confirmed yet
+    reappeared      boolean     NOT NULL
+);
 
 -- A case as the counts see it: its groups (hoster already coalesced with the host) and
 -- clocks, with the sign of its contribution (-1 before a change, +1 after).
@@ -84,6 +94,17 @@ BEGIN
     IF items IS NULL OR cardinality(items) = 0 THEN
         RETURN;
     END IF;
+    -- the open set: snapshots before a change leave, snapshots after it enter
+    DELETE FROM stats_open o USING unnest(items) i
+    WHERE i.sign < 0 AND o.case_id = i.case_id;
+    INSERT INTO stats_open (case_id, hoster, asn, country, first_notice_at, detected_at, gone,
+                            reappeared)
+    SELECT i.case_id, i.hoster, i.asn, i.country, i.first_notice_at, i.detected_at,
+           i.first_gone_at IS NOT NULL, i.reappeared_at IS NOT NULL
+    FROM unnest(items) i
+    WHERE i.sign > 0 AND i.first_notice_at IS NOT NULL AND i.removed_at IS NULL
+    ORDER BY i.case_id;
+
     INSERT INTO stats_removed AS s (dimension, group_key, clock, bucket, gone, confirmed,
                                     came_back)
     SELECT d.dimension, d.group_key, d.clock, d.bucket, sum(d.gone), sum(d.confirmed),
@@ -95,6 +116,12 @@ BEGIN
     ON CONFLICT (dimension, clock, group_key, bucket) DO UPDATE
     SET gone = s.gone + excluded.gone, confirmed = s.confirmed + excluded.confirmed,
         came_back = s.came_back + excluded.came_back;
+    -- counts that fell to zero (a case moved group or bucket) leave: the readers scan these
+    DELETE FROM stats_removed s
+    WHERE s.gone = 0 AND s.confirmed = 0 AND s.came_back = 0
+      AND (s.dimension, s.clock, s.group_key, s.bucket) IN (
+          SELECT d.dimension, d.clock, d.group_key, d.bucket
+          FROM unnest(items) i CROSS JOIN LATERAL stats_removed_rows(i) d WHERE d.gone < 0);
 
     INSERT INTO stats_removal_days AS s (day, removed)
     SELECT (i.first_gone_at AT TIME ZONE 'UTC')::date, sum(i.sign)
@@ -102,6 +129,7 @@ BEGIN
     WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NOT NULL
     GROUP BY 1 HAVING sum(i.sign) <> 0 ORDER BY 1
     ON CONFLICT (day) DO UPDATE SET removed = s.removed + excluded.removed;
+    DELETE FROM stats_removal_days WHERE removed = 0;
 
     INSERT INTO stats_notices AS s (dimension, group_key, sent, failed)
     SELECT k.dimension, k.group_key, sum(i.sign * n.sent), sum(i.sign * n.failed)
@@ -187,6 +215,13 @@ CREATE TRIGGER stats_cases_update
 CREATE FUNCTION stats_routes_moved() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The cases' rows are read below: wait for a concurrent change of them to commit first
+    -- (its own trigger read the route as it was; this one then sees the case as it is now).
+    IF TG_OP = 'DELETE' THEN
+        PERFORM FROM cases WHERE id IN (SELECT case_id FROM old_routes) ORDER BY id FOR SHARE;
+    ELSE
+        PERFORM FROM cases WHERE id IN (SELECT case_id FROM new_routes) ORDER BY id FOR SHARE;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         PERFORM stats_apply(array_agg(m.c)) FROM (
             SELECT unnest(ARRAY[
@@ -330,19 +365,28 @@ SELECT (first_gone_at AT TIME ZONE 'UTC')::date AS day, count(*) AS removed
 FROM cases WHERE first_notice_at IS NOT NULL AND first_gone_at IS NOT NULL
 GROUP BY 1;
 
+CREATE VIEW stats_open_recount AS
+SELECT c.id AS case_id, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country,
+       c.first_notice_at, c.detected_at, c.first_gone_at IS NOT NULL AS gone,
+       c.reappeared_at IS NOT NULL AS reappeared
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.first_notice_at IS NOT NULL AND c.removed_at IS NULL;
+
 -- Recompute the counts from scratch (the backfill below; bulk loads that bypass triggers).
 CREATE FUNCTION stats_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- writers wait (their triggers would add to counts being replaced)
     LOCK TABLE cases, case_routes, notices, notice_items IN SHARE MODE;
-    LOCK TABLE stats_removed, stats_notices, stats_removal_days IN EXCLUSIVE MODE;
+    LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open IN EXCLUSIVE MODE;
+    DELETE FROM stats_open;
     DELETE FROM stats_removed;
     DELETE FROM stats_notices;
     DELETE FROM stats_removal_days;
     INSERT INTO stats_removed SELECT * FROM stats_removed_recount;
     INSERT INTO stats_notices SELECT * FROM stats_notices_recount;
     INSERT INTO stats_removal_days SELECT * FROM stats_removal_days_recount;
+    INSERT INTO stats_open SELECT * FROM stats_open_recount;
 END
 $$;
 

@@ -64,8 +64,7 @@ RETURNING reappearances;
 -- Time to removal of notified cases per hoster as a histogram, on both clocks (or clock $2):
 -- for each duration bucket (stats_bucket, 0091) the cases removed (first gone, removal
 -- confirmed) after it and those not removed yet (censored at $1, "now"). Removed cases come
--- from the trigger-maintained counts (stats_removed, 0096); the others are read live from the
--- partial index cases_stats_open.
+-- from the trigger-maintained counts (stats_removed, 0096), the others from stats_open.
 SELECT t.hoster, t.clock, t.seconds, sum(t.removed)::bigint AS removed,
        sum(t.censored)::bigint AS censored
 FROM (
@@ -74,14 +73,37 @@ FROM (
     FROM stats_removed s
     WHERE s.dimension = 'hoster' AND s.confirmed <> 0 AND ($2::text IS NULL OR s.clock = $2)
     UNION ALL
-    SELECT coalesce(r.hoster, c.host), k.clock, stats_bucket(k.span), 0, 1
-    FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-    CROSS JOIN LATERAL (VALUES ('notice', $1::timestamptz - c.first_notice_at),
-                               ('detection', $1::timestamptz - c.detected_at)) AS k (clock, span)
-    WHERE c.first_notice_at IS NOT NULL AND c.removed_at IS NULL
-      AND ($2::text IS NULL OR k.clock = $2)
+    SELECT o.hoster, k.clock, stats_bucket(k.span), 0, 1
+    FROM stats_open o
+    CROSS JOIN LATERAL (VALUES ('notice', $1::timestamptz - o.first_notice_at),
+                               ('detection', $1::timestamptz - o.detected_at)) AS k (clock, span)
+    WHERE $2::text IS NULL OR k.clock = $2
 ) t
 GROUP BY 1, 2, 3;
+
+-- name: probe_stats_histograms
+-- probe_stats_rows for clock $2 ($1 "now"), one row per hoster with the buckets as arrays
+-- in length order, plus one row over every hoster (overall = true).
+SELECT h.hoster, h.overall, array_agg(h.seconds ORDER BY h.seconds) AS seconds,
+       array_agg(h.removed ORDER BY h.seconds) AS removed,
+       array_agg(h.censored ORDER BY h.seconds) AS censored
+FROM (
+    SELECT t.hoster, GROUPING(t.hoster) = 1 AS overall, t.seconds,
+           sum(t.removed)::bigint AS removed, sum(t.censored)::bigint AS censored
+    FROM (
+        SELECT s.group_key AS hoster, s.bucket AS seconds, s.confirmed AS removed,
+               0 AS censored
+        FROM stats_removed s
+        WHERE s.dimension = 'hoster' AND s.clock = $2::text AND s.confirmed <> 0
+        UNION ALL
+        SELECT o.hoster,
+               stats_bucket($1::timestamptz - CASE $2::text WHEN 'notice' THEN o.first_notice_at
+                                                            ELSE o.detected_at END), 0, 1
+        FROM stats_open o
+    ) t
+    GROUP BY GROUPING SETS ((t.hoster, t.seconds), (t.seconds))
+) h
+GROUP BY h.hoster, h.overall;
 
 -- name: probe_recidivism
 -- Reappearance counts per hoster.
