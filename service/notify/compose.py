@@ -68,6 +68,8 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates are read once per process; no stat() per render (base templates included).
+        auto_reload=False,
     )
 
 

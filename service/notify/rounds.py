@@ -33,6 +33,7 @@ ACTOR = "worker:notify"
 # from a failed contact (already notified).
 _WANTED = sorted(state.value for state in REROUTABLE)
 Row = dict[str, Any]
+_RECORD_TRIES = 3
 _AWAITING = sorted(state.value for state in NEEDS_NOTICE)
 for _state in NEEDS_NOTICE:  # the move notify_cases_notified makes must be an allowed one
     check_transition(_state, CaseState.NOTIFIED)
@@ -142,7 +143,22 @@ def _draft(
 async def record_sent(
     conn: asyncpg.Connection, settings: Settings, attempts: list[Attempt]
 ) -> None:
-    """The server accepted these notices: each is sent and its cases notified, once."""
+    """The server accepted these notices: each is sent and its cases notified, once.
+
+    The statistics triggers lock shared tally rows, so two workers recording at once can
+    deadlock; the loser's transaction is rolled back whole and simply run again (a failed
+    recording would resend every message of the round).
+    """
+    for attempt in range(_RECORD_TRIES):
+        try:
+            await _record(conn, settings, attempts)
+            return
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == _RECORD_TRIES - 1:
+                raise
+
+
+async def _record(conn: asyncpg.Connection, settings: Settings, attempts: list[Attempt]) -> None:
     async with conn.transaction():
         ids = [a.draft.notice_id for a in attempts]
         sent, following = await notify_repo.record_round(conn, ids, settings.notice_gather_window)
