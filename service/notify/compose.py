@@ -155,7 +155,7 @@ def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
         ("From", formataddr((header_safe(sender.name), sender.mail_from), "utf-8")),
         ("Reply-To", sender.reply_to),
         ("To", draft.recipient),
-        ("Subject", Header(title, "utf-8", header_name="Subject").encode(linesep=CRLF)),
+        ("Subject", _encoded(title)),
         ("Date", format_datetime(draft.created_at)),
         ("Message-ID", draft.message_id),
         ("X-Takedown-Notice-Id", str(draft.notice_id)),
@@ -163,3 +163,11 @@ def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
         ("Auto-Submitted", "auto-generated"),
         ("MIME-Version", "1.0"),
     ]
+
+
+def _encoded(title: str) -> str:
+    """A header_safe() title as a Subject value: as is when ASCII (short, no line breaks),
+    else RFC 2047 encoded words, folded."""
+    if title.isascii():
+        return title
+    return Header(title, "utf-8", header_name="Subject").encode(linesep=CRLF)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from service.domain.notices import case_reference
@@ -43,6 +44,11 @@ def utc_text(value: datetime | None) -> str:
     """Timestamps as written in notices and their machine parts (ISO 8601, UTC)."""
     if value is None:
         return ""
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=4096)  # each item's times are written ~7 times per notice (prose, parts)
+def _utc_text(value: datetime) -> str:
     if value.tzinfo is None:  # the database hands out aware values; be safe with others
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
