@@ -19,15 +19,6 @@ def new_message_id(mail_from: str) -> str:
     return f"<notice.{uuid.uuid4().hex}@{domain}>"
 
 
-async def case_for_outbox(conn: asyncpg.Connection, case_id: int) -> NoticeRow | None:
-    row = await conn.fetchrow(q("notify_case_for_outbox"), case_id)
-    return dict(row) if row else None
-
-
-async def case_in_flight(conn: asyncpg.Connection, case_id: int, kind: str) -> bool:
-    return bool(await conn.fetchval(q("notify_case_in_flight"), case_id, kind))
-
-
 async def failing_among(conn: asyncpg.Connection, addresses: list[str]) -> set[str]:
     rows = await conn.fetch(q("notify_failing_among"), addresses)
     return {row["address"] for row in rows}
@@ -52,16 +43,6 @@ async def open_batch(
 
 async def add_item(conn: asyncpg.Connection, notice_id: int, case_id: int) -> None:
     await conn.execute(q("notify_add_item"), notice_id, case_id)
-
-
-async def lock_notice(conn: asyncpg.Connection, notice_id: int) -> NoticeRow | None:
-    row = await conn.fetchrow(q("notify_lock_notice"), notice_id)
-    return dict(row) if row else None
-
-
-async def get_notice(conn: asyncpg.Connection, notice_id: int) -> NoticeRow | None:
-    row = await conn.fetchrow(q("notify_get_notice"), notice_id)
-    return dict(row) if row else None
 
 
 async def notice_by_message_id(conn: asyncpg.Connection, message_id: str) -> NoticeRow | None:
@@ -90,13 +71,6 @@ async def split_off(
     return new_id
 
 
-async def start_attempt(
-    conn: asyncpg.Connection, notice_id: int, deadline_at: datetime
-) -> datetime:
-    fixed: datetime = await conn.fetchval(q("notify_start_attempt"), notice_id, deadline_at)
-    return fixed
-
-
 async def items(conn: asyncpg.Connection, notice_id: int) -> list[NoticeRow]:
     return [dict(row) for row in await conn.fetch(q("notify_items"), notice_id)]
 
@@ -110,10 +84,6 @@ async def insert_ack_token(
 async def mark_sent(conn: asyncpg.Connection, notice_id: int) -> datetime | None:
     sent_at: datetime | None = await conn.fetchval(q("notify_mark_sent"), notice_id)
     return sent_at
-
-
-async def earlier_unsent(conn: asyncpg.Connection, recipient: str, notice_id: int) -> bool:
-    return bool(await conn.fetchval(q("notify_earlier_unsent"), recipient, notice_id))
 
 
 async def next_unsent(
@@ -177,14 +147,6 @@ async def mark_bounced(conn: asyncpg.Connection, notice_id: int, error: str) -> 
     return await conn.fetchval(q("notify_mark_bounced"), notice_id, error[:2000]) is not None
 
 
-async def drop_stale_items(
-    conn: asyncpg.Connection, notice_id: int, states: list[str]
-) -> list[int]:
-    """Remove items whose case is no longer in one of `states`; their case ids."""
-    rows = await conn.fetch(q("notify_drop_stale_items"), notice_id, states)
-    return [row["case_id"] for row in rows]
-
-
 async def lock_round(conn: asyncpg.Connection, notice_ids: list[int]) -> list[NoticeRow]:
     """The notices of a send round, locked, with `behind` and `tx_now` (see the query)."""
     rows = await conn.fetch(q("notify_lock_round"), sorted(notice_ids))
@@ -246,3 +208,37 @@ async def cases_notified(
         actor,
     )
     return {row["id"] for row in rows}
+
+
+async def cases_for_outbox_many(
+    conn: asyncpg.Connection, case_ids: list[int], kind: str
+) -> list[NoticeRow]:
+    """Cases with state, route and `in_flight` (kind), locked in id order."""
+    rows = await conn.fetch(q("notify_cases_for_outbox_many"), sorted(set(case_ids)), kind)
+    return [dict(row) for row in rows]
+
+
+async def open_batches(
+    conn: asyncpg.Connection, batches: list[NoticeRow], kind: str, mail_from: str
+) -> dict[str, tuple[int, datetime]]:
+    """Each recipient's open batch (created if needed): {recipient: (notice id, created_at)}.
+
+    `batches` has one entry per recipient: recipient, role, language, country.
+    """
+    rows = await conn.fetch(
+        q("notify_open_batches"),
+        [b["recipient"] for b in batches],
+        [b["role"] for b in batches],
+        [b["language"] for b in batches],
+        [b["country"] for b in batches],
+        kind,
+        [new_message_id(mail_from) for _ in batches],
+    )
+    return {row["recipient"]: (row["id"], row["created_at"]) for row in rows}
+
+
+async def add_items(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
+    """Put cases into notices: (notice id, case id) pairs."""
+    await conn.execute(
+        q("notify_add_items"), [notice for notice, _ in pairs], [case for _, case in pairs]
+    )

@@ -15,6 +15,7 @@ import asyncpg
 
 from service.db import cases, jobs, notify_repo
 from service.domain.notices import (
+    Recipient,
     choose_language,
     choose_recipient,
     parse_recipients,
@@ -49,40 +50,106 @@ async def place_case(
     states: frozenset[CaseState] = NEEDS_NOTICE,
 ) -> Placement | None:
     """Add the case to its best recipient's open batch; None when it needs no notice now."""
+    placed = await place_cases(conn, settings, [case_id], kind=kind, states=states)
+    return placed.get(case_id)
+
+
+async def place_cases(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    case_ids: list[int],
+    *,
+    kind: str = "notice",
+    states: frozenset[CaseState] = NEEDS_NOTICE,
+) -> dict[int, Placement]:
+    """`place_case` for many cases in a few statements; cases needing no notice are left out."""
     async with conn.transaction():
-        case = await notify_repo.case_for_outbox(conn, case_id)
-        if case is None or CaseState(case["state"]) not in states:
-            return None
-        if await notify_repo.case_in_flight(conn, case_id, kind):
-            return None
-        return await _place(conn, settings, case, kind)
+        rows = await notify_repo.cases_for_outbox_many(conn, case_ids, kind)
+        wanted = [r for r in rows if CaseState(r["state"]) in states and not r["in_flight"]]
+        if not wanted:
+            return {}
+        contacts = {r["id"]: _contacts(r) for r in wanted}
+        known = sorted({address for c in contacts.values() for address in c.addresses})
+        failing = await notify_repo.failing_among(conn, known)
+        placed: dict[int, Placement] = {}
+        chosen: dict[int, Recipient] = {}
+        for row in wanted:
+            recipient = contacts[row["id"]].choose(failing)
+            if recipient is None:
+                placed[row["id"]] = await _no_contact(conn, row, contacts[row["id"]], failing)
+            else:
+                chosen[row["id"]] = recipient
+        if chosen:
+            by_id = {r["id"]: r for r in wanted}
+            placed |= await _join_batches(conn, settings, kind, chosen, by_id)
+    return placed
 
 
-async def _place(
-    conn: asyncpg.Connection, settings: Settings, case: dict[str, Any], kind: str
-) -> Placement:
-    ranked = parse_recipients(case["recipients"] or [])
-    registrar = registrar_recipient(case["registrar"])
-    addresses = [r.address for r in ranked] + ([registrar.address] if registrar else [])
-    failing = await notify_repo.failing_among(conn, addresses)
-    chosen = choose_recipient(ranked, registrar, failing)
-    if chosen is None:
-        reason = "no working contact" if addresses else "no contact known"
-        await to_hotline_queue(conn, case["id"], CaseState(case["state"]), reason, failing)
-        return Placement(None, None, None, reason)
-    notice_id, created_at = await notify_repo.open_batch(
-        conn,
-        recipient=chosen.address,
-        kind=kind,
-        role=chosen.role,
-        language=choose_language(chosen.language, case["country"]),
-        country=case["country"],
-        mail_from=settings.mail_from,
+@dataclass(frozen=True)
+class _Contacts:
+    """A case's usable contacts: ranked recipients, then the registrar's abuse desk."""
+
+    ranked: list[Recipient]
+    registrar: Recipient | None
+
+    @property
+    def addresses(self) -> list[str]:
+        extra = [self.registrar.address] if self.registrar else []
+        return [r.address for r in self.ranked] + extra
+
+    def choose(self, failing: set[str]) -> Recipient | None:
+        return choose_recipient(self.ranked, self.registrar, failing)
+
+
+def _contacts(case: dict[str, Any]) -> _Contacts:
+    return _Contacts(
+        parse_recipients(case["recipients"] or []), registrar_recipient(case["registrar"])
     )
-    await notify_repo.add_item(conn, notice_id, case["id"])
-    due_at = created_at + settings.notice_gather_window
-    await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
-    return Placement(notice_id, chosen.address, due_at)
+
+
+async def _no_contact(
+    conn: asyncpg.Connection, case: dict[str, Any], contacts: _Contacts, failing: set[str]
+) -> Placement:
+    addresses = contacts.addresses
+    reason = "no working contact" if addresses else "no contact known"
+    ours = failing & set(addresses)
+    await to_hotline_queue(conn, case["id"], CaseState(case["state"]), reason, ours)
+    return Placement(None, None, None, reason)
+
+
+async def _join_batches(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    kind: str,
+    chosen: dict[int, Recipient],
+    cases: dict[int, dict[str, Any]],
+) -> dict[int, Placement]:
+    """Cases into their recipients' open batches; each batch's job due after the window."""
+    first: dict[str, dict[str, Any]] = {}
+    for case_id in sorted(chosen):  # a batch's first item decides its language and country
+        recipient, country = chosen[case_id], cases[case_id]["country"]
+        first.setdefault(
+            recipient.address,
+            {
+                "recipient": recipient.address,
+                "role": recipient.role,
+                "language": choose_language(recipient.language, country),
+                "country": country,
+            },
+        )
+    batches = await notify_repo.open_batches(conn, list(first.values()), kind, settings.mail_from)
+    await notify_repo.add_items(
+        conn, [(batches[r.address][0], case_id) for case_id, r in sorted(chosen.items())]
+    )
+    for notice_id, created_at in sorted(batches.values()):
+        due_at = created_at + settings.notice_gather_window
+        await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
+    return {
+        case_id: Placement(
+            batches[r.address][0], r.address, batches[r.address][1] + settings.notice_gather_window
+        )
+        for case_id, r in chosen.items()
+    }
 
 
 async def to_hotline_queue(

@@ -1,18 +1,23 @@
 """Stage 'outbox': a resolved (or reappeared) case joins its best contact's notice batch.
 
 Jobs are per case ('outbox', case_id), enqueued by the resolve stage and by the probe stage
-when content reappears. The batch's 'notify' job is due after the gathering window.
+when content reappears. The batch's 'notify' job is due after the gathering window. A claimed
+batch of jobs is placed in one transaction (service.notify.outbox.place_cases).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import asyncpg
 
 from service.db.jobs import Job
 from service.db.oversight_actions import hold_if_covered
-from service.notify.outbox import place_case
+from service.notify.outbox import place_cases
 from service.settings import Settings
 from service.workers.loop import Done, Outcome
+
+ACTOR = "worker:outbox"
 
 
 class OutboxStage:
@@ -25,14 +30,19 @@ class OutboxStage:
         self.settings = settings
 
     async def handle(self, job: Job) -> Outcome:
-        if job.case_id is None:
-            return Done()
+        result = (await self.handle_batch([job]))[job.id]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def handle_batch(self, jobs: list[Job]) -> Mapping[int, Outcome | BaseException]:
+        case_ids = [job.case_id for job in jobs if job.case_id is not None]
         async with self.pool.acquire() as conn:
             # A law-enforcement hold wins over sending: nothing goes out about a held case.
-            if await hold_if_covered(conn, job.case_id, actor="worker:outbox"):
-                return Done()
-            await place_case(conn, self.settings, job.case_id)
-        return Done()
+            free = [c for c in case_ids if not await hold_if_covered(conn, c, actor=ACTOR)]
+            if free:
+                await place_cases(conn, self.settings, free)
+        return {job.id: Done() for job in jobs}
 
 
 def build(pool: asyncpg.Pool, settings: Settings) -> OutboxStage:

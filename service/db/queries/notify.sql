@@ -1,17 +1,3 @@
--- name: notify_case_for_outbox
--- A case's state and routing decision, locked so two outbox runs cannot both place it.
-SELECT c.id, c.state, r.recipients, r.registrar, r.country
-FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-WHERE c.id = $1
-FOR UPDATE OF c;
-
--- name: notify_case_in_flight
--- Whether case $1 already waits in a notice of kind $2 that is not yet sent or failed.
-SELECT EXISTS (
-    SELECT FROM notice_items i JOIN notices n ON n.id = i.notice_id
-    WHERE i.case_id = $1 AND n.kind = $2 AND n.state IN ('pending', 'sending')
-);
-
 -- name: notify_failing_among
 -- Which of the addresses $1 are known to be failing.
 SELECT address FROM contact_health WHERE failing AND address = ANY($1::text[]);
@@ -29,13 +15,6 @@ RETURNING id, created_at;
 -- Put case $2 into notice $1 (idempotent).
 INSERT INTO notice_items (notice_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOTHING;
 
--- name: notify_lock_notice
--- A notice, locked for the send attempt.
-SELECT * FROM notices WHERE id = $1 FOR UPDATE;
-
--- name: notify_get_notice
-SELECT * FROM notices WHERE id = $1;
-
 -- name: notify_item_case_ids
 -- The cases of notice $1, in a stable order (the split and the rendering rely on it).
 SELECT case_id FROM notice_items WHERE notice_id = $1 ORDER BY case_id;
@@ -49,14 +28,6 @@ RETURNING id;
 -- name: notify_move_items
 -- Move the cases $3 from notice $1 to notice $2.
 UPDATE notice_items SET notice_id = $2 WHERE notice_id = $1 AND case_id = ANY($3::bigint[]);
-
--- name: notify_start_attempt
--- Seal notice $1 (no more items join it) and count a send attempt; the deadline is fixed now.
-UPDATE notices
-SET state = 'sending', sealed_at = coalesce(sealed_at, now()), attempts = attempts + 1,
-    deadline_at = coalesce(deadline_at, $2)
-WHERE id = $1
-RETURNING deadline_at;
 
 -- name: notify_items
 -- What a notice says about each item: URL, hashes, media type, first detection, last seen.
@@ -147,19 +118,6 @@ LIMIT $1;
 UPDATE notices SET bounced_at = now(), last_error = $2
 WHERE id = $1 AND bounced_at IS NULL
 RETURNING id;
-
--- name: notify_drop_stale_items
--- Before a notice is sealed, drop items whose case no longer wants it (held, gone, …).
-DELETE FROM notice_items i USING cases c
-WHERE i.notice_id = $1 AND c.id = i.case_id AND NOT (c.state::text = ANY($2::text[]))
-RETURNING i.case_id;
-
--- name: notify_earlier_unsent
--- Whether recipient $1 has a notice created before notice $2 that is still to be sent:
--- per recipient, notices leave in the order they were created (also after a mail outage).
-SELECT EXISTS (
-    SELECT FROM notices WHERE recipient = $1 AND id < $2 AND state IN ('pending', 'sending')
-);
 
 -- name: notify_next_unsent
 -- The oldest notice of recipient $1 still to be sent, and when it may go (its gathering
@@ -273,3 +231,36 @@ WITH sent AS (
     ORDER BY s.case_id, s.nth
 )
 SELECT id FROM moved;
+
+-- name: notify_cases_for_outbox_many
+-- Cases $1 with their state and routing decision, locked in id order so two outbox rounds
+-- can neither both place a case nor deadlock, and whether each already waits in a notice of
+-- kind $2 that is not yet sent or failed.
+SELECT c.id, c.state, r.recipients, r.registrar, r.country,
+       EXISTS (SELECT FROM notice_items i JOIN notices n ON n.id = i.notice_id
+               WHERE i.case_id = c.id AND n.kind = $2::notice_kind
+                 AND n.state IN ('pending', 'sending')) AS in_flight
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+WHERE c.id = ANY($1::bigint[])
+ORDER BY c.id
+FOR UPDATE OF c;
+
+-- name: notify_open_batches
+-- notify_open_batch for many recipients at once ($1 recipients, distinct, with role $2,
+-- language $3, country $4 and a Message-ID $6 for a batch that must be created; kind $5),
+-- in recipient order: (id, recipient, created_at) of each recipient's open batch.
+INSERT INTO notices (recipient, role, language, country, kind, message_id)
+SELECT b.recipient, b.role, b.language, b.country, $5::notice_kind, b.message_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[])
+     AS b(recipient, role, language, country, message_id)
+ORDER BY b.recipient
+ON CONFLICT (recipient, kind) WHERE sealed_at IS NULL
+DO UPDATE SET recipient = excluded.recipient
+RETURNING id, recipient, created_at;
+
+-- name: notify_add_items
+-- Put the cases $2 into the notices $1 (pairwise; idempotent).
+INSERT INTO notice_items (notice_id, case_id)
+SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS p(notice_id, case_id)
+ORDER BY 1, 2
+ON CONFLICT DO NOTHING;
