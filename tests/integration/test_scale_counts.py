@@ -4,6 +4,7 @@ aggregation over every notified case that they replaced."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -274,3 +275,54 @@ async def test_rebuild_recounts_what_the_triggers_kept(conn: asyncpg.Connection)
     assert sorted(await oversight_repo.stats_buckets(conn, "country", now), key=repr) == sorted(
         before, key=repr
     )
+
+
+async def test_two_notices_sent_while_their_case_is_first_notified_both_count(
+    conn: asyncpg.Connection, db_url: str
+) -> None:
+    case = await conn.fetchval("SELECT min(id) FROM cases WHERE first_notice_at IS NULL")
+    notices = [
+        await conn.fetchval(
+            "INSERT INTO notices (recipient, language, message_id, state, sealed_at)"
+            " VALUES ($1, 'en', $1, 'sending', now()) RETURNING id",
+            f"<{role}@race>",
+        )
+        for role in ("hoster", "registrar")
+    ]
+    for notice in notices:
+        await conn.execute(
+            "INSERT INTO notice_items (notice_id, case_id) VALUES ($1, $2)", notice, case
+        )
+    sent = "UPDATE notices SET state = 'sent', sent_at = now() WHERE id = $1"
+    other = await asyncpg.connect(db_url)
+    try:
+        first = conn.transaction()
+        await first.start()
+        await conn.execute(sent, notices[0])  # round A: its notice accepted ...
+        second = asyncio.create_task(_in_transaction(other, sent, notices[1]))  # round B
+        await _blocked(conn, other)
+        await conn.execute("UPDATE cases SET first_notice_at = now() WHERE id = $1", case)
+        await first.commit()  # ... and the case stamped notified
+        await second
+    finally:
+        await other.close()
+    assert await _differences(conn) == {table: 0 for table in COUNT_TABLES}
+
+
+async def _in_transaction(conn: asyncpg.Connection, sql: str, *args: Any) -> None:
+    async with conn.transaction():
+        await conn.execute(sql, *args)
+
+
+async def _blocked(conn: asyncpg.Connection, other: asyncpg.Connection) -> None:
+    """Wait until `other` waits for a lock (round B behind round A's case lock)."""
+    pid = other.get_server_pid()
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        waiting = await conn.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the second round never waited for the first")

@@ -5,9 +5,11 @@
 --
 -- The counts are a function of the current rows of cases, case_routes, notices and
 -- notice_items; each trigger adds the change its own rows make, reading the other tables as
--- they are. A single statement that changes two of these tables at once (a data-modifying
--- CTE over cases and notices) would be counted twice: none exists; keep it so, or call
--- stats_rebuild() afterwards. stats_*_recount are the from-scratch definitions (backfill,
+-- they are. Where two transactions could each change one side of the same join (a route or
+-- a notice, and the case), the route and notice triggers lock the cases first, so one of
+-- the two reads the other's committed rows. A single statement that changes two of these
+-- tables at once (a data-modifying CTE over cases and notices) would be counted twice: none
+-- exists; keep it so, or call stats_rebuild() afterwards. stats_*_recount are the from-scratch definitions (backfill,
 -- bulk loads, tests).
 
 -- One case's contribution, closed histograms: per dimension, clock and duration bucket
@@ -307,22 +309,43 @@ CREATE TRIGGER stats_items_insert AFTER INSERT ON notice_items
 CREATE TRIGGER stats_items_delete AFTER DELETE ON notice_items
     REFERENCING OLD TABLE AS old_items FOR EACH STATEMENT EXECUTE FUNCTION stats_items_moved();
 
--- A notice was sent, failed or bounced: its items' cases change groups' counts.
-CREATE FUNCTION stats_notice_changed() RETURNS trigger
+-- Notices were sent, failed or bounced: their items' cases change their groups' counts.
+-- Statement by statement (the notify stage records a round in one statement), locking the
+-- cases in id order first: a concurrent round that stamps one of them notified either
+-- commits before (then its case is read as notified here) or waits for this transaction
+-- (then its own trigger reads these notices as they are now); without the lock each would
+-- read the other's rows as before and a notice would go uncounted.
+CREATE FUNCTION stats_notices_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    sent integer := (NEW.state = 'sent')::integer - (OLD.state = 'sent')::integer;
-    failed integer := (NEW.state = 'failed' OR NEW.bounced_at IS NOT NULL)::integer
-                      - (OLD.state = 'failed' OR OLD.bounced_at IS NOT NULL)::integer;
+    ids bigint[];
+    sent integer[];
+    failed integer[];
 BEGIN
+    SELECT array_agg(n.id),
+           array_agg((n.state = 'sent')::integer - (o.state = 'sent')::integer),
+           array_agg((n.state = 'failed' OR n.bounced_at IS NOT NULL)::integer
+                     - (o.state = 'failed' OR o.bounced_at IS NOT NULL)::integer)
+    INTO ids, sent, failed
+    FROM old_notices o JOIN new_notices n ON n.id = o.id
+    WHERE (o.state = 'sent') <> (n.state = 'sent')
+       OR (o.state = 'failed' OR o.bounced_at IS NOT NULL)
+          <> (n.state = 'failed' OR n.bounced_at IS NOT NULL);
+    IF ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM FROM cases
+    WHERE id IN (SELECT case_id FROM notice_items WHERE notice_id = ANY(ids))
+    ORDER BY id FOR UPDATE;
     INSERT INTO stats_notices AS s (dimension, group_key, sent, failed)
-    SELECT k.dimension, k.group_key, sent * count(*), failed * count(*)
-    FROM notice_items i
+    SELECT k.dimension, k.group_key, sum(d.sent), sum(d.failed)
+    FROM unnest(ids, sent, failed) AS d (notice_id, sent, failed)
+    JOIN notice_items i ON i.notice_id = d.notice_id
     JOIN cases c ON c.id = i.case_id
     LEFT JOIN case_routes r ON r.case_id = c.id
     CROSS JOIN LATERAL (VALUES ('hoster', coalesce(r.hoster, c.host)), ('asn', r.asn::text),
                                ('country', r.country)) AS k (dimension, group_key)
-    WHERE i.notice_id = NEW.id AND c.first_notice_at IS NOT NULL
+    WHERE c.first_notice_at IS NOT NULL
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (dimension, group_key) DO UPDATE
     SET sent = s.sent + excluded.sent, failed = s.failed + excluded.failed;
@@ -330,11 +353,9 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER stats_notices_update AFTER UPDATE OF state, bounced_at ON notices FOR EACH ROW
-    WHEN ((OLD.state = 'sent') <> (NEW.state = 'sent')
-          OR (OLD.state = 'failed' OR OLD.bounced_at IS NOT NULL)
-             <> (NEW.state = 'failed' OR NEW.bounced_at IS NOT NULL))
-    EXECUTE FUNCTION stats_notice_changed();
+CREATE TRIGGER stats_notices_update AFTER UPDATE ON notices
+    REFERENCING OLD TABLE AS old_notices NEW TABLE AS new_notices
+    FOR EACH STATEMENT EXECUTE FUNCTION stats_notices_changed();
 
 -- From scratch: what the count tables must hold (their rows with a nonzero count).
 CREATE VIEW stats_removed_recount AS
