@@ -4,7 +4,7 @@ A round prepares many notices in one transaction (lock, seal — drop stale item
 exceeds the cap —, count the attempt, issue acknowledgment tokens, read the items) and later
 records the accepted ones in one transaction (sent, contact health, the recipient's next
 notice woken, cases on the notice clock, probe jobs). Per notice that was ~20 round trips to
-the database; per round it is about five plus one per accepted notice.
+the database; a round of any size takes about ten (a split or a refusal adds its own).
 
 A notice is persisted with its Message-ID before any attempt; a crash between the mail
 server's acceptance and `record_sent` leaves it 'sending', so the rerun sends the same message
