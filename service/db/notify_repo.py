@@ -184,6 +184,12 @@ async def start_round(
     return {row["id"]: row["deadline_at"] for row in rows}
 
 
+async def lock_sending(conn: asyncpg.Connection, notice_ids: list[int]) -> set[int]:
+    """Which of the accepted notices are still 'sending' (locked)."""
+    rows = await conn.fetch(q("notify_lock_sending"), sorted(notice_ids))
+    return {row["id"] for row in rows}
+
+
 async def record_round(
     conn: asyncpg.Connection, notice_ids: list[int], gather: timedelta
 ) -> tuple[dict[int, datetime], list[tuple[int, datetime]]]:

@@ -160,21 +160,24 @@ async def record_sent(
 
 async def _record(conn: asyncpg.Connection, settings: Settings, attempts: list[Attempt]) -> None:
     async with conn.transaction():
-        ids = [a.draft.notice_id for a in attempts]
-        sent, following = await notify_repo.record_round(conn, ids, settings.notice_gather_window)
-        for notice_id, due in following:
-            await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due)
+        sending = await notify_repo.lock_sending(conn, [a.draft.notice_id for a in attempts])
+        if not sending:
+            return  # recorded by an earlier run already
         details = [
             (item.case_id, _detail(a.draft))
             for a in attempts
-            if a.draft.notice_id in sent
+            if a.draft.notice_id in sending
             for item in a.draft.items
         ]
-        if details:
-            # Cases awaiting their notice go on the clock; all get the event and a re-check.
-            await notify_repo.cases_notified(conn, details, _AWAITING, ACTOR)
-            case_ids = [case_id for case_id, _ in details]
-            await jobs.enqueue_for_cases(conn, "probe", case_ids, run_at=min(sent.values()))
+        # Cases go on the clock before their notices count as sent: the statistics triggers
+        # then tally each notice once (per notice) instead of once per case (~2x cheaper).
+        await notify_repo.cases_notified(conn, details, _AWAITING, ACTOR)
+        gather = settings.notice_gather_window
+        sent, following = await notify_repo.record_round(conn, sorted(sending), gather)
+        for notice_id, due in following:
+            await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due)
+        case_ids = [case_id for case_id, _ in details]
+        await jobs.enqueue_for_cases(conn, "probe", case_ids, run_at=min(sent.values()))
 
 
 def _detail(draft: NoticeDraft) -> dict[str, Any]:

@@ -174,11 +174,16 @@ WITH started AS (
 )
 SELECT id, deadline_at FROM started;
 
+-- name: notify_lock_sending
+-- Of the notices $1 the mail server accepted, those still 'sending' (a rerun after a crash
+-- finds the others sent and records nothing for them), locked in id order.
+SELECT id FROM notices WHERE id = ANY($1::bigint[]) AND state = 'sending' ORDER BY id FOR UPDATE;
+
 -- name: notify_record_round
--- The mail server accepted the notices $1. Each one still 'sending' becomes sent (once: a
--- rerun after a crash finds it sent and does nothing), its recipient's health counts the
--- delivery, and each such recipient's next notice still to be sent is returned with when it
--- may go (gathering window $2), so that it can be woken. `now` is the transaction's time.
+-- The locked, accepted notices $1 become sent, their recipients' health counts the
+-- deliveries, and each recipient's next notice still to be sent is returned with when it may
+-- go (gathering window $2), so that it can be woken. `due` of a sent row is the transaction's
+-- time.
 WITH sent AS (
     UPDATE notices SET state = 'sent', sent_at = now(), last_error = NULL
     WHERE id = ANY($1::bigint[]) AND state = 'sending'
