@@ -58,3 +58,24 @@ async def test_a_second_received_event_for_a_case_is_refused(pool: asyncpg.Pool)
                 "VALUES ($1, 'mallory', 'received', 'received')",
                 result.case_id,
             )
+
+
+async def test_a_received_event_with_a_made_up_hash_is_caught_by_verify(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        token, _ = await create_token(conn, "s", "scanner")
+        case_id = await conn.fetchval(
+            "INSERT INTO cases (url, url_original, host, sha256, media_type, scanner_id,"
+            " source_ref, detected_at) VALUES ('http://x.example/', 'x', 'x.example', $1,"
+            " 'image/png', $2, 'r', now()) RETURNING id",
+            "b" * 64,
+            token.id,
+        )
+        await conn.execute(
+            "INSERT INTO case_events (id, case_id, actor, kind, to_state, hash)"
+            " VALUES (nextval('case_events_id_seq'), $1, 'mallory', 'received', 'received', $2)",
+            case_id,
+            b"\x00" * 32,
+        )
+        report = await verify_chains(conn)
+    assert not report.ok
+    assert report.broken[0].case_id == case_id

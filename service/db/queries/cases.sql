@@ -17,10 +17,18 @@ WITH input AS (
     ORDER BY url, sha256, sha1, md5, pdq  -- one lock order for every batch: fewer deadlocks
     ON CONFLICT DO NOTHING
     RETURNING id, url, sha256, sha1, md5, pdq, received_at
+), numbered AS (
+    SELECT nextval('case_events_id_seq') AS event_id, id, received_at FROM inserted
 ), events AS (
-    INSERT INTO case_events (case_id, actor, kind, to_state, detail, at)
-    SELECT id, $13, 'received', 'received', jsonb_build_object('via', $14::text), received_at
-    FROM inserted
+    -- The 'received' event starts the case's audit chain (no predecessor): hashed here with
+    -- the same canonical form the trigger and `takedown audit verify` use (migration 0040).
+    INSERT INTO case_events (id, case_id, actor, kind, to_state, detail, at, hash)
+    SELECT n.event_id, n.id, $13, 'received', 'received', jsonb_build_object('via', $14::text),
+           n.received_at,
+           sha256(case_event_canonical(ROW(
+               n.event_id, n.id, n.received_at, $13, 'received', NULL, 'received',
+               jsonb_build_object('via', $14::text), NULL, NULL)::case_events))
+    FROM numbered n
 ), resolve_jobs AS (
     -- Every new case goes straight to the resolve stage.
     INSERT INTO jobs (kind, case_id, run_at) SELECT 'resolve', id, received_at FROM inserted
