@@ -48,7 +48,8 @@ async def claim(
     conn: asyncpg.Connection, kind: str, limit: int, worker: str, lease: timedelta
 ) -> list[Job]:
     rows = await conn.fetch(q("claim_jobs"), kind, limit, worker, lease)
-    return [Job(**dict(row)) for row in rows]
+    # Positional: claim_jobs returns the columns in Job's field order (no dict per row).
+    return [Job(*row) for row in rows]
 
 
 async def finish(conn: asyncpg.Connection, job: Job) -> bool:
