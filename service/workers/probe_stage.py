@@ -92,7 +92,6 @@ class ProbeStage:
         self._gated = settings.probe_per_host_concurrency < settings.worker_concurrency
         # handle_batch's bound on fetches in flight (handle is bounded by the loop instead).
         self._fetches = asyncio.Semaphore(settings.worker_concurrency)
-        self._workers = settings.worker_concurrency
 
     async def close(self) -> None:
         await self.prober.close()
@@ -132,7 +131,7 @@ class ProbeStage:
         """Handle a claimed batch: one load, concurrent probes, one write for quiet checks."""
         outcomes, due = await self._due(jobs)
         async with self.prober.hold():
-            results = await self._probe_all([case for _job, case in due])
+            results = await _each([self._timed_probe(case) for _job, case in due])
         checked: list[_Checked] = []
         for (job, case), result in zip(due, results, strict=True):
             if isinstance(result, BaseException):
@@ -161,24 +160,6 @@ class ProbeStage:
             else:
                 due.append((job, case))
         return outcomes, due
-
-    async def _probe_all(
-        self, cases: list[ProbeCase]
-    ) -> list[tuple[ProbeReport, datetime] | BaseException]:
-        """Probe a batch with a few worker coroutines taking the next case when free: a
-        task per case, most of them waiting on the fetch gate, cost more than the fetch."""
-        results: list[tuple[ProbeReport, datetime] | BaseException] = [*cases]  # type: ignore[list-item]
-        todo = iter(range(len(cases)))
-
-        async def worker() -> None:
-            for i in todo:
-                try:
-                    results[i] = await self._timed_probe(cases[i])
-                except Exception as exc:  # one check's failure is its result
-                    results[i] = exc
-
-        await asyncio.gather(*(worker() for _ in range(min(len(cases), self._workers))))
-        return results
 
     async def _timed_probe(self, case: ProbeCase) -> tuple[ProbeReport, datetime]:
         with case_context(case.id):
