@@ -3,6 +3,9 @@
 -- SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
 -- Pushing run_at to the lease end is the lease: if the worker dies, the job is due again by
 -- itself, and the one index jobs_due (kind, run_at) serves fresh and expired work alike.
+-- The claimed rows are updated by id through the primary key (= ANY of the ids): joined to
+-- the CTE instead, a batch of ~100 on a table of ~10 000 jobs was planned as a hash join
+-- over a sequential scan of every job (about 1 ms per claim, 10 µs per claimed job).
 WITH due AS (
     SELECT id FROM jobs
     WHERE kind = $1 AND run_at <= now()
@@ -15,8 +18,7 @@ SET run_at = now() + $4::interval,
     claim_id = nextval('job_claims'),
     claimed_by = $3,
     attempts = j.attempts + 1
-FROM due
-WHERE j.id = due.id
+WHERE j.id = ANY (ARRAY(SELECT id FROM due))
 RETURNING j.id, j.kind, j.case_id, j.ref_id, j.claim_id, j.attempts;
 
 -- name: enqueue_case_job
