@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="longest in-process wait for a registry slot (s)"
     )
     rdap_concurrency: int = Field(default=16, ge=1)
+    resolve_partial_after_attempts: int = Field(
+        default=5,
+        ge=0,
+        description="attempts that wait for every source before deciding without a failed one",
+    )
     resolve_data_dir: Path | None = Field(
         default=None, description="refreshed IANA bootstrap / cdn_ranges.json over the shipped"
     )

@@ -100,14 +100,20 @@ class Resolver:
         self._memo: dict[str, tuple[float, Lookups, str | None]] = {}
         self._cdn_memo: dict[tuple[str, int | None, tuple[str, ...]], Cdn | None] = {}
 
-    async def resolve(self, url: str) -> Resolution:
+    async def resolve(self, url: str, *, accept_partial: bool = True) -> Resolution:
+        """The routing decision for `url`.
+
+        With `accept_partial=False` a failed second source (Abusix, Cymru, registrar) defers
+        the decision instead of leaving its part out: an outage must not change who is told.
+        """
         host = (urlsplit(url).hostname or "").lower()
         found, reason = await self._host_lookups(url, host)
         facts = await self._facts(found, reason)
         decision = decide(facts)
-        if not decision.resolved and found.failures:
+        if found.failures and (not accept_partial or not decision.resolved):
+            what = "no contact found" if not decision.resolved else "a second source is down"
             raise TransientLookupError(
-                "no contact found while a source failed: " + "; ".join(found.failures)
+                f"{what} while a source failed: " + "; ".join(found.failures)
             )
         return build_report(found, facts, decision)
 

@@ -59,7 +59,10 @@ class ResolveStage:
             await _start(conn, job.case_id, CaseState(case["state"]), job.attempts)
         resolver = await self.resolver()
         try:
-            resolution = await resolver.resolve(case["url"])
+            # Early attempts wait for every source; after a few, decide with what answers
+            # (the missing source is noted on the case) rather than wait out a long outage.
+            partial_ok = job.attempts > self.settings.resolve_partial_after_attempts
+            resolution = await resolver.resolve(case["url"], accept_partial=partial_ok)
         except TransientLookupError as exc:
             await self._deferred(job.case_id, exc)
             raise

@@ -90,3 +90,19 @@ async def test_second_source_failure_blocks_a_no_contact_conclusion(
         await resolver.resolve("http://196.11.240.215/x.jpg")
     ok = await resolver.resolve("http://img.pixelbarn.com/x.jpg")  # a sure answer still stands
     assert ok.decision.resolved and any("abusix" in f for f in ok.detail["failed_sources"])
+
+
+async def test_a_registrar_outage_defers_the_decision_until_partial_answers_are_accepted(
+    resolver: Resolver, peers: Peers
+) -> None:
+    url = "http://img.pixelbarn.com/x.jpg"
+    peers.rdap.faults.add("503", prefix="/domain/")
+    with pytest.raises(TransientLookupError, match="a second source is down"):
+        await resolver.resolve(url, accept_partial=False)
+    partial = await resolver.resolve(url, accept_partial=True)
+    peers.rdap.faults.clear()
+    full = await resolver.resolve(url, accept_partial=False)
+    assert partial.decision.resolved and partial.route["registrar"] is None
+    assert any("registrar" in source for source in partial.detail["failed_sources"])
+    assert full.route["registrar"] is not None
+    assert full.route["recipients"][0] == partial.route["recipients"][0]
