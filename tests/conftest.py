@@ -13,6 +13,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -90,21 +91,30 @@ def template_db() -> str:
     return name
 
 
-@pytest.fixture
-async def db_url(template_db: str) -> AsyncIterator[str]:
-    """DSN of a fresh migrated database, dropped after the test."""
+@asynccontextmanager
+async def fresh_database(template_db: str) -> AsyncIterator[str]:
+    """DSN of a new database copied from the migrated template, dropped on exit."""
     name = f"takedown_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     finally:
         await admin.close()
-    yield _dsn_for(name)
-    admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield _dsn_for(name)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def db_url(template_db: str) -> AsyncIterator[str]:
+    """DSN of a fresh migrated database, dropped after the test."""
+    async with fresh_database(template_db) as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -18,10 +18,13 @@ class CachedNetwork:
     start: str
     end: str
     remaining: float  # seconds until the entry expires
+    origin_asn: int | None = None  # the origin AS it was learned for
 
 
-async def network_for_ip(conn: asyncpg.Connection, ip: str) -> CachedNetwork | None:
-    row = await conn.fetchrow(q("resolve_network_for_ip"), ip)
+async def network_for_ip(
+    conn: asyncpg.Connection, ip: str, origin_asn: int | None = None
+) -> CachedNetwork | None:
+    row = await conn.fetchrow(q("resolve_network_for_ip"), ip, origin_asn)
     if row is None:
         return None
     return CachedNetwork(
@@ -30,6 +33,7 @@ async def network_for_ip(conn: asyncpg.Connection, ip: str) -> CachedNetwork | N
         _host(row["start_addr"]),
         _host(row["end_addr"]),
         float(row["remaining"]),
+        row["origin_asn"],
     )
 
 
@@ -47,9 +51,18 @@ async def store_network(
     handle: str | None,
     record: dict[str, Any] | None,
     ttl: timedelta,
+    origin_asn: int | None = None,
 ) -> None:
     await conn.execute(
-        q("resolve_store_network"), start, end, registry, handle, record is None, record, ttl
+        q("resolve_store_network"),
+        start,
+        end,
+        registry,
+        handle,
+        record is None,
+        record,
+        ttl,
+        origin_asn,
     )
 
 

@@ -30,6 +30,7 @@ class _Entry:
     end: int
     expires: float = field(compare=False)
     record: NetworkRecord | None = field(compare=False)  # None = negative
+    origin_asn: int | None = field(default=None, compare=False)
 
 
 class MemoryNetworks:
@@ -39,7 +40,7 @@ class MemoryNetworks:
         self._entries: dict[int, list[_Entry]] = {4: [], 6: []}
         self._starts: dict[int, list[int]] = {4: [], 6: []}
 
-    def get(self, ip: str) -> NetworkRecord | str | None:
+    def get(self, ip: str, origin_asn: int | None = None) -> NetworkRecord | str | None:
         address = ipaddress.ip_address(ip)
         value, entries = int(address), self._entries[address.version]
         index = bisect_right(self._starts[address.version], value) - 1
@@ -47,15 +48,23 @@ class MemoryNetworks:
         now = time.monotonic()
         for entry in reversed(entries[max(0, index - _SCAN_BACK) : index + 1]):
             inside = entry.start <= value <= entry.end and entry.expires > now
+            inside = inside and _same_origin(entry.origin_asn, origin_asn)
             if inside and (best is None or entry.end - entry.start < best.end - best.start):
                 best = entry
         if best is None:
             return None
         return NEGATIVE if best.record is None else best.record
 
-    def put(self, start: str, end: str, record: NetworkRecord | None, ttl: float) -> None:
+    def put(
+        self,
+        start: str,
+        end: str,
+        record: NetworkRecord | None,
+        ttl: float,
+        origin_asn: int | None = None,
+    ) -> None:
         first, last = ipaddress.ip_address(start), ipaddress.ip_address(end)
-        entry = _Entry(int(first), int(last), time.monotonic() + ttl, record)
+        entry = _Entry(int(first), int(last), time.monotonic() + ttl, record, origin_asn)
         entries, starts = self._entries[first.version], self._starts[first.version]
         index = bisect_right(starts, entry.start)
         for i in range(max(0, index - _SCAN_BACK), index):
@@ -64,6 +73,12 @@ class MemoryNetworks:
                 return
         entries.insert(index, entry)
         starts.insert(index, entry.start)
+
+
+def _same_origin(cached: int | None, asked: int | None) -> bool:
+    """A network learned for one origin AS does not answer for addresses another AS announces
+    (a reseller's own block inside its provider's allocation); unknown origins match."""
+    return cached is None or asked is None or cached == asked
 
 
 class NetworkCache:
@@ -76,22 +91,22 @@ class NetworkCache:
         self.memory = MemoryNetworks()
         self.hits = {"memory": 0, "database": 0}
 
-    async def get(self, ip: str) -> NetworkRecord | str | None:
+    async def get(self, ip: str, origin_asn: int | None = None) -> NetworkRecord | str | None:
         """A record, NEGATIVE (the registry has none, cached), or None (not cached)."""
-        found = self.memory.get(ip)
+        found = self.memory.get(ip, origin_asn)
         if found is not None:
             self.hits["memory"] += 1
             return found
         async with self.pool.acquire() as conn:
-            row = await resolve_repo.network_for_ip(conn, ip)
+            row = await resolve_repo.network_for_ip(conn, ip, origin_asn)
         if row is None:
             return None
         self.hits["database"] += 1
         record = None if row.negative else NetworkRecord.from_json(_dict(row.record))
-        self.memory.put(row.start, row.end, record, row.remaining)
+        self.memory.put(row.start, row.end, record, row.remaining, row.origin_asn)
         return NEGATIVE if record is None else record
 
-    async def put(self, record: NetworkRecord) -> None:
+    async def put(self, record: NetworkRecord, origin_asn: int | None = None) -> None:
         net = record.network
         async with self.pool.acquire() as conn:
             await resolve_repo.store_network(
@@ -102,15 +117,25 @@ class NetworkCache:
                 handle=net.handle,
                 record=record.to_json(),
                 ttl=self.ttl,
+                origin_asn=origin_asn,
             )
-        self.memory.put(net.start, net.end, record, self.ttl.total_seconds())
+        self.memory.put(net.start, net.end, record, self.ttl.total_seconds(), origin_asn)
 
-    async def put_negative(self, ip: str, registry: str | None) -> None:
+    async def put_negative(
+        self, ip: str, registry: str | None, origin_asn: int | None = None
+    ) -> None:
         async with self.pool.acquire() as conn:
             await resolve_repo.store_network(
-                conn, ip, ip, registry=registry, handle=None, record=None, ttl=self.negative_ttl
+                conn,
+                ip,
+                ip,
+                registry=registry,
+                handle=None,
+                record=None,
+                ttl=self.negative_ttl,
+                origin_asn=origin_asn,
             )
-        self.memory.put(ip, ip, None, self.negative_ttl.total_seconds())
+        self.memory.put(ip, ip, None, self.negative_ttl.total_seconds(), origin_asn)
 
 
 def _dict(value: Any) -> dict[str, Any]:

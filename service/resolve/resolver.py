@@ -75,6 +75,10 @@ class Resolution:
     detail: dict[str, Any]
 
 
+def _asn(origin: Origin | None) -> int | None:
+    return origin.asn if origin is not None else None
+
+
 class Resolver:
     """Resolves URLs; one per process (its caches and politeness state are shared)."""
 
@@ -174,7 +178,7 @@ class Resolver:
         """
         record: NetworkRecord | None = None
         for step, key in enumerate(meeting_keys(ip, origin)):
-            cached = await self.cache.get(ip)
+            cached = await self.cache.get(ip, _asn(origin))
             if cached is not None:
                 found = None if cached == NEGATIVE else cached
                 return found, "cache" if step == 0 else "rdap"  # type: ignore[return-value]
@@ -184,15 +188,15 @@ class Resolver:
         return record, "rdap"
 
     async def _fetch(self, ip: str, origin: Origin | None) -> NetworkRecord | None:
-        cached = await self.cache.get(ip)  # a coalesced leader may have just stored it
+        cached = await self.cache.get(ip, _asn(origin))  # a coalesced leader may have stored it
         if cached is not None:
             return None if cached == NEGATIVE else cached  # type: ignore[return-value]
         registry = self.rdap.bootstrap.registry_of_ip(ip) or (origin.registry if origin else None)
         record = await lookup_network(self.rdap, ip, registry)
         if record is None:
-            await self.cache.put_negative(ip, registry)
+            await self.cache.put_negative(ip, registry, _asn(origin))
         else:
-            await self.cache.put(record)
+            await self.cache.put(record, _asn(origin))
         return record
 
     async def _facts(self, found: Lookups, reason: str | None) -> RoutingFacts:

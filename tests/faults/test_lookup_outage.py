@@ -9,7 +9,6 @@ cleared every case must reach exactly its genuine outcome, and the retries must 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from service.cli.runtime import Runtime
 from service.sim.rdap_faults import RdapFault
 from service.sim.runner import SimulatedInternet
 from service.sim.world import World
-from tests.conftest import ADMIN_DSN, _dsn_for
+from tests.conftest import fresh_database
 from tests.faults.pipeline import UNWORKED, eventually, fault_settings, submit_world
 
 RDAP_429 = 40
@@ -31,18 +30,8 @@ RDAP_503 = 25
 @pytest.fixture
 async def baseline_url(template_db: str) -> AsyncIterator[str]:
     """A second fresh database, for the fault-free run."""
-    name = f"takedown_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    finally:
-        await admin.close()
-    yield _dsn_for(name)
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(template_db) as dsn:
+        yield dsn
 
 
 def _settings(db_url: str, net: SimulatedInternet) -> Any:

@@ -1,20 +1,24 @@
 -- name: resolve_network_for_ip
 -- The most specific live cached network (or negative entry) containing an address.
-SELECT negative, record, start_addr, end_addr,
+SELECT negative, record, start_addr, end_addr, origin_asn,
        extract(epoch FROM expires_at - now()) AS remaining
 FROM rdap_networks
 WHERE start_addr <= $1::inet AND end_addr >= $1::inet
   AND family(start_addr) = family($1::inet) AND expires_at > now()
+  -- learned for an address of the same origin AS (see migration 0099)
+  AND ($2::bigint IS NULL OR origin_asn IS NULL OR origin_asn = $2)
 ORDER BY start_addr DESC, end_addr ASC
 LIMIT 1;
 
 -- name: resolve_store_network
 -- Insert or refresh one network (or negative) entry.
-INSERT INTO rdap_networks (start_addr, end_addr, registry, handle, negative, record, expires_at)
-VALUES ($1::inet, $2::inet, $3, $4, $5, $6, now() + $7::interval)
+INSERT INTO rdap_networks (start_addr, end_addr, registry, handle, negative, record, expires_at,
+                           origin_asn)
+VALUES ($1::inet, $2::inet, $3, $4, $5, $6, now() + $7::interval, $8)
 ON CONFLICT (start_addr, end_addr) DO UPDATE
 SET registry = EXCLUDED.registry, handle = EXCLUDED.handle, negative = EXCLUDED.negative,
-    record = EXCLUDED.record, fetched_at = now(), expires_at = EXCLUDED.expires_at;
+    record = EXCLUDED.record, fetched_at = now(), expires_at = EXCLUDED.expires_at,
+    origin_asn = EXCLUDED.origin_asn;
 
 -- name: resolve_purge_expired
 -- Forget cache entries that expired; returns how many.

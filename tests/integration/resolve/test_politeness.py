@@ -106,3 +106,16 @@ async def test_a_registrar_outage_defers_the_decision_until_partial_answers_are_
     assert any("registrar" in source for source in partial.detail["failed_sources"])
     assert full.route["registrar"] is not None
     assert full.route["recipients"][0] == partial.route["recipients"][0]
+
+
+async def test_a_cached_parent_allocation_does_not_answer_for_a_resellers_own_block(
+    resolver: Resolver, peers: Peers
+) -> None:
+    """Bergcloud's /20 cached first must not route ShadowVPS's /24 (its own AS) to Bergcloud."""
+    parent = await resolver.resolve("http://s3.bergcloud.de/bucket-77/obj1.jpg")
+    reseller = await resolver.resolve("http://img.shadowvps.ru/x/1.jpg")
+    again = await resolver.resolve("http://s3.bergcloud.de/bucket-77/obj1.jpg")
+    assert parent.route["recipients"][0]["address"] == "abuse@bergcloud.de"
+    assert reseller.route["recipients"][0]["address"] == "abuse@shadowvps.ru"
+    assert reseller.route["asn"] != parent.route["asn"]
+    assert again.route["recipients"][0]["address"] == "abuse@bergcloud.de"
