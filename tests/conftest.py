@@ -77,9 +77,24 @@ async def _ensure_template(name: str) -> None:
             finally:
                 await conn.close()
             await admin.execute(f'ALTER DATABASE "{name}" WITH is_template = true')
+        await _drop_stale_templates(admin, keep=name)
         await admin.execute("SELECT pg_advisory_unlock(4242)")
     finally:
         await admin.close()
+
+
+async def _drop_stale_templates(admin: asyncpg.Connection, keep: str) -> None:
+    """Templates of earlier migration sets pile up on a developer's server: drop idle ones."""
+    stale = await admin.fetch(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'takedown_tmpl_%' AND datname <> $1",
+        keep,
+    )
+    for row in stale:
+        try:
+            await admin.execute(f'ALTER DATABASE "{row[0]}" WITH is_template = false')
+            await admin.execute(f'DROP DATABASE "{row[0]}"')
+        except asyncpg.ObjectInUseError:
+            continue  # another checkout's run is using it right now
 
 
 @pytest.fixture(scope="session")
