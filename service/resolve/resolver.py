@@ -11,6 +11,7 @@ unless the decision would be "no contact", which then waits for a retry instead.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -101,6 +102,7 @@ class Resolver:
         self.book = ContactBook(pool)
         self.cdns = CdnDetector(load_cdn_data(settings.resolve_data_dir))
         self._coalescer = Coalescer()
+        self._fetching: dict[int | None, set[asyncio.Future[None]]] = {}
         self._memo: dict[str, tuple[float, Lookups, str | None]] = {}
         self._cdn_memo: dict[tuple[str, int | None, tuple[str, ...]], Cdn | None] = {}
 
@@ -188,15 +190,43 @@ class Resolver:
         return record, "rdap"
 
     async def _fetch(self, ip: str, origin: Origin | None) -> NetworkRecord | None:
-        cached = await self.cache.get(ip, _asn(origin))  # a coalesced leader may have stored it
+        asn = _asn(origin)
+        cached = await self._cached_after_fetches_of(ip, asn)
         if cached is not None:
             return None if cached == NEGATIVE else cached  # type: ignore[return-value]
+        finished = asyncio.get_running_loop().create_future()
+        self._fetching.setdefault(asn, set()).add(finished)
+        try:
+            return await self._query(ip, origin, asn)
+        finally:
+            self._fetching[asn].discard(finished)
+            finished.set_result(None)
+
+    async def _cached_after_fetches_of(
+        self, ip: str, asn: int | None
+    ) -> NetworkRecord | str | None:
+        """The cache's answer once no registry query for the same origin AS is in flight.
+
+        First lookups within one AS go one after another, so a late caller that missed every
+        coalescing key still meets a concurrent caller's answer in the cache instead of asking
+        the registry again. Unknown origins do not wait.
+        """
+        while True:
+            pending = self._fetching.get(asn) if asn is not None else None
+            if pending:
+                await asyncio.wait(list(pending))
+                continue
+            cached = await self.cache.get(ip, asn)
+            if cached is not None or asn is None or not self._fetching.get(asn):
+                return cached
+
+    async def _query(self, ip: str, origin: Origin | None, asn: int | None) -> NetworkRecord | None:
         registry = self.rdap.bootstrap.registry_of_ip(ip) or (origin.registry if origin else None)
         record = await lookup_network(self.rdap, ip, registry)
         if record is None:
-            await self.cache.put_negative(ip, registry, _asn(origin))
+            await self.cache.put_negative(ip, registry, asn)
         else:
-            await self.cache.put(record, _asn(origin))
+            await self.cache.put(record, asn)
         return record
 
     async def _facts(self, found: Lookups, reason: str | None) -> RoutingFacts:
