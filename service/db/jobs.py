@@ -25,7 +25,7 @@ class Job:
 async def enqueue_for_case(
     conn: asyncpg.Connection, kind: str, case_id: int, run_at: datetime | None = None
 ) -> None:
-    await conn.execute(q("enqueue_case_job"), kind, case_id, run_at or await _now(conn))
+    await enqueue_for_cases(conn, kind, [case_id], run_at)
 
 
 async def enqueue_for_cases(
@@ -54,17 +54,15 @@ async def claim(
 
 async def finish(conn: asyncpg.Connection, job: Job) -> bool:
     """Done; False when the lease was lost to another worker meanwhile."""
-    return await conn.fetchval(q("finish_job"), job.id, job.claim_id) is not None
+    return job.id in await finish_many(conn, [job])
 
 
 async def reschedule(conn: asyncpg.Connection, job: Job, run_at: datetime) -> bool:
-    return await conn.fetchval(q("reschedule_job"), job.id, job.claim_id, run_at) is not None
+    return job.id in await reschedule_many(conn, [(job, run_at)])
 
 
 async def retry(conn: asyncpg.Connection, job: Job, delay: timedelta, error: str) -> bool:
-    return (
-        await conn.fetchval(q("retry_job"), job.id, job.claim_id, delay, error[:2000]) is not None
-    )
+    return job.id in await retry_many(conn, [(job, delay, error)])
 
 
 async def finish_many(conn: asyncpg.Connection, jobs: list[Job]) -> set[int]:

@@ -21,58 +21,16 @@ SET run_at = now() + $4::interval,
 WHERE j.id = ANY (ARRAY(SELECT id FROM due))
 RETURNING j.id, j.kind, j.case_id, j.ref_id, j.claim_id, j.attempts;
 
--- name: enqueue_case_job
--- Make sure a job of kind $1 for case $2 is due no later than $3. A job being worked on now
--- is not moved (its worker holds the lease); the request is remembered in requeue_at instead.
-INSERT INTO jobs (kind, case_id, run_at) VALUES ($1, $2, $3)
-ON CONFLICT (kind, case_id) WHERE case_id IS NOT NULL DO UPDATE
-SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
-                  ELSE jobs.run_at END,
-    requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
-                      ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
-RETURNING id;
-
 -- name: enqueue_ref_job
--- The same for a job about another row (a notice, …).
+-- Make sure a job of kind $1 about row $2 (a notice, …) is due no later than $3. A job being
+-- worked on now is not moved (its worker holds the lease); the request is remembered in
+-- requeue_at instead.
 INSERT INTO jobs (kind, ref_id, run_at) VALUES ($1, $2, $3)
 ON CONFLICT (kind, ref_id) WHERE ref_id IS NOT NULL DO UPDATE
 SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
                   ELSE jobs.run_at END,
     requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
                       ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
-RETURNING id;
-
--- name: finish_job
--- The holder of claim $2 is done: delete the job, unless someone asked for another run
--- meanwhile (requeue_at), in which case it becomes due then. The row is locked first and the
--- decision taken on its latest version, so a request arriving at this very moment is either
--- seen here or (waiting for our lock) inserts a fresh job after the delete: never lost.
-WITH locked AS (
-    SELECT id, requeue_at FROM jobs WHERE id = $1 AND claim_id = $2 FOR UPDATE
-), kept AS (
-    UPDATE jobs j SET run_at = l.requeue_at, requeue_at = NULL, claim_id = NULL,
-                      claimed_by = NULL, attempts = 0, last_error = NULL
-    FROM locked l WHERE j.id = l.id AND l.requeue_at IS NOT NULL
-    RETURNING j.id
-), dropped AS (
-    DELETE FROM jobs j USING locked l WHERE j.id = l.id AND l.requeue_at IS NULL
-    RETURNING j.id
-)
-SELECT id FROM kept UNION ALL SELECT id FROM dropped;
-
--- name: reschedule_job
--- The holder of claim $2 wants the job to run again at $3 (or earlier if requested meanwhile).
-UPDATE jobs
-SET run_at = least($3::timestamptz, coalesce(requeue_at, $3::timestamptz)), requeue_at = NULL,
-    claim_id = NULL, claimed_by = NULL, attempts = 0, last_error = NULL
-WHERE id = $1 AND claim_id = $2
-RETURNING id;
-
--- name: retry_job
--- The holder of claim $2 failed: run again after the backoff $3, keep the error for operators.
-UPDATE jobs
-SET run_at = now() + $3::interval, claim_id = NULL, claimed_by = NULL, last_error = $4
-WHERE id = $1 AND claim_id = $2
 RETURNING id;
 
 -- name: heartbeat_jobs
@@ -82,7 +40,8 @@ FROM unnest($1::bigint[], $2::bigint[]) AS held(id, claim_id)
 WHERE j.id = held.id AND j.claim_id = held.claim_id;
 
 -- name: enqueue_case_jobs
--- enqueue_case_job for many cases at once (same kind, same due time).
+-- Make sure a job of kind $1 for each case of $2 is due no later than $3 (same rules as
+-- enqueue_ref_job: a claimed job keeps its lease and remembers the request in requeue_at).
 INSERT INTO jobs (kind, case_id, run_at)
 SELECT $1, id, $3 FROM unnest($2::bigint[]) AS id ORDER BY id
 ON CONFLICT (kind, case_id) WHERE case_id IS NOT NULL DO UPDATE
@@ -92,8 +51,11 @@ SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.ru
                       ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END;
 
 -- name: finish_jobs
--- finish_job for many jobs at once ($1 ids, $2 their claims, sorted by id so that row locks
--- are taken in one order). Returns the ids it settled; a missing id lost its lease.
+-- The holders of claims $2 are done with jobs $1 (sorted by id: one lock order): delete each
+-- job, unless someone asked for another run meanwhile (requeue_at), in which case it becomes
+-- due then. Rows are locked first and the decision taken on their latest version, so a request
+-- arriving at this very moment is either seen here or (waiting for our lock) inserts a fresh
+-- job after the delete: never lost. Returns the ids it settled; a missing id lost its lease.
 WITH locked AS (
     SELECT j.id, j.requeue_at
     FROM jobs j JOIN unnest($1::bigint[], $2::bigint[]) AS h(id, claim_id)
@@ -112,7 +74,8 @@ WITH locked AS (
 SELECT id FROM kept UNION ALL SELECT id FROM dropped;
 
 -- name: reschedule_jobs
--- reschedule_job for many jobs at once ($3 the run times). Returns the ids it settled.
+-- The holders of claims $2 want jobs $1 to run again at $3 (or earlier if requested
+-- meanwhile). Returns the ids it settled.
 UPDATE jobs j
 SET run_at = least(h.run_at, coalesce(j.requeue_at, h.run_at)), requeue_at = NULL,
     claim_id = NULL, claimed_by = NULL, attempts = 0, last_error = NULL
@@ -121,7 +84,8 @@ WHERE j.id = h.id AND j.claim_id = h.claim_id
 RETURNING j.id;
 
 -- name: retry_jobs
--- retry_job for many jobs at once ($3 backoffs, $4 errors). Returns the ids it settled.
+-- The holders of claims $2 failed jobs $1: run again after the backoffs $3, keep the errors $4
+-- for operators. Returns the ids it settled.
 UPDATE jobs j
 SET run_at = now() + h.delay, claim_id = NULL, claimed_by = NULL, last_error = h.error
 FROM unnest($1::bigint[], $2::bigint[], $3::interval[], $4::text[]) AS h(id, claim_id, delay, error)
