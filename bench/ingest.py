@@ -12,6 +12,8 @@ import hashlib
 import json
 import multiprocessing
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from bench.cpu import Cost, backend_cpu, cpu_between, one_process, print_cpu_bound
 from bench.database import fresh_database, print_ratio
 from service.db.cases import ingest_reports
 from service.db.pool import create_pool
@@ -72,7 +75,11 @@ def _raw_columns(reports: list[dict[str, Any]]) -> list[list[Any]]:
 
 
 async def raw_upsert(
-    pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_id: int, concurrency: int
+    pool: asyncpg.Pool,
+    reports: list[dict[str, Any]],
+    scanner_id: int,
+    concurrency: int,
+    cost: Cost,
 ) -> float:
     """The limit: the same rows, pre-normalised, one batched INSERT … ON CONFLICT per 1000."""
     batches = [_raw_columns(reports[i : i + BATCH]) for i in range(0, len(reports), BATCH)]
@@ -82,9 +89,21 @@ async def raw_upsert(
         async with sem, pool.acquire() as conn:
             await conn.execute(RAW_UPSERT, *columns, scanner_id)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(b) for b in batches))
-    return len(reports) / (time.perf_counter() - start)
+    async with _measured(pool, cost):
+        start = time.perf_counter()
+        await asyncio.gather(*(one(b) for b in batches))
+        return len(reports) / (time.perf_counter() - start)
+
+
+@asynccontextmanager
+async def _measured(pool: asyncpg.Pool, cost: Cost) -> AsyncIterator[None]:
+    """CPU of this process and of the database's backends while the block runs."""
+    async with pool.acquire() as conn:
+        before, cpu = await backend_cpu(conn), time.process_time()
+    yield
+    async with pool.acquire() as conn:
+        cost.client += time.process_time() - cpu
+        cost.database = cpu_between(before, await backend_cpu(conn))
 
 
 async def through_api(
@@ -129,23 +148,31 @@ async def main(n: int, concurrency: int) -> None:
         pool = await create_pool(dsn, min_size=2, max_size=concurrency + 2)
         async with pool.acquire() as conn:
             token, secret = await create_token(conn, "bench", "scanner")
-        raw = await raw_upsert(pool, reports, token.id, concurrency)
+        raw_cost, statement_cost, our_cost = Cost(), Cost(), Cost(server_label="API process")
+        raw = await raw_upsert(pool, reports, token.id, concurrency, raw_cost)
         await _empty(pool)
-        same_sql = await raw_same_statement(pool, reports, token.id, concurrency)
+        same_sql = await raw_same_statement(pool, reports, token.id, concurrency, statement_cost)
         await _empty(pool)
-        await pool.close()
         ctx = multiprocessing.get_context("spawn")
         ports: multiprocessing.Queue[int] = ctx.Queue()
         server = ctx.Process(target=_serve_api, args=(dsn, ports), daemon=True)
         server.start()
         try:
             port = await asyncio.to_thread(ports.get, True, 60)
-            ours = await through_api(f"http://127.0.0.1:{port}", secret, reports, concurrency)
+            api_cpu = one_process(server.pid)
+            async with _measured(pool, our_cost):
+                ours = await through_api(f"http://127.0.0.1:{port}", secret, reports, concurrency)
+            our_cost.server = one_process(server.pid) - api_cpu
         finally:
             server.terminate()
             server.join(10)
+            await pool.close()
     print(f"ingest of {n} reports, batches of {BATCH}, concurrency {concurrency}")
     print_ratio("ingest", ours, raw, "reports/s", 0.6)
+    print(f"cpu/report ours {our_cost.per_item(n)}")
+    print(f"           raw  {raw_cost.per_item(n)}")
+    print(f"           the intake statement alone: {statement_cost.per_item(n)}")
+    print_cpu_bound(our_cost, raw_cost, n, n, 0.6)
     # Not a target: how much of the gap is the HTTP/validation layer and how much the extra
     # rows every case gets (its audit-chained 'received' event and its resolve job).
     print(
@@ -160,10 +187,14 @@ async def _empty(pool: asyncpg.Pool) -> None:
 
 
 async def raw_same_statement(
-    pool: asyncpg.Pool, reports: list[dict[str, Any]], scanner_id: int, concurrency: int
+    pool: asyncpg.Pool,
+    reports: list[dict[str, Any]],
+    scanner_id: int,
+    concurrency: int,
+    cost: Cost,
 ) -> float:
     """service.db.cases.ingest_reports on pre-validated batches: the database's share."""
-    checked = validate_batch(reports, now=datetime.now(UTC), max_skew=timedelta(minutes=5))
+    checked = validate_batch([*reports], now=datetime.now(UTC), max_skew=timedelta(minutes=5))
     valid = [c for c in checked if isinstance(c, ValidReport)]
     sem = asyncio.Semaphore(concurrency)
 
@@ -171,9 +202,10 @@ async def raw_same_statement(
         async with sem:
             await ingest_reports(pool, batch, scanner_id=scanner_id, actor="bench", via="bench")
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(valid[i : i + BATCH]) for i in range(0, len(valid), BATCH)))
-    return len(valid) / (time.perf_counter() - start)
+    async with _measured(pool, cost):
+        start = time.perf_counter()
+        await asyncio.gather(*(one(valid[i : i + BATCH]) for i in range(0, len(valid), BATCH)))
+        return len(valid) / (time.perf_counter() - start)
 
 
 def cli() -> None:

@@ -20,11 +20,8 @@ import asyncio
 import hashlib
 import io
 import multiprocessing
-import os
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,6 +30,7 @@ import numpy as np
 from aiohttp import web
 from PIL import Image, ImageDraw
 
+from bench.cpu import Cost, backend_cpu, cpu_between, one_process, print_cpu_bound
 from bench.database import fresh_database, print_ratio
 from service.db.jobs import Job
 from service.db.pool import create_pool
@@ -75,46 +73,6 @@ def _serve(port_out: multiprocessing.Queue[int]) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
-
-
-@dataclass
-class Cost:
-    """CPU seconds spent: by this process, and by the bench database's backends (if local)."""
-
-    client: float = 0.0
-    database: float | None = None
-    server: float = 0.0  # the local web server's process (the same work on both sides)
-
-    def per_check(self, n: int) -> str:
-        db = f", database {self.database / n * 1e6:.0f} µs" if self.database is not None else ""
-        return (
-            f"client {self.client / n * 1e6:.0f} µs{db}, web server {self.server / n * 1e6:.0f} µs"
-        )
-
-
-async def backend_cpu(conn: asyncpg.Connection) -> dict[int, float] | None:
-    """CPU seconds of each backend of this database, read from /proc (None: not local)."""
-    rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-    return _proc_cpu([row["pid"] for row in rows]) or None
-
-
-def _proc_cpu(pids: list[int]) -> dict[int, float]:
-    ticks = os.sysconf("SC_CLK_TCK")
-    found: dict[int, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return found
-
-
-def cpu_between(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-    if after is None:
-        return None
-    start = before or {}
-    return sum(spent - start.get(pid, 0.0) for pid, spent in after.items())
 
 
 async def raw_rate(urls: list[str], concurrency: int, cost: Cost | None = None) -> float:
@@ -217,22 +175,24 @@ async def main(n: int, concurrency: int, batch: int = 128) -> None:
         port = ports.get(timeout=10)
         urls = [f"http://127.0.0.1:{port}/u/{i}" for i in range(n)]
         await raw_rate(urls[: min(n, 500)], concurrency)  # warm-up
-        raw_cost, our_cost = Cost(), Cost()
-        server_cpu = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0)
+        raw_cost, our_cost = Cost(server_label="web server"), Cost(server_label="web server")
+        server_cpu = one_process(server.pid)
         raw = await raw_rate(urls, concurrency, raw_cost)
-        raw_cost.server = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0) - server_cpu
+        raw_cost.server = one_process(server.pid) - server_cpu
         async with fresh_database("recheck") as dsn:
             await seed(dsn, urls)
-            server_cpu = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0)
+            server_cpu = one_process(server.pid)
             ours = await ours_rate(dsn, n, concurrency, batch, our_cost)
-            our_cost.server = _proc_cpu([server.pid or 0]).get(server.pid or 0, 0.0) - server_cpu
+            our_cost.server = one_process(server.pid) - server_cpu
         # The raw loop again right after ours: on a shared machine the load drifts, and the
         # mean of the runs either side of ours is the fairer limit to compare against.
         raw_after = await raw_rate(urls, concurrency)
         print(f"{n} URLs, concurrency {concurrency}, claim batches of {batch}")
         print(f"raw before {raw:.0f} checks/s, after {raw_after:.0f} checks/s")
         print_ratio("recheck", ours, (raw + raw_after) / 2, "checks/s", 0.75)
-        print(f"cpu/check  ours {our_cost.per_check(n)}; raw {raw_cost.per_check(n)}")
+        print(f"cpu/check  ours {our_cost.per_item(n)}")
+        print(f"           raw  {raw_cost.per_item(n)}")
+        print_cpu_bound(our_cost, raw_cost, n, n, 0.75)
         print(f"pdq        {pdq_cost(20):.1f} ms per 256×256 JPEG (decode + hash)")
     finally:
         server.kill()

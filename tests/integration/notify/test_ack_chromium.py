@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 
-import pytest
-
 from tests.integration.notify.conftest import Hoster
+from tests.integration.oversight.browser import chromium_path, requires_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)"
-)
+CHROMIUM = chromium_path()
+pytestmark = requires_chromium()
 
 
 async def dump_dom(url: str) -> str:

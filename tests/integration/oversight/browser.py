@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import pytest
 
 FLAGS = (
     "--headless",
@@ -39,6 +41,15 @@ def chromium_path() -> str | None:
         shutil.which("chromium")
         or shutil.which("chromium-browser")
         or shutil.which("google-chrome")
+    )
+
+
+def requires_chromium() -> pytest.MarkDecorator:
+    """Skip without a browser on a developer's machine, never in CI: `.ci/run` installs
+    Chromium, so a missing one there is a failure to see, not a silent skip."""
+    missing = chromium_path() is None and os.environ.get("CI", "").lower() != "true"
+    return pytest.mark.skipif(
+        missing, reason="chromium is not installed (apt-get install chromium)"
     )
 
 

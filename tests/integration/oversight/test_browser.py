@@ -1,5 +1,5 @@
 """The oversight pages in headless Chromium: log in, filter the overdue queue, escalate a
-case, download the CSV, see the chart. Skipped only when no Chromium is installed."""
+case, download the CSV, see the chart. Skipped only outside CI when no Chromium is installed."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from aiohttp.test_utils import TestServer
 
 from service.settings import Settings
 from service.web.app import create_app
-from tests.integration.oversight.browser import chromium, chromium_path
+from tests.integration.oversight.browser import chromium, requires_chromium
 from tests.integration.oversight.pages import PASSWORD, analyst, notified_case
 from tests.integration.oversight.world import ROUTE, events, scanner
 
-pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed")
+pytestmark = requires_chromium()
 
 
 @pytest.fixture
