@@ -20,6 +20,7 @@ from service.domain.reports import (
 )
 from service.web.auth import require_role
 from service.web.keys import POOL, SETTINGS
+from service.web.middlewares import NESTED_TOO_DEEP
 from service.web.openapi import Operation, operation
 from service.web.problems import HttpProblem, not_found, problem_body
 
@@ -142,6 +143,8 @@ def _parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
+    except RecursionError as exc:  # arrays nested thousands deep exhaust the parser's stack
+        raise HttpProblem(400, "Malformed JSON", NESTED_TOO_DEEP, slug="malformed-json") from exc
 
 
 def _reports_list(body: Any, limit: int) -> list[Any]:

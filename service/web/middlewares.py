@@ -16,6 +16,13 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
 _DB_DOWN = (*CONNECTION_ERRORS, DatabaseUnavailable, asyncpg.PostgresConnectionError)
+NESTED_TOO_DEEP = "The JSON is nested too deeply."
+_INTERNAL_ERROR = HttpProblem(
+    500,
+    "Internal server error",
+    "Something went wrong on our side; it has been logged. Retry later or report it.",
+    slug="internal",
+)
 
 
 def _wants_problem(request: web.Request) -> bool:
@@ -54,6 +61,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
         )
+    except RecursionError:
+        # json.loads on a body nested thousands deep (any handler that parses JSON itself).
+        return problem_response(
+            HttpProblem(400, "Malformed JSON", NESTED_TOO_DEEP, slug="malformed-json"),
+            request.path,
+        )
+    except Exception:
+        # A bug: the trace goes to the log, the client gets problem JSON without internals.
+        log.exception("unhandled error while serving %s %s", request.method, request.path)
+        return problem_response(_INTERNAL_ERROR, request.path)
 
 
 def _refused_by_database(exc: asyncpg.PostgresError) -> HttpProblem:

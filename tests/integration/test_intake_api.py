@@ -163,6 +163,7 @@ async def test_a_batch_with_only_invalid_reports_is_422_problem_json(api: Api) -
     ("payload", "status", "slug"),
     [
         (b"{not json", 400, "malformed-json"),
+        (b'{"reports":' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "malformed-json"),
         (b'{"reports": {}}', 400, "malformed"),
         (b"[]", 400, "malformed"),
         (b'{"reports": []}', 400, "batch-size"),
