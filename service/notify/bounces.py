@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
+from email.errors import MessageError
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -20,6 +21,9 @@ from service.notify.outbox import reroute
 from service.settings import Settings
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+# What CPython's email package raises on some garbage instead of recording a defect
+# (an IndexError deep in its header parser, for one).
+_PARSER_FAILURES = (MessageError, LookupError, ValueError, TypeError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Bounce:
 
 def parse_bounce(raw: bytes) -> Bounce:
     """Parse a raw RFC 5322 message; an empty Bounce when it is not a DSN we understand."""
+    try:
+        return _parse(raw)
+    except _PARSER_FAILURES:
+        return Bounce()  # too malformed for the email package: nothing in it can be matched
+
+
+def _parse(raw: bytes) -> Bounce:
     message = message_from_bytes(raw, policy=policy.default)
     bounce = Bounce()
     for part in message.walk():
@@ -57,7 +68,7 @@ def parse_bounce(raw: bytes) -> Bounce:
         elif content_type in ("message/rfc822", "text/rfc822-headers"):
             bounce.message_ids.extend(_original_ids(part))
     for header in ("In-Reply-To", "References"):
-        bounce.message_ids.extend(_MESSAGE_ID.findall(str(message.get(header, ""))))
+        bounce.message_ids.extend(_ids_in(message, header))
     bounce.message_ids = list(dict.fromkeys(bounce.message_ids))
     return bounce
 
@@ -105,7 +116,18 @@ def _original_ids(part: Message) -> list[str]:
         original = message_from_bytes(part.get_content().encode(), policy=policy.default)
     else:
         return []
-    return _MESSAGE_ID.findall(str(original.get("Message-ID", "")))
+    return _ids_in(original, "Message-ID")
+
+
+def _ids_in(message: Message, header: str) -> list[str]:
+    """The Message-IDs in a header, read from its raw text.
+
+    The raw text, because the email package's parser of these headers crashes on some garbage
+    (an IndexError for `Message-ID: <<<>>>`) and the pattern needs no parsed form anyway.
+    """
+    name = header.lower()
+    raw = " ".join(str(value) for key, value in message.raw_items() if key.lower() == name)
+    return _MESSAGE_ID.findall(raw)
 
 
 async def apply_bounce(
@@ -117,6 +139,9 @@ async def apply_bounce(
         return {"matched": False, "action": "ignored", "reason": "no notice with that Message-ID"}
     refused = [r for r in bounce.permanent if r.address in ("", notice["recipient"])]
     summary: dict[str, Any] = {"matched": True, "notice_id": notice["id"]}
+    copies = [r for r in bounce.permanent if r.address in (notice.get("cc") or ())]
+    if copies and not refused:
+        return summary | await _copies_bounced(conn, notice, copies)
     if not refused:
         return summary | {"action": "ignored", "reason": "no permanent failure for the recipient"}
     error = f"bounce {refused[0].status} {refused[0].diagnostic}".strip()
@@ -131,6 +156,19 @@ async def apply_bounce(
         "moved_to": moved_to,
         "hotline_queue": sum(1 for p in placements if p.recipient is None),
     }
+
+
+async def _copies_bounced(
+    conn: asyncpg.Connection, notice: dict[str, Any], copies: list[FailedRecipient]
+) -> dict[str, Any]:
+    """A copy (Cc) bounced: recorded with its address's health; the main recipient got the
+    notice, so nothing moves."""
+    failures = {r.address: f"bounce {r.status} {r.diagnostic}".strip() for r in copies}
+    async with conn.transaction():
+        await notify_repo.cc_failed(
+            conn, notice["id"], failures, permanent=set(failures), bounce=True
+        )
+    return {"action": "cc_failed", "cc_failed": sorted(failures)}
 
 
 async def _matching_notice(

@@ -3,13 +3,17 @@ a crash between SMTP acceptance and commit resends the same Message-ID and nothi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from service.db.tokens import create_token
+from service.settings import Settings
 from service.web.app import create_app
 from service.workers.notify_stage import NotifyStage
 from service.workers.outbox_stage import OutboxStage
+from tests.integration.cli_runner import takedown
 from tests.integration.notify.conftest import (
     Smtp,
     add_case,
@@ -170,3 +174,21 @@ async def test_bounce_posted_to_the_api_moves_items_to_the_next_contact(
     async with pool.acquire() as conn:
         health = await conn.fetchrow("SELECT * FROM contact_health WHERE bounced > 0")
     assert health["address"] == "first@hoster.example" and health["failing"]
+
+
+async def test_a_bounce_too_malformed_to_parse_is_ignored_by_api_and_cli(
+    pool: asyncpg.Pool, db_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    garbled = dsn("<<<>>>", "first@hoster.example")  # crashes CPython's Message-ID parser
+    async with pool.acquire() as conn:
+        _token, secret = await create_token(conn, "mailroom", "hotline")
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "message/rfc822"}
+    async with TestClient(TestServer(create_app(settings, pool))) as client:
+        answer = await client.post("/api/v1/bounces", data=garbled, headers=headers)
+        assert answer.status == 200
+        assert (await answer.json())["action"] == "ignored"
+    saved = tmp_path / "garbled.eml"
+    saved.write_bytes(garbled)
+    result = await takedown("bounces", str(saved), db_url=db_url)
+    assert result.code == 0, result.err
+    assert '"action": "ignored"' in result.out and "Traceback" not in result.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiosmtplib
+import pytest
 
 from service.notify.bounces import parse_bounce
 from service.notify.mailer import DeliveryDeferred, DeliveryRefused, translate
@@ -30,6 +31,23 @@ def test_dsn_yields_recipients_statuses_and_the_original_message_id() -> None:
 def test_non_dsn_mail_yields_nothing() -> None:
     bounce = parse_bounce(b"From: a@b.example\r\nSubject: hello\r\n\r\nhi\r\n")
     assert bounce.message_ids == [] and bounce.recipients == []
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        DSN.replace(b"<notice.1@hotline.example>", b"<<<>>>"),  # in the returned message
+        DSN.replace(b"<notice.1@hotline.example>", b"<<<>>>").replace(
+            b"message/rfc822", b"text/rfc822-headers"
+        ),
+    ],
+)
+def test_a_message_id_the_email_package_chokes_on_is_skipped_and_the_rest_still_read(
+    garbage: bytes,
+) -> None:
+    bounce = parse_bounce(garbage)
+    assert bounce.message_ids == ["<other@x.example>"]  # from the report's own In-Reply-To
+    assert [r.address for r in bounce.permanent] == ["abuse@host.example"]
 
 
 def test_smtp_replies_are_transient_or_permanent_per_recipient() -> None:
