@@ -12,12 +12,17 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, jobs, oversight_repo
+from service.db.queries import q
 from service.domain.escalation import Action, LadderPolicy, Step, apply_action
 from service.domain.sla import SlaPolicy
-from service.domain.states import CaseState
+from service.domain.states import RE_RESOLVABLE, CaseState
 from service.settings import Settings
 
 SWEEP_REF = 0  # the escalate stage's one sweep job (ref_id 0, created by migration 0050)
+
+
+class ActionRefused(Exception):
+    """An analyst action that does not apply to the case as it is now (said why)."""
 
 
 def sla_policy(settings: Settings) -> SlaPolicy:
@@ -157,3 +162,29 @@ async def review_answers(
         detail = {"answers": answers, "reviewed": count, "note": note[:500]}
         await cases.add_event(conn, case_id, actor=actor, kind="answers_reviewed", detail=detail)
     return count
+
+
+async def re_resolve(
+    conn: asyncpg.Connection, case_id: int, *, actor: str, note: str = ""
+) -> dict[str, Any]:
+    """Send a case through resolution again (new contact-book rules, a "not ours" answer).
+
+    The case goes back to 'resolving' with the analyst's event and gets a 'resolve' job; the
+    resolve stage writes the new route and, when resolved, hands it to the outbox. Unreviewed
+    "not ours" answers count as dealt with: this is what the analyst did about them."""
+    async with conn.transaction():
+        state = await case_state_for_update(conn, case_id)
+        if state not in RE_RESOLVABLE:
+            raise ActionRefused(f"a case that is {state} is not resolved again")
+        reviewed = await oversight_repo.review_answers(conn, case_id, ["not_ours"])
+        detail = {"note": note[:500], "answers_reviewed": reviewed}
+        await cases.transition(
+            conn, case_id, CaseState.RESOLVING, actor=actor, kind="re_resolve", detail=detail
+        )
+        await jobs.enqueue_for_case(conn, "resolve", case_id)
+    return {"action": "re_resolve", "from_state": state.value, **detail}
+
+
+async def case_state_for_update(conn: asyncpg.Connection, case_id: int) -> CaseState:
+    """The case's state, its row locked until the end of the transaction."""
+    return CaseState(await conn.fetchval(q("case_state_for_update"), case_id))

@@ -252,6 +252,11 @@ async def review_answers(conn: asyncpg.Connection, case_id: int, answers: Sequen
     return len(await conn.fetch(q("oversight_review_answers"), case_id, list(answers)))
 
 
+async def prefer_recipient(conn: asyncpg.Connection, case_id: int, entry: Row) -> None:
+    """Put `entry` (address, role, source, …) first among the case's ranked recipients."""
+    await conn.execute(q("oversight_prefer_recipient"), case_id, entry)
+
+
 # --- holds -----------------------------------------------------------------------------------
 
 

@@ -23,6 +23,8 @@ S = CaseState
 
 # States in which the content is believed to be served and a hoster is on the clock.
 OPEN_NOTICE_STATES = frozenset({S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED, S.REAPPEARED})
+# States from which an analyst may send a case through resolution again (or route it by hand).
+RE_RESOLVABLE = frozenset({S.UNRESOLVED, S.RESOLVED, S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED})
 
 ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.RECEIVED: frozenset({S.RESOLVING, S.HELD, S.GONE_PENDING}),
@@ -30,9 +32,11 @@ ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.RESOLVED: frozenset({S.NOTIFIED, S.HELD, S.UNRESOLVED, S.GONE_PENDING, S.RESOLVING}),
     S.UNRESOLVED: frozenset({S.RESOLVING, S.RESOLVED, S.HELD, S.GONE_PENDING}),
     S.HELD: frozenset({S.RECEIVED, S.RESOLVED, S.GONE_PENDING, S.REMOVED}),
-    S.NOTIFIED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.GONE_PENDING, S.HELD}),
-    S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.GONE_PENDING, S.HELD}),
-    S.ESCALATED: frozenset({S.ACKNOWLEDGED, S.GONE_PENDING, S.HELD}),
+    # → RESOLVING from the notice states: an analyst re-resolves a case whose hoster answered
+    # "not ours" (e.g. after adding a contact-book rule); the new route gets a new notice.
+    S.NOTIFIED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.GONE_PENDING, S.HELD, S.RESOLVING}),
+    S.ACKNOWLEDGED: frozenset({S.ESCALATED, S.GONE_PENDING, S.HELD, S.RESOLVING}),
+    S.ESCALATED: frozenset({S.ACKNOWLEDGED, S.GONE_PENDING, S.HELD, S.RESOLVING}),
     S.GONE_PENDING: frozenset(
         {S.REMOVED, S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED, S.REAPPEARED, S.RESOLVED, S.HELD}
     ),

@@ -210,7 +210,14 @@ async def case_action(request: web.Request) -> web.Response:
         if await oversight_repo.case_overview(conn, case_id) is None:
             raise web.HTTPNotFound(text="no such case")
         await oversight_api.perform(
-            request, conn, case_id, action, note, analyst.actor, supervisor=analyst.supervisor
+            request,
+            conn,
+            case_id,
+            action,
+            note,
+            analyst.actor,
+            supervisor=analyst.supervisor,
+            address=clean(str(form.get("address", "")), 254) or None,
         )
     raise web.HTTPSeeOther(f"/oversight/cases/{case_id}")
 

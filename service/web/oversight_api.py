@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from service.db import oversight_actions, oversight_repo
 from service.db.cases import jsonable
-from service.db.oversight_actions import ladder_policy, sla_policy
+from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
 from service.domain.escalation import Action, LadderError
+from service.notify.analyst_route import route_to_address
 from service.web.auth import require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
@@ -32,7 +33,15 @@ from service.web.problems import HttpProblem
 routes = web.RouteTableDef()
 LADDER_ACTIONS = {a.value for a in Action}
 ActionName = Literal[
-    "pause", "resume", "skip", "trigger", "review_not_ours", "review_dispute", "hold"
+    "pause",
+    "resume",
+    "skip",
+    "trigger",
+    "review_not_ours",
+    "review_dispute",
+    "hold",
+    "re_resolve",
+    "route",
 ]
 
 
@@ -76,6 +85,9 @@ class StatsOut(BaseModel):
 class CaseAction(BaseModel):
     action: ActionName
     note: str = Field(default="", max_length=500)
+    address: str | None = Field(
+        default=None, max_length=254, description="the recipient, for action 'route'"
+    )
 
 
 class HoldIn(BaseModel):
@@ -124,7 +136,8 @@ OPERATIONS = [
     Operation(
         "post",
         "/api/v1/oversight/cases/{case_id}/actions",
-        "Pause, resume, skip or trigger the ladder; review answers; hold",
+        "Pause, resume, skip or trigger the ladder; review answers; hold; resolve again;"
+        " route to an address",
         _HOTLINE,
         request=CaseAction,
         responses={200: ActionResult, 404: None, 409: None},
@@ -171,9 +184,26 @@ async def perform(
     actor: str,
     *,
     supervisor: bool,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """One analyst action on a case (the pages and this API share it)."""
     note = clean(note, 500)
+    try:
+        return await _perform(request, conn, case_id, action, note, actor, supervisor, address)
+    except ActionRefused as exc:
+        raise HttpProblem(409, "Action does not apply", str(exc), slug="refused") from exc
+
+
+async def _perform(
+    request: web.Request,
+    conn: Any,
+    case_id: int,
+    action: str,
+    note: str,
+    actor: str,
+    supervisor: bool,
+    address: str | None,
+) -> dict[str, Any]:
     if action in LADDER_ACTIONS:
         try:
             return await oversight_actions.ladder_action(
@@ -200,6 +230,13 @@ async def perform(
             )
         reason = note or "law-enforcement hold"
         return await oversight_actions.place_hold(conn, actor=actor, reason=reason, case_id=case_id)
+    if action == "re_resolve":
+        return await oversight_actions.re_resolve(conn, case_id, actor=actor, note=note)
+    if action == "route":
+        if not address:
+            raise HttpProblem(422, "Invalid input", "route needs an address", slug="invalid")
+        settings = request.app[SETTINGS]
+        return await route_to_address(conn, settings, case_id, address, actor=actor, note=note)
     raise HttpProblem(400, "Unknown action", f"unknown action {action!r}", slug="action")
 
 
@@ -254,7 +291,14 @@ async def api_action(request: web.Request) -> web.Response:
         if await oversight_repo.case_overview(conn, case_id) is None:
             raise HttpProblem(404, "Not found", "no such case", slug="not-found")
         result = await perform(
-            request, conn, case_id, body.action, body.note, f"hotline:{token.name}", supervisor=True
+            request,
+            conn,
+            case_id,
+            body.action,
+            body.note,
+            f"hotline:{token.name}",
+            supervisor=True,
+            address=body.address,
         )
     return web.json_response(jsonable({"result": result}))
 

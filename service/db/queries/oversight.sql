@@ -208,6 +208,18 @@ CROSS JOIN LATERAL (
 ORDER BY w.deadline {dir}, w.id {dir}
 LIMIT $13;
 
+-- name: oversight_prefer_recipient
+-- An analyst's chosen recipient $2 (a recipients entry) goes first in case $1's route; the
+-- other contacts stay behind it (a bounce moves on to them) and "no contact" no longer holds.
+INSERT INTO case_routes (case_id, recipients) VALUES ($1, jsonb_build_array($2::jsonb))
+ON CONFLICT (case_id) DO UPDATE
+SET recipients = jsonb_build_array($2::jsonb) || coalesce(
+        (SELECT jsonb_agg(e ORDER BY n)
+         FROM jsonb_array_elements(case_routes.recipients) WITH ORDINALITY AS r(e, n)
+         WHERE lower(e->>'address') IS DISTINCT FROM lower($2::jsonb->>'address')),
+        '[]'::jsonb),
+    no_contact_reason = NULL;
+
 -- name: oversight_review_answers
 -- The hotline looked at the unreviewed answers $2 ('not_ours', 'dispute') of case $1.
 UPDATE ack_answers SET reviewed_at = now()
