@@ -26,7 +26,7 @@ class AbusixClient:
     async def contacts(self, ip: str) -> tuple[str, ...]:
         if not self.zone:
             return ()
-        answers = await self.dns.txt(f"{reversed_labels(ip)}.{self.zone}")
+        answers = await self.dns.txt(f"{reversed_labels(ip)}.{self.zone}", "abusix")
         found = []
         for part in ",".join(answers or []).split(","):
             if part.strip() and not is_placeholder(part):

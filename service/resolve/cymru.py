@@ -71,7 +71,7 @@ class CymruClient:
         zone = self.origin_zone if ipaddress.ip_address(ip).version == 4 else self.origin6_zone
         if not zone:
             return None
-        answers = await self.dns.txt(f"{reversed_labels(ip)}.{zone}")
+        answers = await self.dns.txt(f"{reversed_labels(ip)}.{zone}", "cymru")
         if not answers:
             return None
         origin = parse_origin(answers[0])
@@ -81,7 +81,7 @@ class CymruClient:
     async def as_name(self, asn: int) -> str | None:
         if not self.asn_zone:
             return None
-        answers = await self.dns.txt(f"AS{asn}.{self.asn_zone}")
+        answers = await self.dns.txt(f"AS{asn}.{self.asn_zone}", "cymru")
         if not answers:
             return None
         parts = _fields(answers[0])

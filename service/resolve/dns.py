@@ -22,6 +22,7 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from service import observability as obs
 from service.errors import PermanentLookupError, TransientLookupError
 from service.settings import Settings
 
@@ -92,19 +93,23 @@ class DnsClient:
         if literal is not None:
             return HostAddresses(host, (), (literal,))
         results = await asyncio.gather(
-            self._query(host, "A"), self._query(host, "AAAA"), return_exceptions=True
+            self._query(host, "A", "address"),
+            self._query(host, "AAAA", "address"),
+            return_exceptions=True,
         )
         return _combine(host, results)
 
-    async def txt(self, name: str) -> list[str] | None:
-        """TXT strings of `name` (each record's strings joined); None for NXDOMAIN/NODATA."""
+    async def txt(self, name: str, purpose: str = "txt") -> list[str] | None:
+        """TXT strings of `name` (each record's strings joined); None for NXDOMAIN/NODATA.
+
+        `purpose` (abusix, cymru) labels the query's latency and error metrics."""
         try:
-            values, _ = await self._query(name, "TXT")
+            values, _ = await self._query(name, "TXT", purpose)
         except PermanentLookupError:
             return None
         return values
 
-    async def _query(self, name: str, rdtype: str) -> tuple[list[str], str | None]:
+    async def _query(self, name: str, rdtype: str, purpose: str) -> tuple[list[str], str | None]:
         key = (name.lower().rstrip("."), rdtype)
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
@@ -113,7 +118,7 @@ class DnsClient:
             return cached[1], cached[2]
         self.queries[rdtype] += 1
         try:
-            values, canonical, ttl = await self._ask(key[0], rdtype)
+            values, canonical, ttl = await self._measured(key[0], rdtype, purpose)
         except PermanentLookupError as exc:  # NXDOMAIN/NODATA are cached too (RFC 2308)
             self._store(key, NEGATIVE_TTL, exc, None)
             raise
@@ -126,6 +131,17 @@ class DnsClient:
         if len(self._cache) >= _MAX_CACHE:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + ttl, value, canonical)
+
+    async def _measured(
+        self, name: str, rdtype: str, purpose: str
+    ) -> tuple[list[str], str | None, float]:
+        """`_ask`, timed, with transient failures counted (NXDOMAIN/NODATA are answers)."""
+        with obs.DNS_LATENCY.labels(purpose=purpose).time():
+            try:
+                return await self._ask(name, rdtype)
+            except TransientLookupError as exc:
+                obs.DNS_ERRORS.labels(purpose=purpose, kind=_error_kind(exc)).inc()
+                raise
 
     async def _ask(self, name: str, rdtype: str) -> tuple[list[str], str | None, float]:
         try:
@@ -145,6 +161,16 @@ class DnsClient:
             _canonical(answer, name),
             float(answer.rrset.ttl if answer.rrset else 0),
         )
+
+
+def _error_kind(exc: TransientLookupError) -> str:
+    """timeout, servfail (SERVFAIL or refused by every server) or other."""
+    cause = exc.__cause__
+    if isinstance(cause, dns.exception.Timeout):
+        return "timeout"
+    if isinstance(cause, dns.resolver.NoNameservers):
+        return "servfail"
+    return "other"
 
 
 def _values(answer: dns.resolver.Answer, rdtype: str) -> list[str]:

@@ -16,8 +16,9 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from service import observability as obs
 from service.errors import TransientLookupError
-from service.resolve.bootstrap import Bootstrap, registry_of_url
+from service.resolve.bootstrap import REGISTRIES, Bootstrap, registry_of_url
 from service.resolve.politeness import RegistryGate, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,15 @@ class RdapClient:
         if registry is not None:
             await self.gate.acquire(registry)
         self.queries[registry or "redirector"] += 1
+        label = metric_label(registry)
         async with self._slots:
-            try:
-                return await self._send(url, registry)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise TransientLookupError(f"RDAP {url}: {type(exc).__name__} {exc}") from exc
+            with obs.RDAP_LATENCY.labels(registry=label).time():
+                try:
+                    return await self._send(url, registry)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    kind = "timeout" if isinstance(exc, TimeoutError) else "connection"
+                    obs.RDAP_ERRORS.labels(registry=label, kind=kind).inc()
+                    raise TransientLookupError(f"RDAP {url}: {type(exc).__name__} {exc}") from exc
 
     async def _send(
         self, url: str, registry: str | None
@@ -82,10 +87,16 @@ class RdapClient:
             if resp.status == 404:
                 return 404, None, None
             if resp.status == 429 or resp.status >= 500:
+                _count_error(registry, "429" if resp.status == 429 else "5xx")
                 raise self._refused(url, registry, resp)
             if resp.status != 200:
+                _count_error(registry, "invalid")
                 raise TransientLookupError(f"RDAP {url}: HTTP {resp.status}")
-            return 200, None, await _json(resp, url)
+            try:
+                return 200, None, await _json(resp, url)
+            except TransientLookupError:
+                _count_error(registry, "invalid")
+                raise
 
     def _refused(
         self, url: str, registry: str | None, resp: aiohttp.ClientResponse
@@ -114,6 +125,18 @@ class RdapClient:
         ):
             return None
         return registry_of_url(url)
+
+
+def metric_label(registry: str | None) -> str:
+    """A registry as a metric label: an RIR's name, "redirector", or "other" (a TLD's or a
+    national registry's server: host names would make the series count open-ended)."""
+    if registry is None:
+        return "redirector"
+    return registry if registry in REGISTRIES else "other"
+
+
+def _count_error(registry: str | None, kind: str) -> None:
+    obs.RDAP_ERRORS.labels(registry=metric_label(registry), kind=kind).inc()
 
 
 async def _json(resp: aiohttp.ClientResponse, url: str) -> dict[str, Any]:
