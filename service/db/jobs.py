@@ -44,6 +44,11 @@ async def enqueue_for_ref(
     await conn.execute(q("enqueue_ref_job"), kind, ref_id, run_at or await _now(conn))
 
 
+async def ensure_ref_job(conn: asyncpg.Connection, kind: str, ref_id: int) -> None:
+    """A periodic job of kind `kind` about `ref_id` exists, on its own schedule."""
+    await conn.execute(q("ensure_ref_job"), kind, ref_id)
+
+
 async def claim(
     conn: asyncpg.Connection, kind: str, limit: int, worker: str, lease: timedelta
 ) -> list[Job]:

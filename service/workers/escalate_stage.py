@@ -6,12 +6,16 @@ then plans every case whose ladder is due with the pure policy of service.domain
 a reminder joins the recipient's reminder batch (one digest per recipient and slot), a ladder
 step joins the step recipient's escalation batch, both sent by the 'notify' stage; the last
 step is a law-enforcement hand-off record. Every reminder and step is an event on the case.
+
+With `TAKEDOWN_RETENTION_DAYS` set, a second job of this stage (ref_id 1, ensured by each
+sweep) purges the URLs of long-closed cases every hour, as `takedown retention purge` does;
+without the setting that job ends and nothing is purged.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +24,7 @@ from service.db import cases, jobs, notify_repo, oversight_actions, oversight_re
 from service.db.jobs import Job
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.db.queries import q
+from service.db.retention import purge_closed_cases
 from service.domain.escalation import (
     CaseClock,
     Ladder,
@@ -34,11 +39,13 @@ from service.domain.escalation import (
 from service.domain.notices import choose_language
 from service.domain.states import CaseState
 from service.settings import Settings
-from service.workers.loop import Outcome, RunAgainAt
+from service.workers.loop import Done, Outcome, RunAgainAt
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:escalate"
 BATCH = 500
+RETENTION_REF = 1  # the retention job (the sweep is oversight_actions.SWEEP_REF, 0)
+RETENTION_INTERVAL = timedelta(hours=1)
 
 
 class EscalateStage:
@@ -53,8 +60,12 @@ class EscalateStage:
         self.policy = ladder_policy(settings)
 
     async def handle(self, job: Job) -> Outcome:
+        if job.ref_id == RETENTION_REF:
+            return await self.retention()
         async with self.pool.acquire() as conn:
             now: datetime = await conn.fetchval("SELECT now()")
+            if self.settings.retention_days is not None:
+                await jobs.ensure_ref_job(conn, self.kind, RETENTION_REF)
             await oversight_actions.apply_holds(conn, actor=ACTOR)
             due = await oversight_repo.sweep_due(conn, now, BATCH)
             for row in due:
@@ -64,6 +75,18 @@ class EscalateStage:
             wake = await oversight_repo.next_wake(conn)
         later = now + self.settings.escalation_sweep_interval
         return RunAgainAt(min(later, wake) if wake else later)
+
+    async def retention(self) -> Outcome:
+        """Purge the URLs of cases closed for longer than the retention period; hourly."""
+        days = self.settings.retention_days
+        if days is None:
+            return Done()  # the setting was removed: the job ends (a sweep brings it back)
+        result = await purge_closed_cases(self.pool, timedelta(days=days))
+        if result.purged:
+            log.info("retention: purged the URLs of %d cases closed > %d days", result.purged, days)
+        for case_id, count in sorted(result.events_quoting_url.items()):
+            log.warning("retention: case %d has %d event(s) quoting its URL", case_id, count)
+        return RunAgainAt(datetime.now(UTC) + RETENTION_INTERVAL)
 
     async def case(self, conn: asyncpg.Connection, row: dict[str, Any], now: datetime) -> None:
         """Plan one case and carry out what is due, atomically."""

@@ -33,6 +33,12 @@ SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.ru
                       ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
 RETURNING id;
 
+-- name: ensure_ref_job
+-- Make sure a job of kind $1 about row $2 exists (due now if new); an existing one keeps its
+-- schedule (a periodic job is not made due early by being ensured).
+INSERT INTO jobs (kind, ref_id) VALUES ($1, $2)
+ON CONFLICT (kind, ref_id) WHERE ref_id IS NOT NULL DO NOTHING;
+
 -- name: heartbeat_jobs
 -- Extend the leases still held by this worker.
 UPDATE jobs j SET run_at = now() + $3::interval
