@@ -33,10 +33,19 @@ async def open_batch(
     language: str,
     country: str | None,
     mail_from: str,
+    cc: tuple[str, ...] = (),
 ) -> tuple[int, datetime]:
-    """The recipient's open batch (created if needed): (notice id, created_at)."""
+    """The open batch of the recipient with these copies (sorted; created if needed):
+    (notice id, created_at)."""
     row = await conn.fetchrow(
-        q("notify_open_batch"), recipient, kind, role, language, country, new_message_id(mail_from)
+        q("notify_open_batch"),
+        recipient,
+        kind,
+        role,
+        language,
+        country,
+        new_message_id(mail_from),
+        list(cc),
     )
     return row["id"], row["created_at"]
 
@@ -66,6 +75,7 @@ async def split_off(
         notice["country"],
         notice["kind"],
         new_message_id(mail_from),
+        list(notice["cc"]),
     )
     await conn.execute(q("notify_move_items"), notice["id"], new_id, case_ids)
     return new_id
@@ -140,6 +150,22 @@ async def answer_queue(conn: asyncpg.Connection, limit: int = 100) -> list[Notic
 async def contact_health(conn: asyncpg.Connection, limit: int = 1000) -> list[NoticeRow]:
     """Per-address delivery health with the median notice→gone seconds, for analysts."""
     return [dict(row) for row in await conn.fetch(q("notify_contact_health"), limit)]
+
+
+async def cc_failed(
+    conn: asyncpg.Connection,
+    notice_id: int,
+    failures: dict[str, str],
+    *,
+    permanent: set[str],
+    bounce: bool,
+) -> None:
+    """Copies of a notice that were refused or bounced ({address: why}) are recorded on the
+    notice; those refused for good (`permanent`) count as failing in their health. The notice
+    and its main recipient are left alone."""
+    await conn.execute(q("notify_cc_failed"), notice_id, {a: e[:500] for a, e in failures.items()})
+    for address in sorted(permanent & failures.keys()):
+        await health_failed(conn, address, failures[address], bounce=bounce)
 
 
 async def mark_bounced(conn: asyncpg.Connection, notice_id: int, error: str) -> bool:
@@ -224,12 +250,16 @@ async def cases_for_outbox_many(
     return [dict(row) for row in rows]
 
 
+BatchKey = tuple[str, tuple[str, ...]]
+
+
 async def open_batches(
     conn: asyncpg.Connection, batches: list[NoticeRow], kind: str, mail_from: str
-) -> dict[str, tuple[int, datetime]]:
-    """Each recipient's open batch (created if needed): {recipient: (notice id, created_at)}.
+) -> dict[BatchKey, tuple[int, datetime]]:
+    """Each open batch (created if needed): {(recipient, cc): (notice id, created_at)}.
 
-    `batches` has one entry per recipient: recipient, role, language, country.
+    `batches` has one entry per (recipient, cc): recipient, cc (sorted tuple), role, language,
+    country.
     """
     rows = await conn.fetch(
         q("notify_open_batches"),
@@ -239,8 +269,9 @@ async def open_batches(
         [b["country"] for b in batches],
         kind,
         [new_message_id(mail_from) for _ in batches],
+        [",".join(b["cc"]) for b in batches],
     )
-    return {row["recipient"]: (row["id"], row["created_at"]) for row in rows}
+    return {(row["recipient"], tuple(row["cc"])): (row["id"], row["created_at"]) for row in rows}
 
 
 async def add_items(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:

@@ -64,7 +64,7 @@ SUBJECTS = {
 
 @dataclass(frozen=True)
 class Recipient:
-    """One ranked contact of a case's routing decision."""
+    """One contact of a case's routing decision: ranked (an alternative) or a copy (Cc)."""
 
     address: str
     role: str = "abuse"
@@ -72,6 +72,7 @@ class Recipient:
     confidence: float = 0.0
     language: str | None = None
     rank: int = 0
+    copy: bool = False
 
 
 def is_valid_address(address: str) -> bool:
@@ -93,9 +94,22 @@ def parse_recipients(raw: Iterable[Mapping[str, Any]]) -> list[Recipient]:
                 confidence=_confidence(entry.get("confidence")),
                 language=entry.get("language") or None,
                 rank=_rank(entry.get("rank"), position),
+                # Routes stored before copies were marked carry CCs as role "cc" only.
+                copy=bool(entry.get("copy")) or entry.get("role") == "cc",
             )
         )
     return sorted(found, key=lambda r: r.rank)
+
+
+def split_copies(recipients: Sequence[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
+    """(ranked alternatives, copies) of a route's recipients."""
+    return [r for r in recipients if not r.copy], [r for r in recipients if r.copy]
+
+
+def copy_addresses(copies: Iterable[Recipient], main: str, failing: set[str]) -> tuple[str, ...]:
+    """Who gets a notice to `main` as Cc: the copies but `main` itself and failing addresses,
+    sorted (the set is part of what makes a batch: items gather only with the same Cc)."""
+    return tuple(sorted({c.address for c in copies} - {main} - failing))
 
 
 # The resolver writes confidence as a word; older rows or other writers may use a number.

@@ -49,7 +49,12 @@ class Network:
 
 @dataclass(frozen=True)
 class Recipient:
-    """One ranked recipient of the notice, with provenance."""
+    """One recipient of the notice, with provenance.
+
+    Ranked recipients are alternatives: the notice goes to the best working one. A `copy`
+    (contact-book CC, the hotline of a country whose policy is "both") receives every notice
+    of the route as a Cc, whoever the main recipient is, and is never a fallback.
+    """
 
     address: str
     role: str
@@ -57,6 +62,7 @@ class Recipient:
     confidence: str
     language: str | None = None
     rank: int = 0
+    copy: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +72,7 @@ class Recipient:
             "confidence": self.confidence,
             "language": self.language,
             "rank": self.rank,
+            "copy": self.copy,
         }
 
 

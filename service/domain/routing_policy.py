@@ -56,15 +56,21 @@ def apply_rule(rule: BookRule, recipients: list[Recipient], notes: list[str]) ->
     elif rule.address:
         notes.append(f"contact book rule {rule.id} overrides lookups ({rule.match})")
         recipients = [Recipient(rule.address, "abuse", source, "high", rule.language)]
-    recipients += [Recipient(a, "cc", source, "high", rule.language) for a in rule.cc]
+    # Extra CCs get every notice of the route as a copy; they are never a fallback.
+    recipients += [Recipient(a, "cc", source, "high", rule.language, copy=True) for a in rule.cc]
     return recipients
+
+
+def _sure(recipients: list[Recipient]) -> bool:
+    """Whether a ranked (not copied) recipient is more than a low-confidence guess."""
+    return any(r.confidence != "low" and not r.copy for r in recipients)
 
 
 def apply_registrar(
     facts: RoutingFacts, recipients: list[Recipient], notes: list[str]
 ) -> list[Recipient]:
     reg = facts.registrar
-    if any(r.confidence != "low" for r in recipients) or reg is None or not reg.abuse:
+    if _sure(recipients) or reg is None or not reg.abuse:
         return recipients
     notes.append("no hosting contact: the registrar is asked instead")
     confidence = "medium" if reg.confidence == "high" else "low"
@@ -82,17 +88,34 @@ def pick_hotline(facts: RoutingFacts, rule: BookRule | None) -> Hotline | None:
 def apply_jurisdiction(
     hotline: Hotline | None, recipients: list[Recipient], notes: list[str]
 ) -> list[Recipient]:
+    """The hosting country's policy: direct, through its hotline, or both (the hotline copied).
+
+    Under "direct", a hotline is only the fallback behind low-confidence guesses.
+    """
     if hotline is None or not hotline.address:
         return recipients
     entry = Recipient(
         hotline.address, "hotline", f"jurisdiction:{hotline.country}", "high", hotline.language
     )
-    sure = any(r.confidence != "low" for r in recipients)
+    ranked = [r for r in recipients if not r.copy]
     if hotline.policy == "hotline":
         notes.append(f"{hotline.country} policy: notices go through {hotline.name}")
+        if len(ranked) < len(recipients):
+            notes.append("contact book CC not used: the host is not written to directly")
         return [entry]
-    if hotline.policy == "both" or not sure:
-        notes.append(f"{hotline.name} ({hotline.country}) is also informed")
+    if hotline.policy == "both" and ranked:
+        notes.append(
+            f"{hotline.name} ({hotline.country}) receives a copy (Cc) of every notice"
+            " (country policy: both)"
+        )
+        return [*recipients, replace(entry, copy=True)]
+    if hotline.policy == "both":
+        notes.append(f"{hotline.country} policy: no hosting contact, notices go to {hotline.name}")
+        return [entry, *recipients]
+    if not _sure(recipients):
+        notes.append(
+            f"{hotline.name} ({hotline.country}) is the fallback if the host's contacts fail"
+        )
         return [*recipients, entry]
     return recipients
 
@@ -100,7 +123,8 @@ def apply_jurisdiction(
 def _reason(
     facts: RoutingFacts, rule: BookRule | None, recipients: tuple[Recipient, ...]
 ) -> str | None:
-    if any(r.confidence != "low" and r.role != "cc" for r in recipients):
+    # A contact-book CC alone is nobody to act; a hotline copied under "both" is.
+    if any(r.confidence != "low" and (not r.copy or r.role == "hotline") for r in recipients):
         return None
     if rule is not None and rule.do_not_contact:
         return "contact book: do not contact, and no hotline to route through"

@@ -163,7 +163,14 @@ async def _copies_bounced(
 ) -> dict[str, Any]:
     """A copy (Cc) bounced: recorded with its address's health; the main recipient got the
     notice, so nothing moves."""
-    failures = {r.address: f"bounce {r.status} {r.diagnostic}".strip() for r in copies}
+    known = notice.get("cc_failed") or {}
+    failures = {
+        r.address: f"bounce {r.status} {r.diagnostic}".strip()
+        for r in copies
+        if r.address not in known
+    }
+    if not failures:
+        return {"action": "ignored", "reason": "bounce already handled"}
     async with conn.transaction():
         await notify_repo.cc_failed(
             conn, notice["id"], failures, permanent=set(failures), bounce=True

@@ -48,6 +48,9 @@ class NoticeDraft:
     deadline: datetime
     ack_url: str
     created_at: datetime
+    # Copies (Cc) of the same message: they read it for information; the acknowledgment
+    # link in it is the main recipient's.
+    cc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
         ("From", formataddr((header_safe(sender.name), sender.mail_from), "utf-8")),
         ("Reply-To", sender.reply_to),
         ("To", draft.recipient),
+        *([("Cc", f",{CRLF} ".join(draft.cc))] if draft.cc else []),
         ("Subject", _encoded(title)),
         ("Date", format_datetime(draft.created_at)),
         ("Message-ID", draft.message_id),

@@ -3,6 +3,10 @@
 4xx replies, timeouts and lost connections are transient (retry with backoff); a 5xx reply to
 the recipient or the message is permanent for that recipient. A refused login or sender is
 our own configuration, never the recipient's fault: it is retried, not held against them.
+
+Copies (Cc) are envelope recipients of the same transaction, named after the main recipient:
+when the main recipient is refused the transaction is reset before DATA (no copy of a notice
+that did not reach its addressee); a refused copy is reported back, it never fails the send.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from email.message import Message
 
 import aiosmtplib
@@ -35,6 +41,19 @@ class DeliveryRefused(PermanentLookupError):
         super().__init__(message)
         self.recipient = recipient
         self.code = code
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The server's reply to an accepted message, and the copies it refused: {address: reply}."""
+
+    reply: str
+    cc_refused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cc_refused_for_good(self) -> dict[str, str]:
+        """The refusals that were 5xx replies (the address does not take mail)."""
+        return {a: r for a, r in self.cc_refused.items() if r.startswith("5")}
 
 
 class Mailer:
@@ -63,43 +82,51 @@ class Mailer:
             timeout=s.smtp_timeout,
         )
 
-    async def send(self, message: Message | bytes, recipient: str) -> str:
-        """Deliver `message` (or a serialised message) to `recipient`; the server's reply."""
+    async def send(
+        self, message: Message | bytes, recipient: str, cc: Sequence[str] = ()
+    ) -> Delivery:
+        """Deliver `message` (or a serialised message) to `recipient`, copies to `cc`."""
         try:
             client, reused = await self._checkout()
             try:
-                reply = await self._transaction(client, message, recipient)
+                delivery = await self._transaction(client, message, recipient, cc)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 client, _ = await self._fresh()  # the kept connection had gone stale
-                reply = await self._transaction(client, message, recipient)
+                delivery = await self._transaction(client, message, recipient, cc)
         except aiosmtplib.SMTPException as exc:
             raise translate(exc, recipient) from exc
         except OSError as exc:
             raise DeliveryDeferred(f"mail server unreachable: {exc}") from exc
         self._checkin(client)
-        return reply
+        return delivery
 
     async def _transaction(
-        self, client: aiosmtplib.SMTP, message: Message | bytes, recipient: str
-    ) -> str:
+        self,
+        client: aiosmtplib.SMTP,
+        message: Message | bytes,
+        recipient: str,
+        cc: Sequence[str],
+    ) -> Delivery:
         sender, recipients = self.settings.mail_from, [recipient]
         try:
+            if cc:
+                return await _with_copies(client, sender, _as_bytes(message), recipient, cc)
             if isinstance(message, bytes):
                 _errors, reply = await client.sendmail(sender, recipients, message)
             else:
                 _errors, reply = await client.send_message(
                     message, sender=sender, recipients=recipients
                 )
-        except aiosmtplib.SMTPRecipientsRefused:
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused):
             await _reset(client)  # the connection stays usable for the next message
             self._checkin(client)
             raise
         except BaseException:
             client.close()
             raise
-        return reply
+        return Delivery(reply)
 
     async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
         now = time.monotonic()
@@ -127,6 +154,29 @@ class Mailer:
         for _since, client in idle:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                 await client.quit()
+
+
+async def _with_copies(
+    client: aiosmtplib.SMTP, sender: str, message: bytes, recipient: str, cc: Sequence[str]
+) -> Delivery:
+    """One transaction for the main recipient and its copies: the main recipient's RCPT
+    first (a refusal raises before any copy is named), each copy's refusal collected."""
+    await client.mail(sender)
+    await client.rcpt(recipient)
+    refused: dict[str, str] = {}
+    for address in cc:
+        try:
+            await client.rcpt(address)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused[address] = f"{exc.code} {exc.message}".strip()
+    response = await client.data(message)
+    return Delivery(response.message, refused)
+
+
+def _as_bytes(message: Message | bytes) -> bytes:
+    if isinstance(message, bytes):
+        return message
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

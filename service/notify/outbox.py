@@ -3,6 +3,10 @@
 Items for one recipient gather for `settings.notice_gather_window` and leave as one message
 (split at `settings.notice_max_urls`). When a contact fails for good, its items move to the
 next ranked contact, then the registrar, then the hotline's own queue.
+
+A route's copies (contact-book CC, the hotline under a "both" country policy) are Cc
+recipients of every notice of the route, whoever its main recipient is; batches are per main
+recipient *and* Cc set, so a copy party only reads about its own routes' URLs.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from service.domain.notices import (
     Recipient,
     choose_language,
     choose_recipient,
+    copy_addresses,
     parse_recipients,
     registrar_recipient,
+    split_copies,
 )
 from service.domain.states import CaseState
 from service.settings import Settings
@@ -39,6 +45,7 @@ class Placement:
     recipient: str | None
     due_at: datetime | None
     reason: str | None = None
+    cc: tuple[str, ...] = ()
 
 
 async def place_case(
@@ -69,16 +76,17 @@ async def place_cases(
         if not wanted:
             return {}
         contacts = {r["id"]: _contacts(r) for r in wanted}
-        known = sorted({address for c in contacts.values() for address in c.addresses})
+        known = sorted({a for c in contacts.values() for a in [*c.addresses, *c.copy_addresses]})
         failing = await notify_repo.failing_among(conn, known)
         placed: dict[int, Placement] = {}
-        chosen: dict[int, Recipient] = {}
+        chosen: dict[int, _Choice] = {}
         for row in wanted:
             recipient = contacts[row["id"]].choose(failing)
             if recipient is None:
                 placed[row["id"]] = await _no_contact(conn, row, contacts[row["id"]], failing)
             else:
-                chosen[row["id"]] = recipient
+                cc = copy_addresses(contacts[row["id"]].copies, recipient.address, failing)
+                chosen[row["id"]] = _Choice(recipient, cc)
         if chosen:
             by_id = {r["id"]: r for r in wanted}
             placed |= await _join_batches(conn, settings, kind, chosen, by_id)
@@ -87,24 +95,41 @@ async def place_cases(
 
 @dataclass(frozen=True)
 class _Contacts:
-    """A case's usable contacts: ranked recipients, then the registrar's abuse desk."""
+    """A case's usable contacts: ranked recipients, then the registrar's abuse desk; and the
+    copies every notice goes to as well."""
 
     ranked: list[Recipient]
     registrar: Recipient | None
+    copies: list[Recipient]
 
     @property
     def addresses(self) -> list[str]:
         extra = [self.registrar.address] if self.registrar else []
         return [r.address for r in self.ranked] + extra
 
+    @property
+    def copy_addresses(self) -> list[str]:
+        return [r.address for r in self.copies]
+
     def choose(self, failing: set[str]) -> Recipient | None:
         return choose_recipient(self.ranked, self.registrar, failing)
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """The main recipient of a case's notice and who is copied."""
+
+    recipient: Recipient
+    cc: tuple[str, ...]
+
+    @property
+    def key(self) -> notify_repo.BatchKey:
+        return (self.recipient.address, self.cc)
+
+
 def _contacts(case: dict[str, Any]) -> _Contacts:
-    return _Contacts(
-        parse_recipients(case["recipients"] or []), registrar_recipient(case["registrar"])
-    )
+    ranked, copies = split_copies(parse_recipients(case["recipients"] or []))
+    return _Contacts(ranked, registrar_recipient(case["registrar"]), copies)
 
 
 async def _no_contact(
@@ -121,34 +146,39 @@ async def _join_batches(
     conn: asyncpg.Connection,
     settings: Settings,
     kind: str,
-    chosen: dict[int, Recipient],
+    chosen: dict[int, _Choice],
     cases: dict[int, dict[str, Any]],
 ) -> dict[int, Placement]:
-    """Cases into their recipients' open batches; each batch's job due after the window."""
-    first: dict[str, dict[str, Any]] = {}
+    """Cases into their open batches (per recipient and Cc); each batch's job due after the
+    window."""
+    first: dict[notify_repo.BatchKey, dict[str, Any]] = {}
     for case_id in sorted(chosen):  # a batch's first item decides its language and country
-        recipient, country = chosen[case_id], cases[case_id]["country"]
+        choice, country = chosen[case_id], cases[case_id]["country"]
         first.setdefault(
-            recipient.address,
+            choice.key,
             {
-                "recipient": recipient.address,
-                "role": recipient.role,
-                "language": choose_language(recipient.language, country),
+                "recipient": choice.recipient.address,
+                "cc": choice.cc,
+                "role": choice.recipient.role,
+                "language": choose_language(choice.recipient.language, country),
                 "country": country,
             },
         )
     batches = await notify_repo.open_batches(conn, list(first.values()), kind, settings.mail_from)
     await notify_repo.add_items(
-        conn, [(batches[r.address][0], case_id) for case_id, r in sorted(chosen.items())]
+        conn, [(batches[c.key][0], case_id) for case_id, c in sorted(chosen.items())]
     )
     for notice_id, created_at in sorted(batches.values()):
         due_at = created_at + settings.notice_gather_window
         await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
     return {
         case_id: Placement(
-            batches[r.address][0], r.address, batches[r.address][1] + settings.notice_gather_window
+            batches[c.key][0],
+            c.recipient.address,
+            batches[c.key][1] + settings.notice_gather_window,
+            cc=c.cc,
         )
-        for case_id, r in chosen.items()
+        for case_id, c in chosen.items()
     }
 
 

@@ -137,6 +137,7 @@ def _draft(
         deadline=due,
         ack_url=ack.ack_url(settings.public_url, token),
         created_at=notice["created_at"],
+        cc=tuple(notice["cc"]),
     )
 
 
@@ -185,6 +186,7 @@ def _detail(draft: NoticeDraft) -> dict[str, Any]:
         "notice_id": draft.notice_id,
         "message_id": draft.message_id,
         "recipient": draft.recipient,
+        "cc": list(draft.cc),
         "kind": draft.kind,
         "deadline": draft.deadline.isoformat(),
     }

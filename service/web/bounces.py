@@ -1,7 +1,8 @@
 """`POST /api/v1/bounces`: a delivery status notification, as the raw RFC 5322 message.
 
 Mail infrastructure (or an analyst) forwards bounces here; a permanent failure marks the contact
-failing and moves the notice's items to the next contact, exactly like a 5xx at send time.
+failing and moves the notice's items to the next contact, exactly like a 5xx at send time. A
+bounce from a copy (Cc) only records that copy as failing.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ class RawMessage(BaseModel):
 
 class BounceResult(BaseModel):
     matched: bool
-    action: Literal["ignored", "rerouted"]
+    action: Literal["ignored", "rerouted", "cc_failed"]
     notice_id: int | None = None
     reason: str | None = None
     moved_to: list[str] = []
     hotline_queue: int = 0
+    # Copies (Cc) that bounced: recorded, while the notice stays with its main recipient.
+    cc_failed: list[str] = []
 
 
 operation(

@@ -19,7 +19,7 @@ import asyncpg
 from service.db import notify_repo
 from service.db.jobs import Job
 from service.notify.compose import Sender, build_message
-from service.notify.mailer import DeliveryDeferred, DeliveryRefused, Mailer
+from service.notify.mailer import Delivery, DeliveryDeferred, DeliveryRefused, Mailer
 from service.notify.outbox import reroute
 from service.notify.rounds import Attempt, next_to_wake, prepare_round
 from service.notify.rounds import record_sent as record_round_sent
@@ -96,7 +96,9 @@ class NotifyStage:
         try:
             async with self.sending:
                 message = build_message(draft, self.sender)
-                await self.mailer.send(message.as_bytes(), draft.recipient)
+                delivery = await self.mailer.send(message.as_bytes(), draft.recipient, draft.cc)
+            if delivery.cc_refused:
+                await self._copies_refused(draft.notice_id, delivery)
         except DeliveryDeferred as exc:
             NOTICES.labels(outcome="deferred").inc()
             return await self._deferred(attempt, job, exc)
@@ -107,6 +109,18 @@ class NotifyStage:
             return exc
         NOTICES.labels(outcome="sent").inc()
         return None
+
+    async def _copies_refused(self, notice_id: int, delivery: Delivery) -> None:
+        """Copies the server refused: recorded, never held against the main recipient (the
+        notice was accepted for it and counts as sent)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await notify_repo.cc_failed(
+                conn,
+                notice_id,
+                delivery.cc_refused,
+                permanent=set(delivery.cc_refused_for_good),
+                bounce=False,
+            )
 
     async def record_sent(self, *attempts: Attempt) -> None:
         """The server accepted: the notices are sent and their cases notified (once)."""

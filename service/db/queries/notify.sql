@@ -3,11 +3,12 @@
 SELECT address FROM contact_health WHERE failing AND address = ANY($1::text[]);
 
 -- name: notify_open_batch
--- The open batch of recipient $1 and kind $2, created if none (the first item decides the
--- language and country). The no-op update makes RETURNING give the existing row too.
-INSERT INTO notices (recipient, role, language, country, kind, message_id)
-VALUES ($1, $3, $4, $5, $2, $6)
-ON CONFLICT (recipient, kind) WHERE sealed_at IS NULL
+-- The open batch of recipient $1, kind $2 and copies $7 (sorted), created if none (the first
+-- item decides the language and country). The no-op update makes RETURNING give the existing
+-- row too.
+INSERT INTO notices (recipient, role, language, country, kind, message_id, cc)
+VALUES ($1, $3, $4, $5, $2, $6, $7::text[])
+ON CONFLICT (recipient, kind, cc) WHERE sealed_at IS NULL
 DO UPDATE SET recipient = excluded.recipient
 RETURNING id, created_at;
 
@@ -20,9 +21,10 @@ INSERT INTO notice_items (notice_id, case_id) VALUES ($1, $2) ON CONFLICT DO NOT
 SELECT case_id FROM notice_items WHERE notice_id = $1 ORDER BY case_id;
 
 -- name: notify_new_sealed_notice
--- A notice split off an over-full batch: sealed at once, its items moved in afterwards.
-INSERT INTO notices (recipient, role, language, country, kind, message_id, sealed_at)
-VALUES ($1, $2, $3, $4, $5, $6, now())
+-- A notice split off an over-full batch (copied to the same Cc $7): sealed at once, its
+-- items moved in afterwards.
+INSERT INTO notices (recipient, role, language, country, kind, message_id, sealed_at, cc)
+VALUES ($1, $2, $3, $4, $5, $6, now(), $7::text[])
 RETURNING id;
 
 -- name: notify_move_items
@@ -113,6 +115,11 @@ FROM contact_health h
 ORDER BY h.address
 LIMIT $1;
 
+-- name: notify_cc_failed
+-- Copies of notice $1 the mail server refused or that bounced: {address: why} merged into
+-- cc_failed (the notice itself stays as it is: its main recipient got it).
+UPDATE notices SET cc_failed = cc_failed || $2::jsonb WHERE id = $1;
+
 -- name: notify_mark_bounced
 -- A DSN reported notice $1 undeliverable; true only the first time (a repeated DSN is a no-op).
 UPDATE notices SET bounced_at = now(), last_error = $2
@@ -181,16 +188,20 @@ SELECT id FROM notices WHERE id = ANY($1::bigint[]) AND state = 'sending' ORDER 
 
 -- name: notify_record_round
 -- The locked, accepted notices $1 become sent, their recipients' health counts the
--- deliveries, and each recipient's next notice still to be sent is returned with when it may
+-- deliveries (copies too, unless the server refused them), and each recipient's next notice still to be sent is returned with when it may
 -- go (gathering window $2), so that it can be woken. `due` of a sent row is the transaction's
 -- time.
 WITH sent AS (
     UPDATE notices SET state = 'sent', sent_at = now(), last_error = NULL
     WHERE id = ANY($1::bigint[]) AND state = 'sending'
-    RETURNING id, recipient
+    RETURNING id, recipient, cc, cc_failed
+), delivered AS (
+    SELECT recipient AS address FROM sent
+    UNION ALL
+    SELECT copy FROM sent, unnest(sent.cc) AS copy WHERE NOT sent.cc_failed ? copy
 ), health AS (
     INSERT INTO contact_health (address, delivered)
-    SELECT recipient, count(*) FROM sent GROUP BY recipient ORDER BY recipient
+    SELECT address, count(*) FROM delivered GROUP BY address ORDER BY address
     ON CONFLICT (address) DO UPDATE
     SET delivered = contact_health.delivered + excluded.delivered, updated_at = now()
 ), following AS (
@@ -251,17 +262,20 @@ ORDER BY c.id
 FOR UPDATE OF c;
 
 -- name: notify_open_batches
--- notify_open_batch for many recipients at once ($1 recipients, distinct, with role $2,
--- language $3, country $4 and a Message-ID $6 for a batch that must be created; kind $5),
--- in recipient order: (id, recipient, created_at) of each recipient's open batch.
-INSERT INTO notices (recipient, role, language, country, kind, message_id)
-SELECT b.recipient, b.role, b.language, b.country, $5::notice_kind, b.message_id
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[])
-     AS b(recipient, role, language, country, message_id)
-ORDER BY b.recipient
-ON CONFLICT (recipient, kind) WHERE sealed_at IS NULL
+-- notify_open_batch for many batches at once ($1 recipients with role $2, language $3,
+-- country $4, a Message-ID $6 for a batch that must be created and copies $7, each a sorted
+-- comma-joined list (addresses never contain commas; '' = none); kind $5; recipient and
+-- copies distinct per entry), in that order: (id, recipient, cc, created_at) of each open
+-- batch.
+INSERT INTO notices (recipient, role, language, country, kind, message_id, cc)
+SELECT b.recipient, b.role, b.language, b.country, $5::notice_kind, b.message_id,
+       string_to_array(b.cc, ',')
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[], $7::text[])
+     AS b(recipient, role, language, country, message_id, cc)
+ORDER BY b.recipient, b.cc
+ON CONFLICT (recipient, kind, cc) WHERE sealed_at IS NULL
 DO UPDATE SET recipient = excluded.recipient
-RETURNING id, recipient, created_at;
+RETURNING id, recipient, cc, created_at;
 
 -- name: notify_add_items
 -- Put the cases $2 into the notices $1 (pairwise; idempotent).

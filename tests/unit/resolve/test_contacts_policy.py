@@ -7,7 +7,7 @@ from typing import Any
 from service.domain.contact_book import Subject, matching_rules
 from service.domain.placeholders import is_placeholder
 from service.domain.rdap_contacts import extract_contacts
-from service.domain.routing import Cdn, Hotline, RoutingFacts
+from service.domain.routing import BookRule, Cdn, Hotline, RoutingFacts
 from service.domain.routing_policy import decide
 from service.resolve.bootstrap import Bootstrap
 from service.resolve.cymru import parse_origin, reversed_labels
@@ -103,6 +103,34 @@ def test_hotline_policies() -> None:
     ]
     direct = Hotline("DE", "eco", "hotline@eco.example", "de", "direct")
     assert [r.role for r in decide(_facts(hotlines={"DE": direct})).recipients] == ["abuse"]
+
+
+def test_both_policy_and_contact_book_cc_are_copies_not_fallbacks() -> None:
+    both = Hotline("DE", "eco", "hotline@eco.example", "de", "both")
+    rule = BookRule(7, "domain:host.net", cc=("legal@host.net",))
+    decision = decide(_facts(hotlines={"DE": both}, rules=(rule,)))
+    assert [(r.address, r.copy) for r in decision.recipients] == [
+        ("abuse@host.net", False),
+        ("legal@host.net", True),
+        ("hotline@eco.example", True),
+    ]
+    assert any("eco (DE) receives a copy" in n for n in decision.notes)
+    assert decision.resolved
+
+
+def test_direct_policy_hotline_is_a_fallback_and_says_so() -> None:
+    direct = Hotline("DE", "eco", "hotline@eco.example", "de", "direct")
+    guess = _facts(hotlines={"DE": direct}, findings=extract_contacts({"entities": []}))
+    decision = decide(guess)
+    assert [(r.address, r.copy) for r in decision.recipients] == [("hotline@eco.example", False)]
+    assert any("fallback" in n for n in decision.notes)
+    assert not any("also" in n for n in decision.notes)
+
+
+def test_a_contact_book_cc_alone_is_nobody_to_act() -> None:
+    rule = BookRule(7, "domain:host.net", do_not_contact=True, cc=("legal@host.net",))
+    decision = decide(_facts(rules=(rule,)))
+    assert not decision.resolved
 
 
 def test_nxdomain_notifies_nobody() -> None:
