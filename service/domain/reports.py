@@ -23,7 +23,15 @@ from service.domain.urls import InvalidUrl, NormalisedUrl, normalise_url
 HASH_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32, "pdq": 64}
 HashAlgorithm = Literal["sha256", "sha1", "md5", "pdq"]
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+# No control characters: PostgreSQL refuses NUL in text (which would fail the whole batch at
+# insert time), and the others have no business in a reference shown to analysts.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+ShortText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=500, strip_whitespace=True, pattern=NO_CONTROL_CHARACTERS
+    ),
+]
 
 
 def _hex(length: int) -> object:
@@ -148,6 +156,8 @@ def _reason(loc: list[str], error: Any) -> str:
             return f"{loc[-1]} must be {HASH_LENGTHS[loc[-1]]} hexadecimal characters"
         if loc == ["media_type"]:
             return "media_type must look like type/subtype, e.g. image/jpeg"
+        if loc in (["source_ref"], ["classification"]):
+            return f"{loc[0]} must not contain control characters (NUL, tab, newline, …)"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -94,6 +94,23 @@ async def test_import_reports_created_duplicates_and_rejected_lines(
     assert count == 25 and via == 25
 
 
+async def test_import_rejects_a_line_with_a_nul_byte_alone(
+    db_url: str, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await takedown("token", "create", "--role", "scanner", "--name", "bulk", db_url=db_url)
+    lines = [_line(1), _line(2, source_ref="crawl\x00-2"), _line(3, classification="x\x00")]
+    file = tmp_path / "reports.ndjson"
+    file.write_text("\n".join([*lines, _line(4)]) + "\n")
+    result = await takedown("import", str(file), "--scanner", "bulk", db_url=db_url)
+    async with pool.acquire() as conn:
+        count = await conn.fetchval("SELECT count(*) FROM cases")
+    assert "Traceback" not in result.err
+    assert result.code == 1 and "created 2, duplicate 0, rejected 2" in result.out
+    assert "line 2: source_ref: source_ref must not contain control characters" in result.out
+    assert "line 3: classification: classification must not contain control" in result.out
+    assert count == 2
+
+
 async def test_import_of_a_clean_file_exits_zero_and_is_idempotent(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -132,6 +132,11 @@ async def test_each_new_case_has_a_received_event_and_a_resolve_job(
         ({"detected_at": "2999-01-01T00:00:00Z"}, "detected_at", "future"),
         ({"media_type": "jpeg"}, "media_type", "type/subtype"),
         ({"source_ref": ""}, "source_ref", "at least 1"),
+        ({"source_ref": "scan\x00-7"}, "source_ref", "control characters"),
+        ({"classification": "csam\x00"}, "classification", "control characters"),
+        ({"classification": "a\nb"}, "classification", "control characters"),
+        ({"media_type": "image/jpeg\x00"}, "media_type", "type/subtype"),
+        ({"url": "http://host.example.net/a\x00.jpg"}, "url", "control characters"),
         ({"unexpected": 1}, "unexpected", "Extra inputs"),
     ],
 )
