@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from service.errors import DatabaseUnavailable
+from service.errors import ConfigurationError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ async def create_pool(
             )
             assert pool is not None
             return pool
+        except asyncpg.ClientConfigurationError as exc:  # an InterfaceError: before the retry
+            raise _unusable_dsn(dsn, exc) from exc
         except CONNECTION_ERRORS as exc:
             if time.monotonic() >= deadline:
                 raise DatabaseUnavailable(
@@ -81,6 +83,22 @@ async def create_pool(
             log.warning("database not reachable yet (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+        except asyncpg.PostgresError as exc:
+            # The server answered and said no (wrong password, unknown role or database):
+            # waiting will not change that.
+            raise ConfigurationError(
+                f"PostgreSQL at {redact_dsn(dsn)} refused the connection: {exc}. "
+                "Check the user, password and database name in TAKEDOWN_DATABASE_URL."
+            ) from exc
+        except ValueError as exc:  # asyncpg's DSN parsing (a port that is not a number, …)
+            raise _unusable_dsn(dsn, exc) from exc
+
+
+def _unusable_dsn(dsn: str, exc: Exception) -> ConfigurationError:
+    return ConfigurationError(
+        f"TAKEDOWN_DATABASE_URL is not a usable PostgreSQL URL ({redact_dsn(dsn)}): {exc}. "
+        "Expected postgresql://user:password@host:port/database."
+    )
 
 
 def redact_dsn(dsn: str) -> str:

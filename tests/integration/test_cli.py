@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from service.db.tokens import authenticate
 from tests.integration.cli_runner import takedown
@@ -139,3 +140,33 @@ async def test_unreachable_database_is_a_clear_message(tmp_path: Path) -> None:
     assert result.code == 1
     assert "cannot reach PostgreSQL at postgresql://nobody@127.0.0.1:1/none" in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown", "sentence"),
+    [
+        (
+            "postgresql://nobody:s3cret@127.0.0.1:5432/postgres",
+            "postgresql://nobody:***@127.0.0.1:5432/postgres",
+            'refused the connection: role "nobody" does not exist',
+        ),
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:5432/no_such_database",
+            "postgresql://postgres:***@127.0.0.1:5432/no_such_database",
+            'database "no_such_database" does not exist',
+        ),
+        (
+            "postgresql://postgres:s3cret@127.0.0.1:port/x",
+            "postgresql://postgres:***@127.0.0.1:port/x",
+            "is not a usable PostgreSQL URL",
+        ),
+        ("mysql://db.example/x", "mysql://db.example/x", "is not a usable PostgreSQL URL"),
+    ],
+)
+async def test_a_database_url_that_cannot_work_is_a_clear_message(
+    dsn: str, shown: str, sentence: str
+) -> None:
+    result = await takedown("migrate", db_url=dsn, env={"TAKEDOWN_DB_CONNECT_TIMEOUT": "1"})
+    assert result.code == 1
+    assert shown in result.err and sentence in result.err
+    assert "s3cret" not in result.err and "Traceback" not in result.err
