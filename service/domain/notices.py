@@ -61,6 +61,14 @@ SUBJECTS = {
     },
 }
 
+# Added to the subject when content of the notice is back after a confirmed removal.
+REAPPEARED_SUBJECT = {
+    "en": "back online after removal",
+    "nl": "opnieuw online na verwijdering",
+    "de": "nach Entfernung wieder online",
+    "fr": "de nouveau en ligne après retrait",
+}
+
 
 @dataclass(frozen=True)
 class Recipient:
@@ -180,9 +188,15 @@ def case_reference(case_id: int) -> str:
     return f"TT-C{case_id:07d}"
 
 
-def subject(kind: str, language: str, notice_id: int, count: int) -> str:
+def subject(
+    kind: str, language: str, notice_id: int, count: int, *, reappeared: bool = False
+) -> str:
+    """The subject line; `reappeared` when any URL serves content that was removed before."""
     template = SUBJECTS.get(language, SUBJECTS[DEFAULT_LANGUAGE])[kind]
-    return header_safe(template.format(ref=notice_reference(notice_id), count=count))
+    text = template.format(ref=notice_reference(notice_id), count=count)
+    if reappeared:
+        text += " - " + REAPPEARED_SUBJECT.get(language, REAPPEARED_SUBJECT[DEFAULT_LANGUAGE])
+    return header_safe(text)
 
 
 def header_safe(text: str, limit: int = 200) -> str:

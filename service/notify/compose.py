@@ -95,6 +95,7 @@ def context(draft: NoticeDraft, sender: Sender) -> dict[str, Any]:
         "ref": notice_reference(draft.notice_id),
         "kind": draft.kind,
         "count": len(draft.items),
+        "reappeared": sum(1 for item in draft.items if item.reappeared),
         "items": [_item_view(item) for item in draft.items],
         "deadline": utc_text(draft.deadline),
         "ack_url": draft.ack_url,
@@ -112,6 +113,8 @@ def _item_view(item: NoticeItem) -> dict[str, Any]:
         "media_type": item.media_type,
         "detected": utc_text(item.detected_at),
         "last_seen": utc_text(item.last_seen_at) or "-",
+        "reappeared": item.reappeared,
+        "removed_at": utc_text(item.removed_at) or "-",
     }
 
 
@@ -153,7 +156,10 @@ def build_message(draft: NoticeDraft, sender: Sender) -> RawMessage:
 
 def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
     # Only values we control or have validated go into headers: never a URL.
-    title = subject(draft.kind, draft.language, draft.notice_id, len(draft.items))
+    reappeared = any(item.reappeared for item in draft.items)
+    title = subject(
+        draft.kind, draft.language, draft.notice_id, len(draft.items), reappeared=reappeared
+    )
     return [
         ("From", formataddr((header_safe(sender.name), sender.mail_from), "utf-8")),
         ("Reply-To", sender.reply_to),

@@ -12,7 +12,16 @@ import io
 
 from service.notify.items import HASH_NAMES, NoticeItem, utc_text
 
-COLUMNS = ("reference", "url", *HASH_NAMES, "media_type", "first_detected", "last_seen")
+# "removed_before" (last): when content that is back online had been removed, else empty.
+COLUMNS = (
+    "reference",
+    "url",
+    *HASH_NAMES,
+    "media_type",
+    "first_detected",
+    "last_seen",
+    "removed_before",
+)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -33,6 +42,7 @@ def items_csv(items: list[NoticeItem]) -> str:
             item.media_type,
             utc_text(item.detected_at),
             utc_text(item.last_seen_at),
+            utc_text(item.removed_at) if item.reappeared else "",
         ]
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()

@@ -15,7 +15,8 @@ HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
 
 @dataclass(frozen=True)
 class NoticeItem:
-    """One URL of a notice: where, which known content (hashes), since when, last seen."""
+    """One URL of a notice: where, which known content (hashes), since when, last seen; and
+    whether it is back after a confirmed removal (and when it was last removed)."""
 
     case_id: int
     url: str
@@ -23,6 +24,8 @@ class NoticeItem:
     media_type: str
     detected_at: datetime
     last_seen_at: datetime | None
+    reappeared: bool = False
+    removed_at: datetime | None = None
 
     @property
     def reference(self) -> str:
@@ -37,6 +40,8 @@ class NoticeItem:
             media_type=row["media_type"],
             detected_at=row["detected_at"],
             last_seen_at=row.get("last_seen_at"),
+            reappeared=bool(row.get("reappeared")),
+            removed_at=row.get("removed_before") if row.get("reappeared") else None,
         )
 
 

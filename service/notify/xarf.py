@@ -57,6 +57,9 @@ def _document(item: NoticeItem, reported_from: str, notice_ref: str, date: str) 
     }
     for name, value in item.hashes.items():
         document[f"Hash-{name.upper()}"] = value
+    if item.reappeared:  # no standard field: an extension, so tools can tell a repeat
+        document["Reappeared"] = "true"
+        document["Previously-Removed-At"] = utc_text(item.removed_at)
     return document
 
 

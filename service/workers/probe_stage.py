@@ -298,7 +298,8 @@ class ProbeStage:
             detail=detail | {"hoster_reappearances": count, "removed_at": removed},
             stamp="reappeared_at", at=at, expect=S.REMOVED,
         )  # fmt: skip
-        # A new notice goes out; the outbox sees the reappearance in the case's history.
+        # A new notice goes out; it reads the reappearance from the case (reappeared_at, and
+        # the last removal in probe_tracking) and says the content was removed before.
         await enqueue_for_case(conn, "outbox", case.id)
         tracking.streak, tracking.cycle_started_at = Streak(), at
         log.info(

@@ -32,10 +32,13 @@ RETURNING id;
 UPDATE notice_items SET notice_id = $2 WHERE notice_id = $1 AND case_id = ANY($3::bigint[]);
 
 -- name: notify_items
--- What a notice says about each item: URL, hashes, media type, first detection, last seen.
+-- What a notice says about each item: URL, hashes, media type, first detection, last seen,
+-- and for content that came back after a confirmed removal, when it was last removed.
 SELECT c.id AS case_id, c.url, c.sha256, c.sha1, c.md5, c.pdq, c.media_type, c.state,
-       c.detected_at, c.last_seen_at
+       c.detected_at, c.last_seen_at, c.reappeared_at IS NOT NULL AS reappeared,
+       coalesce(t.last_removed_at, c.removed_at) AS removed_before
 FROM notice_items i JOIN cases c ON c.id = i.case_id
+LEFT JOIN probe_tracking t ON t.case_id = c.id
 WHERE i.notice_id = $1
 ORDER BY c.id;
 
@@ -147,9 +150,11 @@ ORDER BY n.id
 FOR UPDATE OF n;
 
 -- name: notify_round_items
--- What the notices $1 say about each item, by notice and case. The notices $2 (those being
--- sealed now) first lose the items whose case no longer wants a notice (state not in $3:
--- held, gone, …); the select does not see the statement's own delete, hence the anti-join.
+-- What the notices $1 say about each item, by notice and case; a case that came back after a
+-- confirmed removal says when it was last removed (the probe's latest, else the first). The
+-- notices $2 (those being sealed now) first lose the items whose case no longer wants a
+-- notice (state not in $3: held, gone, …); the select does not see the statement's own
+-- delete, hence the anti-join.
 WITH dropped AS (
     DELETE FROM notice_items i USING cases c
     WHERE i.notice_id = ANY($2::bigint[]) AND c.id = i.case_id
@@ -157,8 +162,10 @@ WITH dropped AS (
     RETURNING i.notice_id, i.case_id
 )
 SELECT i.notice_id, c.id AS case_id, c.url, c.sha256, c.sha1, c.md5, c.pdq, c.media_type,
-       c.state, c.detected_at, c.last_seen_at
+       c.state, c.detected_at, c.last_seen_at, c.reappeared_at IS NOT NULL AS reappeared,
+       coalesce(t.last_removed_at, c.removed_at) AS removed_before
 FROM notice_items i JOIN cases c ON c.id = i.case_id
+LEFT JOIN probe_tracking t ON t.case_id = c.id
 WHERE i.notice_id = ANY($1::bigint[])
   AND NOT EXISTS (SELECT FROM dropped d WHERE d.notice_id = i.notice_id AND d.case_id = i.case_id)
 ORDER BY i.notice_id, c.id;
