@@ -10,7 +10,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from service.db import oversight_actions, oversight_repo
+from service.db import notify_repo, oversight_actions, oversight_repo
 from service.db.cases import jsonable
 from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
 from service.domain.escalation import Action, LadderError
@@ -82,6 +82,29 @@ class StatsOut(BaseModel):
     groups: list[GroupStats]
 
 
+class ContactHealth(BaseModel):
+    address: str
+    notices: int | None = Field(default=None, description="notices about this hoster's items")
+    delivered: int
+    bounced: int
+    acknowledged: int
+    failing: bool
+    median_removal_seconds: float | None = Field(
+        description="median from first notice to removal of the items sent to this address"
+    )
+    last_error: str | None = None
+
+
+class HosterOut(BaseModel):
+    hoster: str
+    scorecard: GroupStats | None
+    contacts: list[ContactHealth]
+
+
+class ContactsOut(BaseModel):
+    contacts: list[ContactHealth]
+
+
 class CaseAction(BaseModel):
     action: ActionName
     note: str = Field(default="", max_length=500)
@@ -132,6 +155,22 @@ OPERATIONS = [
         _HOTLINE,
         responses={200: StatsOut},
         parameters=(_BY,),
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/hosters/{name}",
+        "A hoster's scorecard and the health of the addresses notified about it",
+        _HOTLINE,
+        responses={200: HosterOut},
+        parameters=(_path("name", "string", minLength=1, maxLength=300),),
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/contacts",
+        "Contact health per address: delivered, bounced, acknowledged, median to removal",
+        _HOTLINE,
+        responses={200: ContactsOut},
+        parameters=({"name": "limit", "in": "query", "schema": {"type": "string"}},),
     ),
     Operation(
         "post",
@@ -273,6 +312,32 @@ async def api_stats(request: web.Request) -> web.Response:
     stats = await load_stats(request.app[POOL], by)
     groups = [GroupStats(**_seconds(card)) for card in stats["cards"]]
     return web.json_response(jsonable(StatsOut(by=by, groups=groups).model_dump()))  # type: ignore[arg-type]
+
+
+@routes.get("/api/v1/oversight/hosters/{name}")
+async def api_hoster(request: web.Request) -> web.Response:
+    from service.web.oversight_reports import load_hoster
+
+    await require_role(request, "hotline")
+    name = clean(request.match_info["name"], 300)
+    hoster = await load_hoster(request.app[POOL], name)
+    card = hoster["card"]
+    body = HosterOut(
+        hoster=name,
+        scorecard=GroupStats(**_seconds(card)) if card else None,
+        contacts=[ContactHealth(**c) for c in hoster["contacts"]],
+    )
+    return web.json_response(jsonable(body.model_dump()))
+
+
+@routes.get("/api/v1/oversight/contacts")
+async def api_contacts(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    limit = _limit(request.query.get("limit", "1000"))
+    async with request.app[POOL].acquire() as conn:
+        rows = await notify_repo.contact_health(conn, limit)
+    body = ContactsOut(contacts=[ContactHealth(**row) for row in rows])
+    return web.json_response(jsonable(body.model_dump()))
 
 
 def _seconds(card: dict[str, Any]) -> dict[str, Any]:

@@ -120,34 +120,49 @@ async def stats_page(request: web.Request) -> web.Response:
     )
 
 
+CONTACT_COLUMNS = [
+    ("address", "Address"),
+    ("notices", "Notices"),
+    ("delivered", "Delivered"),
+    ("bounced", "Bounced"),
+    ("acknowledged", "Acknowledged"),
+    ("median_removal", "Median to removal"),
+    ("failing", "Failing"),
+]
+
+
+async def load_hoster(pool: asyncpg.Pool, name: str) -> dict[str, Any]:
+    """A hoster's scorecard (None before its first notice) and its contacts' health."""
+    stats = await load_stats(pool, "hoster")
+    card = next((c for c in stats["cards"] if c["group"].lower() == name.lower()), None)
+    async with pool.acquire() as conn:
+        contacts = await oversight_repo.hoster_contacts(conn, name)
+    return {"card": card, "contacts": contacts}
+
+
 @routes.get("/oversight/hosters/{name}")
 async def hoster_page(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
     name = request.match_info["name"]
-    stats = await load_stats(request.app[POOL], "hoster")
-    card = next((c for c in stats["cards"] if c["group"].lower() == name.lower()), None)
-    async with request.app[POOL].acquire() as conn:
-        contacts = await oversight_repo.hoster_contacts(conn, name)
-    columns = [
-        ("address", "Address"),
-        ("notices", "Notices"),
-        ("delivered", "Delivered"),
-        ("bounced", "Bounced"),
-        ("acknowledged", "Acknowledged"),
-        ("failing", "Failing"),
-    ]
+    hoster = await load_hoster(request.app[POOL], name)
+    contacts = [_with_median(c) for c in hoster["contacts"]]
     if request.query.get("format") == "csv":
-        return csvexport.response(f"hoster-{name}-contacts", columns, contacts)
+        return csvexport.response(f"hoster-{name}-contacts", CONTACT_COLUMNS, contacts)
     return render(
         request,
         "hoster.html.j2",
         analyst,
         name=name,
-        card=card,
+        card=hoster["card"],
         stats_columns=STATS_COLUMNS,
         contacts=contacts,
-        columns=columns,
+        columns=CONTACT_COLUMNS,
     )
+
+
+def _with_median(contact: dict[str, Any]) -> dict[str, Any]:
+    seconds = contact["median_removal_seconds"]
+    return contact | {"median_removal": timedelta(seconds=seconds) if seconds is not None else None}
 
 
 @routes.get("/oversight/content")

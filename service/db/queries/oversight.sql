@@ -297,18 +297,31 @@ WHERE dimension = $1::text AND (sent <> 0 OR failed <> 0);
 SELECT day, removed FROM stats_removal_days WHERE removed <> 0 ORDER BY day;
 
 -- name: oversight_hoster_contacts
--- The addresses that received notices about hoster $1's cases, with their health.
-SELECT n.recipient AS address, count(DISTINCT n.id) AS notices,
-       max(h.delivered) AS delivered, max(h.bounced) AS bounced,
-       max(h.acknowledged) AS acknowledged, bool_or(coalesce(h.failing, false)) AS failing
-FROM notices n
-JOIN notice_items i ON i.notice_id = n.id
-JOIN cases c ON c.id = i.case_id
-LEFT JOIN case_routes r ON r.case_id = c.id
-LEFT JOIN contact_health h ON h.address = n.recipient
-WHERE lower(coalesce(r.hoster, c.host)) = lower($1)
-GROUP BY n.recipient
-ORDER BY n.recipient;
+-- The addresses that received notices about hoster $1's cases, with their health (delivered,
+-- bounced, acknowledged, failing) and the median time from first notice to removal of the
+-- hoster's cases they were sent (each case once: reminders to the same address do not
+-- weigh a slow case more).
+WITH items AS (
+    SELECT n.recipient, n.id AS notice_id, n.state = 'sent' AS sent, c.id AS case_id,
+           extract(epoch FROM c.first_gone_at - c.first_notice_at) AS removal_seconds
+    FROM notices n
+    JOIN notice_items i ON i.notice_id = n.id
+    JOIN cases c ON c.id = i.case_id
+    LEFT JOIN case_routes r ON r.case_id = c.id
+    WHERE lower(coalesce(r.hoster, c.host)) = lower($1)
+), removals AS (
+    SELECT DISTINCT recipient, case_id, removal_seconds
+    FROM items WHERE sent AND removal_seconds IS NOT NULL
+)
+SELECT t.recipient AS address, count(DISTINCT t.notice_id) AS notices,
+       coalesce(h.delivered, 0) AS delivered, coalesce(h.bounced, 0) AS bounced,
+       coalesce(h.acknowledged, 0) AS acknowledged, coalesce(h.failing, false) AS failing,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY m.removal_seconds)
+        FROM removals m WHERE m.recipient = t.recipient) AS median_removal_seconds
+FROM items t
+LEFT JOIN contact_health h ON h.address = t.recipient
+GROUP BY t.recipient, h.delivered, h.bounced, h.acknowledged, h.failing
+ORDER BY t.recipient;
 
 -- name: oversight_content_timeline
 -- Where one piece of known content (any of its hashes equal to $1) was seen, in time order.
