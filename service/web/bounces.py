@@ -12,6 +12,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
+from service import observability
 from service.notify.bounces import apply_bounce, parse_bounce
 from service.web.auth import require_role
 from service.web.keys import POOL, SETTINGS
@@ -58,4 +59,6 @@ async def post_bounce(request: web.Request) -> web.Response:
     bounce = parse_bounce(raw)
     async with request.app[POOL].acquire() as conn:
         summary = await apply_bounce(conn, request.app[SETTINGS], bounce)
+    if summary["action"] == "rerouted":  # counted once: a repeated DSN is "ignored"
+        observability.NOTICES.labels(outcome="bounced").inc()
     return web.json_response(BounceResult(**summary).model_dump(exclude_none=True))
