@@ -6,6 +6,7 @@ that the demo and the tests can run a week of lifecycle in seconds.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import timedelta
 from enum import StrEnum
@@ -14,6 +15,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.domain.escalation import Step
 
 
 def _default_data_dir() -> Path:
@@ -65,7 +68,11 @@ class Settings(BaseSettings):
     # resolution (issue 4): politeness towards registries, refreshable data, warm caches
     rdap_rate_limits: dict[str, float] = Field(
         default_factory=lambda: {
-            "lacnic": 10.0, "ripe": 60.0, "arin": 60.0, "apnic": 60.0, "afrinic": 60.0
+            "lacnic": 10.0,
+            "ripe": 60.0,
+            "arin": 60.0,
+            "apnic": 60.0,
+            "afrinic": 60.0,
         },
         description="queries per minute per registry; others use rdap_default_rate",
     )
@@ -187,6 +194,32 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers_are_addresses(cls, specs: list[str]) -> list[str]:
+        # Checked here: a bad entry would otherwise surface as a crash, or as silent
+        # timeouts (a host name), at the first lookup.
+        for spec in specs:
+            _nameserver_address(spec)
+        return specs
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_and_port(cls, value: str) -> str:
+        _, colon, port = value.rpartition(":")
+        if not colon or not _is_port(port, allow_zero=True):
+            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8080)")
+        return value
+
+    @field_validator("escalation_steps")
+    @classmethod
+    def _steps_are_known(cls, steps: list[str]) -> list[str]:
+        unknown = [step for step in steps if step not in set(Step)]
+        if unknown:
+            known = ", ".join(Step)
+            raise ValueError(f"unknown step {', '.join(map(repr, unknown))}; known: {known}")
+        return steps
+
     @property
     def listen_host(self) -> str:
         return self.listen.rsplit(":", 1)[0]
@@ -194,3 +227,23 @@ class Settings(BaseSettings):
     @property
     def listen_port(self) -> int:
         return int(self.listen.rsplit(":", 1)[1])
+
+
+def _is_port(text: str, *, allow_zero: bool = False) -> bool:
+    return text.isascii() and text.isdigit() and (0 if allow_zero else 1) <= int(text) <= 65535
+
+
+def _nameserver_address(spec: str) -> None:
+    """Accept `addr`, `addr:port`, `[v6addr]:port` or a bare IPv6 address; else ValueError."""
+    host, port = spec, "53"
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        port = rest.removeprefix(":") if rest else "53"
+    elif spec.count(":") == 1:
+        host, port = spec.split(":")
+    if not _is_port(port):
+        raise ValueError(f"{spec!r}: the port must be a number from 1 to 65535")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{spec!r}: a nameserver must be an IP address[:port]") from None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
 import click
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from service.errors import TakedownError
 from service.logging_setup import configure_logging
@@ -29,10 +31,25 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = [
-            f"  TAKEDOWN_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        ]
+        lines = [f"  {_variable(e['loc'])}: {_plain(e['msg'])}" for e in exc.errors()]
         raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from exc
+    except SettingsError as exc:  # a list or dict variable that is not valid JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = _variable((field[1],)) if field else "a TAKEDOWN_* variable"
+        why = exc.__cause__ or exc
+        raise click.ClickException(
+            f"invalid settings:\n  {name}: cannot be parsed, expected JSON ({why})"
+        ) from exc
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """`TAKEDOWN_WATCH_AFTER_REMOVAL[1]` for the second item of a list setting."""
+    name, *inside = loc
+    return f"TAKEDOWN_{str(name).upper()}" + "".join(f"[{part}]" for part in inside)
+
+
+def _plain(message: str) -> str:
+    return message.removeprefix("Value error, ")
 
 
 def get_settings(ctx: click.Context) -> Settings:
@@ -49,7 +66,10 @@ AsyncCommand = Callable[..., Awaitable[Any]]
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="json: one object per line with case_id, for log collectors.",
 )
 @click.pass_context

@@ -170,3 +170,38 @@ async def test_a_database_url_that_cannot_work_is_a_clear_message(
     assert result.code == 1
     assert shown in result.err and sentence in result.err
     assert "s3cret" not in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TAKEDOWN_LISTEN", "8080", "TAKEDOWN_LISTEN: '8080' is not host:port"),
+        (
+            "TAKEDOWN_ESCALATION_STEPS",
+            '["police"]',
+            "TAKEDOWN_ESCALATION_STEPS: unknown step 'police'; known: upstream, cdn",
+        ),
+        ("TAKEDOWN_ESCALATION_STEPS", "police", "TAKEDOWN_ESCALATION_STEPS: cannot be parsed"),
+        (
+            "TAKEDOWN_DNS_NAMESERVERS",
+            "127.0.0.1:5x",
+            "TAKEDOWN_DNS_NAMESERVERS: '127.0.0.1:5x': the port must be a number",
+        ),
+        (
+            "TAKEDOWN_DNS_NAMESERVERS",
+            "ns1.example",
+            "TAKEDOWN_DNS_NAMESERVERS: 'ns1.example': a nameserver must be an IP address",
+        ),
+    ],
+)
+async def test_a_setting_that_cannot_work_is_refused_at_start_naming_its_variable(
+    variable: str, value: str, message: str
+) -> None:
+    result = await takedown(
+        "migrate",
+        db_url="postgresql://nobody@127.0.0.1:1/none",  # never reached: settings come first
+        env={variable: value, "TAKEDOWN_DB_CONNECT_TIMEOUT": "1"},
+    )
+    assert result.code == 1
+    assert "invalid settings" in result.err and message in result.err
+    assert "Traceback" not in result.err
