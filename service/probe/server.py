@@ -51,13 +51,21 @@ async def health(_request: web.Request) -> web.Response:
 
 async def probe(request: web.Request) -> web.Response:
     if not _authorised(request):
-        return web.json_response({"error": "unauthorised"}, status=401)
+        return _problem(401, "Unauthorised", "Send 'Authorization: Bearer <probe token>'.")
     try:
         url, expected, algorithms = _parse(await request.json())
-    except (ValueError, TypeError, KeyError) as exc:
-        return web.json_response({"error": f"invalid request: {exc}"}, status=400)
+    except RecursionError:  # JSON nested deeper than the parser's stack
+        return _problem(400, "Invalid request", "The JSON is nested too deeply.")
+    except ValueError as exc:  # json.JSONDecodeError included
+        return _problem(400, "Invalid request", str(exc))
     report = await request.app[PROBE_KEY].check(url, expected, algorithms)
     return web.json_response(report.to_json())
+
+
+def _problem(status: int, title: str, detail: str) -> web.Response:
+    """RFC 9457 problem JSON, like the tracker's API (whose helpers live a layer above)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.json_response(body, status=status, content_type="application/problem+json")
 
 
 def _authorised(request: web.Request) -> bool:
@@ -67,14 +75,33 @@ def _authorised(request: web.Request) -> bool:
 
 
 def _parse(body: Any) -> tuple[str, dict[str, str], list[str]]:
-    url = body["url"]
+    """The checked request; ValueError (said for the client) for anything else."""
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    url = body.get("url")
     if not isinstance(url, str) or not re.match(r"^https?://", url) or len(url) > 8192:
         raise ValueError("url must be an http(s) URL")
-    expected = {k: v.lower() for k, v in dict(body.get("expected") or {}).items() if v}
-    for name, value in expected.items():
-        if name not in _HEX or not re.fullmatch(rf"[0-9a-f]{{{_HEX[name]}}}", value):
-            raise ValueError(f"bad expected hash {name}")
-    algorithms = [a for a in body.get("algorithms") or [] if a in ALGORITHMS]
+    expected = _expected_hashes(body.get("expected") or {})
     if not expected:
         raise ValueError("at least one expected hash is needed")
-    return url, expected, algorithms
+    algorithms = body.get("algorithms") or []
+    if not isinstance(algorithms, list):
+        raise ValueError("algorithms must be a list of names")
+    return url, expected, [a for a in algorithms if isinstance(a, str) and a in ALGORITHMS]
+
+
+def _expected_hashes(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ValueError("expected must be an object of algorithm: hex digest")
+    expected: dict[str, str] = {}
+    for name, value in raw.items():
+        if value is None or value == "":
+            continue  # an algorithm the caller has no hash for
+        if name not in _HEX:
+            raise ValueError(f"bad expected hash {name}: known are {', '.join(_HEX)}")
+        if not isinstance(value, str):
+            raise ValueError(f"bad expected hash {name}: a hex string is needed")
+        if not re.fullmatch(rf"[0-9a-f]{{{_HEX[name]}}}", value.lower()):
+            raise ValueError(f"bad expected hash {name}: {_HEX[name]} hex digits are needed")
+        expected[name] = value.lower()
+    return expected

@@ -65,6 +65,39 @@ async def test_bad_request_is_refused(probe_base: str) -> None:
         assert resp.status == 400
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"url": "http://x.example/a.jpg", "expected": {"sha256": 12345}}, "hex string"),
+        ({"url": "http://x.example/a.jpg", "expected": {"sha1": "ab"}}, "40 hex digits"),
+        ({"url": "http://x.example/a.jpg", "expected": {"crc": "ab"}}, "known are sha256"),
+        ({"url": "http://x.example/a.jpg", "expected": ["sha256"]}, "expected must be"),
+        (["http://x.example/a.jpg"], "must be a JSON object"),
+        ({"url": 7, "expected": {"md5": "0" * 32}}, "url must be"),
+    ],
+)
+async def test_a_malformed_request_is_a_400_problem_saying_what_is_wrong(
+    probe_base: str, body: object, detail: str
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{probe_base}/probe", json=body, headers=headers) as resp,
+    ):
+        problem = await resp.json(content_type=None)
+        assert (resp.status, resp.content_type) == (400, "application/problem+json")
+    assert problem["status"] == 400 and detail in problem["detail"]
+
+
+async def test_json_nested_too_deeply_is_a_400_problem(probe_base: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{probe_base}/probe", data=b"[" * 30_000, headers=headers) as resp,
+    ):
+        assert (resp.status, resp.content_type) == (400, "application/problem+json")
+
+
 def test_server_needs_a_token() -> None:
     with pytest.raises(ConfigurationError):
         create_app(make_settings("postgresql://unused/db"))
