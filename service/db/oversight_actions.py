@@ -15,7 +15,7 @@ from service.db import cases, jobs, oversight_repo
 from service.db.queries import q
 from service.domain.escalation import Action, LadderPolicy, Step, apply_action
 from service.domain.sla import SlaPolicy
-from service.domain.states import RE_RESOLVABLE, CaseState
+from service.domain.states import OPEN_NOTICE_STATES, RE_RESOLVABLE, CaseState
 from service.settings import Settings
 
 SWEEP_REF = 0  # the escalate stage's one sweep job (ref_id 0, created by migration 0050)
@@ -105,15 +105,33 @@ async def lift_hold(conn: asyncpg.Connection, hold_id: int, *, actor: str) -> di
             return None
         released = 0
         for row in await oversight_repo.cases_to_release(conn, hold_id):
-            released += await _release(conn, row["id"], bool(row["routable"]), actor, hold_id)
+            released += await _release(
+                conn, row["id"], bool(row["routable"]), row["before_hold"], actor, hold_id
+            )
     return {**hold, "cases_released": released}
 
 
+def _after_hold(routable: bool, before_hold: str | None) -> tuple[CaseState, str | None]:
+    """Where a released case goes and which stage picks it up (None: its jobs carry on).
+
+    A case held after its notice went out resumes that notice state: the hoster was told,
+    its clock and re-checks continue, and a second first notice would only confuse the
+    desk. A case held before any notice goes to the outbox; one without a route is
+    resolved first."""
+    if before_hold is not None and CaseState(before_hold) in OPEN_NOTICE_STATES:
+        return CaseState(before_hold), None
+    return (CaseState.RESOLVED, "outbox") if routable else (CaseState.RECEIVED, "resolve")
+
+
 async def _release(
-    conn: asyncpg.Connection, case_id: int, routable: bool, actor: str, hold_id: int
+    conn: asyncpg.Connection,
+    case_id: int,
+    routable: bool,
+    before_hold: str | None,
+    actor: str,
+    hold_id: int,
 ) -> int:
-    # A routed case goes back to the outbox; one without a route is resolved first.
-    target, stage = (CaseState.RESOLVED, "outbox") if routable else (CaseState.RECEIVED, "resolve")
+    target, stage = _after_hold(routable, before_hold)
     moved = await cases.transition(
         conn,
         case_id,
@@ -125,7 +143,8 @@ async def _release(
     )
     if moved is None:
         return 0
-    await jobs.enqueue_for_case(conn, stage, case_id)
+    if stage is not None:
+        await jobs.enqueue_for_case(conn, stage, case_id)
     return 1
 
 

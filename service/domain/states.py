@@ -31,7 +31,9 @@ ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.RESOLVING: frozenset({S.RESOLVED, S.UNRESOLVED, S.RECEIVED, S.HELD}),
     S.RESOLVED: frozenset({S.NOTIFIED, S.HELD, S.UNRESOLVED, S.GONE_PENDING, S.RESOLVING}),
     S.UNRESOLVED: frozenset({S.RESOLVING, S.RESOLVED, S.HELD, S.GONE_PENDING}),
-    S.HELD: frozenset({S.RECEIVED, S.RESOLVED, S.GONE_PENDING, S.REMOVED}),
+    # → a notice state: a hold placed after the notice went out is lifted back to where the
+    # case stood (its hoster was told already; a second "first" notice would only confuse).
+    S.HELD: frozenset({S.RECEIVED, S.RESOLVED, S.GONE_PENDING, S.REMOVED, *OPEN_NOTICE_STATES}),
     # → RESOLVING from the notice states: an analyst re-resolves a case whose hoster answered
     # "not ours" (e.g. after adding a contact-book rule); the new route gets a new notice.
     S.NOTIFIED: frozenset({S.ACKNOWLEDGED, S.ESCALATED, S.GONE_PENDING, S.HELD, S.RESOLVING}),

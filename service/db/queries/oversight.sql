@@ -103,8 +103,12 @@ ORDER BY c.id, h.id
 LIMIT $2;
 
 -- name: oversight_cases_to_release
--- Held cases of hold $1 (just lifted) that no other active hold still covers.
-SELECT c.id, r.case_id IS NOT NULL AND r.no_contact_reason IS NULL AS routable
+-- Held cases of hold $1 (just lifted) that no other active hold still covers, with the state
+-- each was in when it was last put on hold (`before_hold`).
+SELECT c.id, r.case_id IS NOT NULL AND r.no_contact_reason IS NULL AS routable,
+       (SELECT e.from_state::text FROM case_events e
+        WHERE e.case_id = c.id AND e.kind = 'hold' AND e.to_state = 'held'
+        ORDER BY e.id DESC LIMIT 1) AS before_hold
 FROM holds h
 JOIN cases c ON h.case_id = c.id OR h.case_id IS NULL
 LEFT JOIN case_routes r ON r.case_id = c.id
