@@ -2,7 +2,9 @@
 
 Published figures shape it: one hoster holds about half of all detections (~48 %), the
 rest follow a Zipf tail; the same image is found at several hosters; some sites sit
-behind a CDN. Deterministic: the same arguments give the same world.
+behind a CDN; some hosters are resellers whose block was carved from another hoster's larger
+allocation (RDAP then links it to that parent, the upstream provider). Deterministic: the
+same arguments give the same world.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ SYLLABLES = [
 ]
 DELAYS = [600, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400]
 KINDS = [k for k in BehaviourKind if k is not BehaviourKind.FORWARD]
+RESELLER_SHARE = 0.25
+PARENT_PREFIX = 20  # a provider's allocation around a reseller's /22
 
 
 @dataclass
@@ -159,6 +163,8 @@ def generate_world(
     registrars = _registrars()
     for i in range(hosters):
         _add_hoster(b, i, is_cdn=i >= hosters - cdns, registrars=registrars)
+    # Its own random stream: worlds of earlier versions stay the same but for the parents.
+    _carve_resellers(b.hosters, random.Random(f"resellers-{seed}"))
     origins = [h for h in b.hosters if not h["cdn"]]
     fronts = [h for h in b.hosters if h["cdn"]]
     for index, hoster in enumerate(_spread(b.rng, origins, urls, top_share)):
@@ -216,6 +222,33 @@ def _add_hoster(b: _Builder, i: int, is_cdn: bool, registrars: list[dict[str, An
             "_host": host,
         }
     )
+
+
+def _carve_resellers(hosters: list[dict[str, Any]], rng: random.Random) -> None:
+    """Make some hosters resellers: their first IPv4 block lies inside a larger allocation
+    of a provider of the same registry (the provider's addresses stay in its own block)."""
+    origins = [h for h in hosters if not h["cdn"]]
+    taken = [ipaddress.ip_network(n) for h in hosters for n in h["networks"]]
+    resellers: set[str] = set()
+    for child in origins[1:]:
+        if rng.random() >= RESELLER_SHARE:
+            continue
+        block = ipaddress.ip_network(child["networks"][0])
+        wider = block.supernet(new_prefix=PARENT_PREFIX) if block.version == 4 else None
+        if wider is None or not wider.network_address.is_global:
+            continue
+        if any(wider.overlaps(n) for n in taken if n.version == 4 and n != block):
+            continue
+        providers = [
+            h
+            for h in origins
+            if h is not child and h["registry"] == child["registry"] and h["name"] not in resellers
+        ]
+        if not providers:
+            continue
+        rng.choice(providers)["networks"].append(str(wider))
+        taken.append(wider)
+        resellers.add(child["name"])
 
 
 def _behaviour(rng: random.Random, i: int, is_cdn: bool) -> dict[str, Any]:

@@ -111,8 +111,11 @@ class RdapServer:
         found = self.locate(kind, key, _base(request))
         if found is None:
             return _error(404, f"{kind} {key} not found")
-        self.counts[kind] += 1
-        self.counts[f"{registry}:{kind}"] += 1
+        # A network asked for by its prefix is a parent link being followed: counted apart
+        # from address lookups, whose count is one per network when caching works.
+        counted = "ip-prefix" if kind == "ip" and "/" in key else kind
+        self.counts[counted] += 1
+        self.counts[f"{registry}:{counted}"] += 1
         body = json.dumps(found[1], indent=1)
         return web.Response(text=body, content_type=RDAP_JSON)
 
@@ -133,13 +136,16 @@ class RdapServer:
 
     def _ip(self, key: str, base: str) -> Found | None:
         try:
-            ip = ipaddress.ip_network(key, strict=False).network_address
+            query = ipaddress.ip_network(key, strict=False)
         except ValueError:
             return None
-        in_world = self.world.network_for(ip)
+        ip = query.network_address
+        # A prefix (a parent link) asks for the network holding all of it; an address, its own.
+        world = self.world
+        in_world = world.network_covering(query) if "/" in key else world.network_for(ip)
         if in_world is not None:
             hoster, net = in_world
-            return hoster.registry, network_doc(hoster, net, base)
+            return hoster.registry, network_doc(hoster, net, base, self.world.parent_of(net))
         return self._recorded(self.corpus.network(ip), base)
 
     def _autnum(self, key: str, base: str) -> Found | None:

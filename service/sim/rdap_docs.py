@@ -82,16 +82,33 @@ def find_entity(h: Hoster, handle: str, base: str) -> Doc | None:
     return {"rdapConformance": CONFORMANCE, **doc}
 
 
-def network_doc(h: Hoster, net: IpNetwork, base: str) -> Doc:
+def network_handle(registry: str, net: IpNetwork) -> str:
     first, last = net[0], net[-1]
-    version = f"v{net.version}"
     dashed = str(first).replace("::", ":").replace(".", "-").replace(":", "-").upper().strip("-")
-    style_handle = {
+    return {
         "arin": f"NET{'6' if net.version == 6 else ''}-{dashed}-1",
         "lacnic": str(net),
-    }.get(h.registry, f"{first} - {last}")
+    }.get(registry, f"{first} - {last}")
+
+
+def network_doc(
+    h: Hoster, net: IpNetwork, base: str, parent: tuple[Hoster, IpNetwork] | None = None
+) -> Doc:
+    """A network object; with `parent`, its `parentHandle` and `links` rel="up" to the
+    allocation it was carved from, as RIRs publish them (RFC 9083 §5.4)."""
+    first, last = net[0], net[-1]
+    version = f"v{net.version}"
+    style_handle = network_handle(h.registry, net)
     prefix_key = "v4prefix" if net.version == 4 else "v6prefix"
-    return {
+    own = _self(base, h.registry, "ip", str(net))
+    links = [own]
+    extra: Doc = {}
+    if parent is not None:
+        holder, block = parent
+        up = f"{base}/{holder.registry}/ip/{block}"
+        links.append({"value": own["href"], "rel": "up", "href": up, "type": own["type"]})
+        extra["parentHandle"] = network_handle(holder.registry, block)
+    return extra | {
         "rdapConformance": CONFORMANCE,
         "objectClassName": "ip network",
         "handle": style_handle,
@@ -105,7 +122,7 @@ def network_doc(h: Hoster, net: IpNetwork, base: str) -> Doc:
         "cidr0_cidrs": [{prefix_key: str(first), "length": net.prefixlen}],
         "entities": hoster_entities(h, base),
         "events": EVENTS,
-        "links": [_self(base, h.registry, "ip", str(net))],
+        "links": links,
         "port43": f"whois.{h.registry}.net",
     }
 

@@ -245,7 +245,31 @@ class World(_Model):
                     best = (h, net)
         return best
 
+    def network_covering(self, query: IpNetwork) -> tuple[Hoster, IpNetwork] | None:
+        """The most specific network holding all of `query` (an RDAP `/ip/{prefix}` query)."""
+        best: tuple[Hoster, IpNetwork] | None = None
+        for h in self.hosters:
+            for net in h.networks:
+                inside = net.version == query.version and query.subnet_of(net)  # type: ignore[arg-type]
+                if inside and (best is None or net.prefixlen > best[1].prefixlen):
+                    best = (h, net)
+        return best
+
+    def parent_of(self, net: IpNetwork) -> tuple[Hoster, IpNetwork] | None:
+        """The allocation `net` was carved from: the most specific other network holding it
+        (a reseller's block inside its provider's)."""
+        best: tuple[Hoster, IpNetwork] | None = None
+        for h in self.hosters:
+            for other in h.networks:
+                holds = other.version == net.version and other.prefixlen < net.prefixlen
+                holds = holds and net.subnet_of(other)  # type: ignore[arg-type]
+                if holds and (best is None or other.prefixlen > best[1].prefixlen):
+                    best = (h, other)
+        return best
+
     def hoster_by_asn(self, asn: int) -> Hoster | None:
+        """The holder of an AS: the first hoster listed with it (hosters listed later with the
+        same ASN are customers whose blocks it announces)."""
         return next((h for h in self.hosters if h.asn == asn), None)
 
     def domain_of(self, name: str) -> Domain | None:
