@@ -28,6 +28,7 @@ from service.domain.notices import (
     split_copies,
 )
 from service.domain.states import CaseState
+from service.domain.upstream import UPSTREAM_ROLE
 from service.settings import Settings
 
 ACTOR = "worker:outbox"
@@ -128,7 +129,10 @@ class _Choice:
 
 
 def _contacts(case: dict[str, Any]) -> _Contacts:
-    ranked, copies = split_copies(parse_recipients(case["recipients"] or []))
+    # The upstream provider's desk is the escalation ladder's to write to, never a notice's
+    # recipient or fallback: the hosting network is told first.
+    usable = [r for r in parse_recipients(case["recipients"] or []) if r.role != UPSTREAM_ROLE]
+    ranked, copies = split_copies(usable)
     return _Contacts(ranked, registrar_recipient(case["registrar"]), copies)
 
 

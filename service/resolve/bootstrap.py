@@ -88,6 +88,15 @@ class Bootstrap:
             for tld in tlds
         }
 
+    @cached_property
+    def _asn(self) -> list[tuple[int, int, str]]:
+        rows = []
+        for ranges, urls in (s[:2] for s in _load("asn.json", self.data_dir)["services"]):
+            for text in ranges:
+                first, _, last = str(text).partition("-")
+                rows.append((int(first), int(last or first), _https_first(urls)))
+        return sorted(rows)
+
     def ip_base(self, ip: str) -> str | None:
         """The RDAP base URL (ending in /) of the registry holding `ip`."""
         address = ipaddress.ip_address(ip)
@@ -109,6 +118,15 @@ class Bootstrap:
             if base:
                 return base
         return None
+
+    def autnum_base(self, asn: int) -> str | None:
+        return next((url for first, last, url in self._asn if first <= asn <= last), None)
+
+    def autnum_url(self, asn: int) -> str | None:
+        if self.redirector:
+            return f"{self.redirector.rstrip('/')}/autnum/{asn}"
+        base = self.autnum_base(asn)
+        return f"{base}autnum/{asn}" if base else None
 
     def ip_url(self, ip: str) -> str | None:
         if self.redirector:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from ipwhois.exceptions import InvalidEntityObject, InvalidNetworkObject
 from ipwhois.rdap import _RDAPNetwork
@@ -27,6 +28,7 @@ from service.domain.rdap_contacts import (
     walk_entities,
 )
 from service.domain.routing import Network
+from service.domain.upstream import UpstreamContact
 from service.errors import TransientLookupError
 from service.resolve.rdap import RdapClient
 
@@ -36,13 +38,23 @@ MAX_ENTITY_FETCHES = 4
 
 @dataclass(frozen=True)
 class NetworkRecord:
-    """What the registry says about a network: its extent, names and ranked contacts."""
+    """What the registry says about a network: its extent, names and ranked contacts, the
+    link to its parent allocation, and (once looked up) its upstream provider's desk."""
 
     network: Network
     findings: ContactFindings
+    parent_link: str | None = None
+    upstream: UpstreamContact | None = None
+    upstream_known: bool = False  # False: not looked up yet (upstream None says nothing)
 
     def to_json(self) -> dict[str, Any]:
-        return {"network": asdict(self.network), "findings": asdict(self.findings)}
+        return {
+            "network": asdict(self.network),
+            "findings": asdict(self.findings),
+            "parent_link": self.parent_link,
+            "upstream": self.upstream.as_json() if self.upstream else None,
+            "upstream_known": self.upstream_known,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NetworkRecord:
@@ -51,7 +63,17 @@ class NetworkRecord:
         found = data["findings"]
         contacts = tuple(Contact(**c) for c in found["contacts"])
         findings = ContactFindings(contacts, found["no_abuse_role"], tuple(found["notes"]))
-        return cls(Network(**net), findings)
+        upstream = data.get("upstream")
+        return cls(
+            Network(**net),
+            findings,
+            data.get("parent_link"),
+            UpstreamContact.from_json(upstream) if upstream else None,
+            bool(data.get("upstream_known")),
+        )
+
+    def with_upstream(self, upstream: UpstreamContact | None) -> NetworkRecord:
+        return replace(self, upstream=upstream, upstream_known=True)
 
     def contains(self, ip: str) -> bool:
         address = ipaddress.ip_address(ip)
@@ -96,7 +118,29 @@ def parse_network(doc: dict[str, Any], ip: str, registry: str | None) -> Network
         registry=registry,
         org=_registrant_name(doc),
     )
-    return NetworkRecord(network, extract_contacts(doc))
+    return NetworkRecord(network, extract_contacts(doc), parent_link(doc))
+
+
+def parent_link(doc: dict[str, Any]) -> str | None:
+    """The network's `links` rel="up" (its parent allocation), on the server that answered.
+
+    A link elsewhere is not followed: the registry that holds the network holds its parent,
+    and a response must not send us to an arbitrary host.
+    """
+    links = [link for link in doc.get("links") or [] if isinstance(link, dict)]
+    own = next((str(link.get("href")) for link in links if link.get("rel") == "self"), None)
+    for link in links:
+        href = link.get("href")
+        if link.get("rel") != "up" or not isinstance(href, str) or not href.strip():
+            continue
+        url = urljoin(own or "", href.strip())
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            continue
+        if own is not None and urlsplit(own).netloc not in ("", parts.netloc):
+            continue
+        return url
+    return None
 
 
 def _ipwhois_fields(doc: dict[str, Any], ip: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def detail(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> di
         "addresses": list(facts.ips),
         "network": facts.network.as_json() if facts.network else None,
         "rdap_source": found.rdap_source,
+        "upstream": found.upstream.as_json() if found.upstream else None,
         "rdap_contacts": [vars(c) for c in findings.contacts] if findings else [],
         "no_abuse_role": findings.no_abuse_role if findings else None,
         "cymru": found.origin.as_json() if found.origin else None,

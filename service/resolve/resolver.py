@@ -1,8 +1,9 @@
 """From a URL to a routing decision with provenance: the resolver's orchestration.
 
 DNS (every address) → Team Cymru origin (ASN, BGP prefix) → RDAP network of the primary
-address (shared cache, coalesced per prefix, paced per registry) together with Abusix and
-the registrar → CDN detection → contact book and hotlines → `routing_policy.decide`.
+address (shared cache, coalesced per prefix, paced per registry) → its upstream provider
+(parent allocation or origin AS, for escalation) together with Abusix and the registrar →
+CDN detection → contact book and hotlines → `routing_policy.decide` → `add_upstream`.
 
 Transient failures never become conclusions: RDAP and DNS failures for the host propagate as
 TransientLookupError; a failed second source (Abusix, Cymru, registrar) is only a note,
@@ -28,6 +29,7 @@ from service.domain.contact_book import Subject
 from service.domain.registrar_info import Registrar
 from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
+from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
 from service.resolve.abusix import AbusixClient
 from service.resolve.bootstrap import bootstrap_for
@@ -42,6 +44,7 @@ from service.resolve.politeness import Coalescer, gate_for
 from service.resolve.rdap import RdapClient
 from service.resolve.registrar import RegistrarLookup
 from service.resolve.report import build_report
+from service.resolve.upstream import UpstreamLookup
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class Lookups:
     origin: Origin | None = None
     record: NetworkRecord | None = None
     rdap_source: str = "none"
+    upstream: UpstreamContact | None = None
     abusix: tuple[str, ...] = ()
     registrar: Registrar | None = None
     failures: list[str] = field(default_factory=list)
@@ -94,6 +98,18 @@ class Resolver:
             settings.rdap_timeout,
             settings.rdap_concurrency,
         )
+        # Upstream lookups share the session, bootstrap and registry pacing but count their
+        # queries apart: `self.rdap.queries` stays one per network.
+        upstream_rdap = RdapClient(
+            session,
+            self.rdap.bootstrap,
+            self.rdap.gate,
+            settings.rdap_timeout,
+            settings.rdap_concurrency,
+        )
+        self.upstreams = UpstreamLookup(
+            upstream_rdap, settings.rdap_cache_ttl, settings.rdap_negative_cache_ttl
+        )
         self.cymru = CymruClient(self.dns, settings)
         self.abusix = AbusixClient(self.dns, settings.abusix_zone)
         ttl, negative = settings.rdap_cache_ttl, settings.rdap_negative_cache_ttl
@@ -115,7 +131,7 @@ class Resolver:
         host = (urlsplit(url).hostname or "").lower()
         found, reason = await self._host_lookups(url, host)
         facts = await self._facts(found, reason)
-        decision = decide(facts)
+        decision = add_upstream(decide(facts), found.upstream)
         if found.failures and (not accept_partial or not decision.resolved):
             what = "no contact found" if not decision.resolved else "a second source is down"
             raise TransientLookupError(
@@ -154,6 +170,10 @@ class Resolver:
         ip = primary_address(found.addresses.addresses)
         found.origin = await self._second(found, "cymru", self.cymru.origin(ip))
         found.record, found.rdap_source = await self.network(ip, found.origin)
+        if found.record is not None:
+            found.upstream = await self._second(
+                found, "upstream", self._upstream(found.record, found.origin)
+            )
         found.abusix = await self._second(found, "abusix", self.abusix.contacts(ip)) or ()
         found.registrar = await self._second(
             found, "registrar", self.registrars.for_host(found.host)
@@ -229,6 +249,17 @@ class Resolver:
             await self.cache.put(record, asn)
         return record
 
+    async def _upstream(
+        self, record: NetworkRecord, origin: Origin | None
+    ) -> UpstreamContact | None:
+        """The network's upstream desk, looked up once and then kept on its cached record."""
+        if record.upstream_known:
+            return record.upstream
+        asn = _asn(origin)
+        upstream = await self.upstreams.find(record, asn)
+        await self.cache.put(record.with_upstream(upstream), asn)
+        return upstream
+
     async def _facts(self, found: Lookups, reason: str | None) -> RoutingFacts:
         record, origin = found.record, found.origin
         network = record.network if record else None
@@ -268,6 +299,7 @@ class Resolver:
         return {
             "dns_queries": sum(self.dns.queries.values()),
             "rdap_queries": dict(self.rdap.queries),
+            "rdap_upstream_queries": dict(self.upstreams.rdap.queries),
             "cache_hits": dict(self.cache.hits),
             "coalesced": self._coalescer.shared,
         }

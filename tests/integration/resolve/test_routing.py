@@ -44,7 +44,8 @@ async def test_reseller_inside_an_allocation_gets_its_own_desk(resolver: Resolve
     ranked = result.route["recipients"]
     assert ranked[0]["address"] == "abuse@shadowvps.ru" and ranked[0]["confidence"] == "high"
     assert any("abusix disagrees" in n for n in result.detail["notes"])
-    assert all(r["confidence"] == "low" for r in ranked[1:])
+    # Behind it only guesses; the provider's desk is kept for escalation (test_upstream.py).
+    assert all(r["confidence"] == "low" for r in ranked[1:] if r["role"] != "upstream")
 
 
 async def test_nxdomain_and_nodata_are_facts_not_failures(resolver: Resolver) -> None:
