@@ -120,8 +120,11 @@ class EscalateStage:
             target["role"],
             row["country"],
             target["language"],
+            cc=tuple(target["cc"] or ()),
         )
         detail = {"notice_id": notice_id, "recipient": target["recipient"]}
+        if target["cc"]:
+            detail["cc"] = list(target["cc"])
         await cases.add_event(conn, row["id"], actor=ACTOR, kind="reminder", detail=detail)
 
     async def climb(
@@ -175,6 +178,7 @@ class EscalateStage:
         role: str,
         country: str | None,
         language: str | None,
+        cc: tuple[str, ...] = (),
     ) -> int:
         notice_id, created_at = await notify_repo.open_batch(
             conn,
@@ -184,6 +188,7 @@ class EscalateStage:
             language=choose_language(language, country),
             country=country,
             mail_from=self.settings.mail_from,
+            cc=cc,
         )
         await notify_repo.add_item(conn, notice_id, case_id)
         due = created_at + self.settings.notice_gather_window

@@ -41,8 +41,9 @@ SELECT DISTINCT n.recipient FROM notice_items i JOIN notices n ON n.id = i.notic
 WHERE i.case_id = $1 AND n.state <> 'failed';
 
 -- name: oversight_reminder_target
--- Who is reminded about case $1: the recipient of its latest sent first notice.
-SELECT n.recipient, n.role, n.language, n.country
+-- Who is reminded about case $1: the recipient of its latest sent first notice, with the
+-- copies that notice went to (a reminder reaches everyone the notice did).
+SELECT n.recipient, n.role, n.language, n.country, n.cc
 FROM notice_items i JOIN notices n ON n.id = i.notice_id
 WHERE i.case_id = $1 AND n.kind = 'notice' AND n.state = 'sent'
 ORDER BY n.sent_at DESC, n.id DESC

@@ -12,6 +12,7 @@ from service.domain.rdap_contacts import extract_contacts
 from service.domain.routing import BookRule, Hotline, RoutingFacts
 from service.domain.routing_policy import decide
 from service.notify.bounces import apply_bounce, parse_bounce
+from service.workers.escalate_stage import EscalateStage
 from tests.integration.notify.conftest import LINK, Smtp, add_case, deliver, notice_settings
 from tests.integration.notify.test_delivery import parts
 
@@ -185,3 +186,21 @@ def _dsn(message_id: str, recipient: str) -> bytes:
         f"Message-ID: {message_id}\r\n\r\n"
         "--B--\r\n"
     ).encode()
+
+
+async def test_a_reminder_reaches_everyone_the_notice_did(
+    pool: asyncpg.Pool, db_url: str, smtp: Smtp
+) -> None:
+    settings = notice_settings(db_url, smtp.port)
+    async with pool.acquire() as conn:
+        case_id = await add_case(
+            conn, "https://img.bergcloud.de/late.jpg", route(cc=(LEGAL,)), country="DE"
+        )
+    await deliver(pool, settings)
+    async with pool.acquire() as conn:
+        await EscalateStage(pool, settings).remind(conn, {"id": case_id, "country": "DE"})
+    await deliver(pool, settings)
+
+    notice, reminder = smtp.sink.messages
+    assert reminder.rcpt_tos == notice.rcpt_tos == [HOSTER, LEGAL, HOTLINE]
+    assert "Cc" in reminder.message
