@@ -107,13 +107,17 @@ ORDER BY a.answered_at
 LIMIT $1;
 
 -- name: notify_contact_health
--- Per address: delivered, bounced, acknowledged, failing, and the median notice→gone time.
+-- Per address: delivered, bounced, acknowledged, failing, and the median notice→gone time
+-- over the cases it was sent (each case once: reminders must not weigh a slow case more).
 SELECT h.address, h.delivered, h.bounced, h.acknowledged, h.failing, h.last_error,
        (SELECT percentile_cont(0.5) WITHIN GROUP (
                    ORDER BY extract(epoch FROM c.first_gone_at - c.first_notice_at))
-        FROM notices n JOIN notice_items i ON i.notice_id = n.id JOIN cases c ON c.id = i.case_id
-        WHERE n.recipient = h.address AND n.state = 'sent' AND c.first_gone_at IS NOT NULL
-          AND c.first_notice_at IS NOT NULL) AS median_removal_seconds
+        FROM cases c
+        WHERE c.first_gone_at IS NOT NULL AND c.first_notice_at IS NOT NULL
+          AND c.id IN (SELECT i.case_id FROM notices n
+                       JOIN notice_items i ON i.notice_id = n.id
+                       WHERE n.recipient = h.address AND n.state = 'sent')
+       ) AS median_removal_seconds
 FROM contact_health h
 ORDER BY h.address
 LIMIT $1;
