@@ -206,9 +206,7 @@ class Settings(BaseSettings):
     @field_validator("listen")
     @classmethod
     def _listen_is_host_and_port(cls, value: str) -> str:
-        _, colon, port = value.rpartition(":")
-        if not colon or not _is_port(port, allow_zero=True):
-            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8080)")
+        listen_address(value)
         return value
 
     @field_validator("escalation_steps")
@@ -222,11 +220,19 @@ class Settings(BaseSettings):
 
     @property
     def listen_host(self) -> str:
-        return self.listen.rsplit(":", 1)[0]
+        return listen_address(self.listen)[0]
 
     @property
     def listen_port(self) -> int:
-        return int(self.listen.rsplit(":", 1)[1])
+        return listen_address(self.listen)[1]
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """host:port (IPv6 in brackets: [::1]:8080) as (host, port); ValueError if it is not."""
+    host, colon, port = value.rpartition(":")
+    if not colon or not _is_port(port, allow_zero=True):
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8080)")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def _is_port(text: str, *, allow_zero: bool = False) -> bool:

@@ -16,6 +16,7 @@ from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.domain.stats import Summary, summaries_of
 from service.probe.server import create_app
+from service.settings import listen_address
 
 
 @main.command("probe-server")
@@ -28,12 +29,12 @@ def probe_server(ctx: click.Context, listen: str | None) -> None:
     TAKEDOWN_PROBE_URL at it. The tracker then only ever receives hashes and verdicts.
     """
     settings = get_settings(ctx)
-    host, _, port = (listen or settings.listen).rpartition(":")
     try:
+        host, port = listen_address(listen or settings.listen)
         app = create_app(settings)
     except Exception as exc:
         raise click.ClickException(str(exc)) from exc
-    web.run_app(app, host=host or "127.0.0.1", port=int(port), access_log=None, print=None)
+    web.run_app(app, host=host or "127.0.0.1", port=port, access_log=None, print=None)
 
 
 @main.command("stats")

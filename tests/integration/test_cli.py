@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from service.db.tokens import authenticate
+from service.settings import listen_address
 from tests.integration.cli_runner import takedown
 
 
@@ -205,3 +206,14 @@ async def test_a_setting_that_cannot_work_is_refused_at_start_naming_its_variabl
     assert result.code == 1
     assert "invalid settings" in result.err and message in result.err
     assert "Traceback" not in result.err
+
+
+async def test_probe_server_with_a_listen_address_that_cannot_work_says_so() -> None:
+    result = await takedown("probe-server", "--listen", "abc", db_url="postgresql://unused/x")
+    assert result.code != 0
+    assert "'abc' is not host:port" in result.err and "Traceback" not in result.err
+
+
+def test_listen_addresses_in_brackets_bind_the_bare_ipv6_address() -> None:
+    assert listen_address("[::1]:8080") == ("::1", 8080)
+    assert listen_address("0.0.0.0:0") == ("0.0.0.0", 0)
