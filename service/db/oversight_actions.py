@@ -13,6 +13,7 @@ import asyncpg
 
 from service.db import cases, jobs, oversight_repo
 from service.db.queries import q
+from service.domain.contact_book import CONTACT_BOOK_REFRESH
 from service.domain.escalation import Action, LadderPolicy, Step, apply_action
 from service.domain.sla import SlaPolicy
 from service.domain.states import OPEN_NOTICE_STATES, RE_RESOLVABLE, CaseState
@@ -200,7 +201,9 @@ async def re_resolve(
         await cases.transition(
             conn, case_id, CaseState.RESOLVING, actor=actor, kind="re_resolve", detail=detail
         )
-        await jobs.enqueue_for_case(conn, "resolve", case_id)
+        # After the resolvers' contact-book snapshots have caught up with a rule just added.
+        due = await conn.fetchval("SELECT now() + $1::interval", CONTACT_BOOK_REFRESH)
+        await jobs.enqueue_for_case(conn, "resolve", case_id, run_at=due)
     return {"action": "re_resolve", "from_state": state.value, **detail}
 
 

@@ -11,9 +11,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from service.domain.routing import BookRule
+
+# How stale a resolver's snapshot of the contact book may be (service/resolve/contactbook.py);
+# work that must see a rule just added waits this long.
+CONTACT_BOOK_REFRESH = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)

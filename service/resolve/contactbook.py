@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 
 from service.db import resolve_repo
-from service.domain.contact_book import Subject, matching_rules
+from service.domain.contact_book import CONTACT_BOOK_REFRESH, Subject, matching_rules
 from service.domain.routing import BookRule, Hotline
 
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = CONTACT_BOOK_REFRESH.total_seconds()
 
 
 def to_hotline(row: dict[str, Any]) -> Hotline:

@@ -62,21 +62,22 @@ async def test_re_resolve_applies_a_new_contact_rule_to_a_not_ours_case(
 ) -> None:
     settings = peers.settings(db_url, retry_base=timedelta(milliseconds=100))
     case_id = await _new_case(pool, URL, "img.pixelbarn.com")
+    # One worker throughout: its contact-book snapshot predates the rule, so the re-resolve
+    # must wait until the snapshot has caught up (CONTACT_BOOK_REFRESH).
     async with resolve_stage(pool, settings):
         assert await _state_becomes(pool, case_id, {"resolved", "unresolved"}) == "resolved"
-    await _hoster_says_not_ours(pool, case_id)
-    async with pool.acquire() as conn:
-        await resolve_repo.add_rule(conn, domain="img.pixelbarn.com", address=RESELLER)
-    async with running_api(settings, pool) as api:
-        resp = await api.client.post(
-            f"/api/v1/oversight/cases/{case_id}/actions",
-            headers=api.auth("hotline"),
-            json={"action": "re_resolve", "note": "rule for the reseller added"},
-        )
-        assert resp.status == 200, await resp.text()
-        result = (await resp.json())["result"]
-    assert (result["from_state"], result["answers_reviewed"]) == ("notified", 1)
-    async with resolve_stage(pool, settings):
+        await _hoster_says_not_ours(pool, case_id)
+        async with pool.acquire() as conn:
+            await resolve_repo.add_rule(conn, domain="img.pixelbarn.com", address=RESELLER)
+        async with running_api(settings, pool) as api:
+            resp = await api.client.post(
+                f"/api/v1/oversight/cases/{case_id}/actions",
+                headers=api.auth("hotline"),
+                json={"action": "re_resolve", "note": "rule for the reseller added"},
+            )
+            assert resp.status == 200, await resp.text()
+            result = (await resp.json())["result"]
+        assert (result["from_state"], result["answers_reviewed"]) == ("notified", 1)
         assert await _state_becomes(pool, case_id, {"resolved", "unresolved"}) == "resolved"
     async with pool.acquire() as conn:
         recipients = await conn.fetchval(
