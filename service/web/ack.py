@@ -11,12 +11,13 @@ import time
 import weakref
 from collections import deque
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
 from aiohttp import web
 from multidict import MultiDictProxy
+from pydantic import BaseModel, Field
 
 from service.db import notify_repo
 from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_reference
@@ -24,12 +25,69 @@ from service.notify import ack
 from service.notify.compose import TEMPLATES, environment
 from service.notify.items import HASH_NAMES
 from service.web.keys import POOL, SETTINGS
+from service.web.openapi import HTML, PROBLEM_JSON, Body, Operation, operation
 
 routes = web.RouteTableDef()
 
 PER_TOKEN_PER_MINUTE = 30
 PER_CLIENT_PER_MINUTE = 120
 MAX_NOTE = 4000
+
+
+class AckForm(BaseModel):
+    """The acknowledgment form (application/x-www-form-urlencoded)."""
+
+    csrf_token: str = Field(description="the hidden field of the page the token opened")
+    answer: Literal["received", "removed", "not_ours", "dispute"]
+    scope: list[str] = Field(description="'all', or the case ids of the notice's items")
+    note: str = Field(default="", max_length=MAX_NOTE)
+
+
+_TOKEN_PARAMETER = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "description": "the acknowledgment token from the notice (43 URL-safe characters)",
+    "schema": {"type": "string"},
+}
+# Pages answer in HTML in the notice's language; only the shared rate limiter, the body size
+# limit and a database outage answer in problem JSON.
+_PAGE_ERRORS: dict[int, type[BaseModel] | Body | None] = {
+    404: Body(HTML, "unknown, forged or malformed token"),
+    410: Body(HTML, "the token has expired"),
+    429: Body(HTML | PROBLEM_JSON, "too many requests for this token or client"),
+    503: Body(PROBLEM_JSON, "the database is not reachable"),
+}
+operation(
+    Operation(
+        "get",
+        "/ack/{token}",
+        "The acknowledgment page of one notice: its items and the answer form (HTML)",
+        roles=(),
+        responses={200: Body(HTML, "the form"), **_PAGE_ERRORS},
+        parameters=(_TOKEN_PARAMETER,),
+        problems=(),
+    )
+)
+operation(
+    Operation(
+        "post",
+        "/ack/{token}",
+        "Answer a notice for some or all of its items (HTML page in return)",
+        roles=(),
+        request=AckForm,
+        request_content_type="application/x-www-form-urlencoded",
+        responses={
+            200: Body(HTML, "answer recorded (or nothing changed)"),
+            400: Body(HTML, "no known answer or no item chosen: the form again"),
+            403: Body(HTML, "CSRF token or Origin refused"),
+            413: Body(PROBLEM_JSON | {"text/plain": {"schema": {"type": "string"}}}),
+            **_PAGE_ERRORS,
+        },
+        parameters=(_TOKEN_PARAMETER,),
+        problems=(),
+    )
+)
 
 
 class RateLimiter:

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from service.db.migrate import pending_migrations
 from service.web.keys import POOL
-from service.web.openapi import build_document
+from service.web.openapi import Operation, build_document, operation
 
 routes = web.RouteTableDef()
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable", "migrations pending"]
+    reason: str | None = Field(default=None, description="why the database is unavailable")
+    pending: list[str] | None = Field(default=None, description="migrations not yet applied")
+
+
+# Probes answer in their own JSON (a load balancer reads the status), never problem JSON.
+operation(
+    Operation(
+        "get",
+        "/healthz",
+        "Liveness: the process answers",
+        roles=(),
+        responses={200: HealthOut},
+        problems=(),
+    )
+)
+operation(
+    Operation(
+        "get",
+        "/readyz",
+        "Readiness: the database answers and its schema is current",
+        roles=(),
+        responses={200: ReadyOut, 503: ReadyOut},
+        problems=(),
+    )
+)
 
 
 @routes.get("/healthz")

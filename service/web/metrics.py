@@ -19,9 +19,31 @@ from service import observability
 from service.db.queries import q
 from service.domain.states import CaseState
 from service.web.keys import POOL, SETTINGS
+from service.web.openapi import Body, Operation, operation
 from service.web.problems import HttpProblem, unauthorized
 
 routes = web.RouteTableDef()
+
+operation(
+    Operation(
+        "get",
+        "/metrics",
+        "Prometheus metrics: process counters and database gauges",
+        roles=(),
+        responses={
+            200: Body(
+                {"text/plain": {"schema": {"type": "string"}}},
+                "Prometheus text exposition format 0.0.4",
+            ),
+        },
+        problems=(401, 403, 503),
+        description=(
+            "With TAKEDOWN_METRICS_TOKEN set, send it as a bearer token (401 otherwise); "
+            "without it only loopback clients are answered (403 otherwise)."
+        ),
+        security=({"bearer": []}, {}),
+    )
+)
 
 
 class _Snapshot(Collector):

@@ -101,3 +101,14 @@ def test_generated_requests_never_get_a_server_error(
     if known and response.status_code >= 500:
         pytest.xfail(known)
     assert response.status_code < 500, (case.method, case.path, response.text[:500])
+
+
+# The probes and the acknowledgment page are answered as documented (status, media type and,
+# for JSON, the schema), not only without a 5xx.
+PAGES_AND_PROBES = schema.include(path_regex=r"^/(healthz|readyz|metrics|ack/\{token\})$")
+
+
+@PAGES_AND_PROBES.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_probes_and_ack_page_answer_as_documented(case: schemathesis.Case, served: Served) -> None:
+    case.call_and_validate(base_url=served.base, timeout=30)
