@@ -98,13 +98,13 @@ async def secure_headers_middleware(request: web.Request, handler: Handler) -> w
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # redirects and HTML errors raised by page handlers
-        _secure(exc)
+        add_secure_headers(exc)
         raise
-    _secure(response)
+    add_secure_headers(response)
     return response
 
 
-def _secure(response: web.StreamResponse) -> None:
+def add_secure_headers(response: web.StreamResponse) -> None:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
