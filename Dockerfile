@@ -31,6 +31,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 USER takedown
 EXPOSE 8080
+# For the API (the default command). Worker and one-shot containers have no HTTP server and
+# must turn it off (docker-compose.yml does: healthcheck: disable: true).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=3).status != 200)"
 ENTRYPOINT ["takedown", "--log-format", "json"]
