@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import yaml
 
 from service.cli import main
 from service.settings import Settings
+from tests.cli_words import check_command_line
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,6 +42,59 @@ def test_every_takedown_variable_is_a_setting() -> None:
                 seen.add(key)
                 assert key.removeprefix("TAKEDOWN_") in fields, key
     assert {"TAKEDOWN_DATABASE_URL", "TAKEDOWN_SMTP_HOST", "TAKEDOWN_METRICS_TOKEN"} <= seen
+    # Also those in the image's ENV, interpolations and comments: a renamed setting is caught.
+    for name in ("Dockerfile", "docker-compose.yml"):
+        for variable in re.findall(r"TAKEDOWN_[A-Z0-9_]+", (ROOT / name).read_text()):
+            assert variable.removeprefix("TAKEDOWN_") in fields, (name, variable)
+
+
+def _dockerfile_instruction(keyword: str) -> list[str]:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    [line] = [line for line in dockerfile.splitlines() if line.startswith(f"{keyword} ")]
+    words: list[str] = json.loads(line.removeprefix(f"{keyword} "))
+    return words
+
+
+def test_every_takedown_command_line_exists_with_its_options() -> None:
+    entrypoint = _dockerfile_instruction("ENTRYPOINT")
+    assert entrypoint[0] == "takedown"
+    global_options = entrypoint[1:]
+    command_lines = [global_options + _dockerfile_instruction("CMD")]
+    for name, service in _compose()["services"].items():
+        if name not in ("postgres", "mailpit"):
+            command_lines.append(global_options + service["command"])
+    # `docker compose exec api takedown …` in the compose file's comments
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    for spelled in re.findall(r"compose exec \w+ takedown ([^\n]*)", compose_text):
+        command_lines.append(spelled.split())
+    assert len(command_lines) >= 5
+    for words in command_lines:
+        check_command_line(words)
+
+
+def test_only_the_api_is_health_checked_over_http() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "127.0.0.1:8080/healthz" in dockerfile.split("HEALTHCHECK", 1)[1].split("ENTRYPOINT")[0]
+    services = _compose()["services"]
+    assert "healthcheck" not in services["api"]  # inherits the image's /healthz probe
+    for name in ("worker", "migrate"):  # no HTTP server: a :8080 probe would always fail
+        assert services[name]["healthcheck"] == {"disable": True}, name
+    postgres = services["postgres"]
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert any(volume.endswith(":/var/lib/postgresql/data") for volume in postgres["volumes"])
+    assert "pgdata" in _compose()["volumes"]
+
+
+def test_templates_are_found_where_the_image_puts_them() -> None:
+    from service.notify.compose import TEMPLATES
+
+    # The image keeps the package at /app/service and the templates at /app/templates;
+    # the code looks for them next to the package, so they must travel together.
+    assert TEMPLATES == ROOT / "templates" and (TEMPLATES / "pages" / "ack.html.j2").is_file()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY service ./service" in dockerfile and "COPY templates ./templates" in dockerfile
+    assert "COPY --from=build /app /app" in dockerfile
+    assert "templates" not in (ROOT / ".dockerignore").read_text().split()
 
 
 def test_image_is_multi_stage_and_runs_unprivileged() -> None:
