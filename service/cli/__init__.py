@@ -15,5 +15,9 @@ from service.cli import oversight as _oversight  # noqa: F401
 from service.cli import probe as _probe  # noqa: F401
 from service.cli import resolve as _resolve  # noqa: F401
 from service.cli.base import main
+from service.sim.cli import sim
+
+# The simulated internet alone (`takedown sim serve`), for manual testing against a service.
+main.add_command(sim)
 
 __all__ = ["main"]
