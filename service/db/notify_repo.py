@@ -135,10 +135,25 @@ async def token_used(conn: asyncpg.Connection, digest: bytes) -> None:
 
 
 async def insert_answer(
-    conn: asyncpg.Connection, notice_id: int, case_id: int, answer: str, note: str
+    conn: asyncpg.Connection,
+    notice_id: int,
+    case_id: int,
+    answer: str,
+    note: str,
+    *,
+    responsible: str = "",
+    dispute_reason: str | None = None,
 ) -> bool:
     """True when this answer is new for the item (a repeated answer is recorded once)."""
-    new = await conn.fetchval(q("notify_insert_answer"), notice_id, case_id, answer, note)
+    new = await conn.fetchval(
+        q("notify_insert_answer"),
+        notice_id,
+        case_id,
+        answer,
+        note,
+        responsible,
+        dispute_reason,
+    )
     return new is not None
 
 

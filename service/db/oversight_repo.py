@@ -244,6 +244,11 @@ async def case_notices(conn: asyncpg.Connection, case_id: int) -> list[Row]:
     return [dict(r) for r in await conn.fetch(q("oversight_case_notices"), case_id)]
 
 
+async def case_answers(conn: asyncpg.Connection, case_id: int) -> list[Row]:
+    """The hosters' answers about the case (received, removed, not ours and by whom, disputes)."""
+    return [dict(r) for r in await conn.fetch(q("oversight_case_answers"), case_id)]
+
+
 async def case_handoffs(conn: asyncpg.Connection, case_id: int) -> list[Row]:
     return [dict(r) for r in await conn.fetch(q("oversight_case_handoffs"), case_id)]
 

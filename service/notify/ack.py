@@ -23,6 +23,7 @@ from service.domain.states import CaseState
 TOKEN_BYTES = 32  # 256 bits
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 ANSWERS = ("received", "removed", "not_ours", "dispute")
+DISPUTE_REASONS = ("lawful_content", "wrong_match")
 ACK_STATES = {CaseState.NOTIFIED, CaseState.ESCALATED, CaseState.REAPPEARED}
 
 
@@ -89,17 +90,52 @@ async def lookup(conn: asyncpg.Connection, token: str) -> AckToken | None:
     )
 
 
+@dataclass(frozen=True)
+class AnswerDetails:
+    """What the desk wrote besides its choice. `responsible` (who the content belongs to)
+    only means something for "not ours", `dispute_reason` only for a dispute; the other
+    answers drop them."""
+
+    note: str = ""
+    responsible: str = ""
+    dispute_reason: str | None = None
+
+    def for_answer(self, answer: str) -> AnswerDetails:
+        if self.dispute_reason is not None and self.dispute_reason not in DISPUTE_REASONS:
+            raise ValueError(f"unknown dispute reason {self.dispute_reason!r}")
+        return AnswerDetails(
+            self.note,
+            self.responsible if answer == "not_ours" else "",
+            self.dispute_reason if answer == "dispute" else None,
+        )
+
+
 async def record_answer(
-    conn: asyncpg.Connection, token: AckToken, case_ids: list[int], answer: str, note: str
+    conn: asyncpg.Connection,
+    token: AckToken,
+    case_ids: list[int],
+    answer: str,
+    details: AnswerDetails | str = "",
 ) -> int:
-    """Apply an answer to the notice's items `case_ids`; how many items it newly changed."""
+    """Apply an answer to the notice's items `case_ids`; how many items it newly changed.
+    `details` may be just the note."""
     if answer not in ANSWERS:
         raise ValueError(f"unknown answer {answer!r}")
+    given = details if isinstance(details, AnswerDetails) else AnswerDetails(note=details)
+    kept = given.for_answer(answer)
     changed = 0
     async with conn.transaction():
         for case_id in case_ids:
-            if await notify_repo.insert_answer(conn, token.notice_id, case_id, answer, note):
-                await _apply(conn, token, case_id, answer, note)
+            if await notify_repo.insert_answer(
+                conn,
+                token.notice_id,
+                case_id,
+                answer,
+                kept.note,
+                responsible=kept.responsible,
+                dispute_reason=kept.dispute_reason,
+            ):
+                await _apply(conn, token, case_id, answer, kept)
                 changed += 1
         await notify_repo.token_used(conn, token.digest)
         if changed and answer in ("received", "removed"):
@@ -108,11 +144,15 @@ async def record_answer(
 
 
 async def _apply(
-    conn: asyncpg.Connection, token: AckToken, case_id: int, answer: str, note: str
+    conn: asyncpg.Connection, token: AckToken, case_id: int, answer: str, details: AnswerDetails
 ) -> None:
     detail: dict[str, Any] = {"notice_id": token.notice_id, "answer": answer}
-    if note:
-        detail["note"] = note
+    if details.responsible:
+        detail["responsible"] = details.responsible
+    if details.dispute_reason:
+        detail["dispute_reason"] = details.dispute_reason
+    if details.note:
+        detail["note"] = details.note
     actor = f"hoster:{token.recipient}"
     await cases.add_event(conn, case_id, actor=actor, kind=f"ack_{answer}", detail=detail)
     if answer in ("received", "removed"):

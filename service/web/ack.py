@@ -32,6 +32,7 @@ routes = web.RouteTableDef()
 PER_TOKEN_PER_MINUTE = 30
 PER_CLIENT_PER_MINUTE = 120
 MAX_NOTE = 4000
+MAX_RESPONSIBLE = 500
 
 
 class AckForm(BaseModel):
@@ -41,6 +42,14 @@ class AckForm(BaseModel):
     answer: Literal["received", "removed", "not_ours", "dispute"]
     scope: list[str] = Field(description="'all', or the case ids of the notice's items")
     note: str = Field(default="", max_length=MAX_NOTE)
+    responsible: str = Field(
+        default="",
+        max_length=MAX_RESPONSIBLE,
+        description="with 'not_ours': who is responsible instead (company, abuse address)",
+    )
+    dispute_reason: Literal["lawful_content", "wrong_match"] | None = Field(
+        default=None, description="with 'dispute': lawful content, or the hash matched wrongly"
+    )
 
 
 _TOKEN_PARAMETER = {
@@ -133,6 +142,7 @@ def _page(request: web.Request, status: int, lang: str, **values: Any) -> web.Re
         "hotline_name": settings.hotline_name,
         "contact": settings.reply_to,
         "answers": ack.ANSWERS,
+        "dispute_reasons": ack.DISPUTE_REASONS,
         "csrf_token": "",
     }
     html = environment().get_template("pages/ack.html.j2").render(base | values)
@@ -211,12 +221,17 @@ async def answer(request: web.Request) -> web.Response:
     if not _same_site(request) or not found.csrf_ok(str(form.get("csrf_token", ""))):
         return _message(request, 403, found.language, "refused")
     choice = str(form.get("answer", ""))
+    reason = str(form.get("dispute_reason", "")) or None
     async with request.app[POOL].acquire() as conn:
         case_ids = _scope(form, await notify_repo.item_case_ids(conn, found.notice_id))
-        if choice not in ack.ANSWERS or not case_ids:
+        if choice not in ack.ANSWERS or not case_ids or reason not in (None, *ack.DISPUTE_REASONS):
             return await _form_page(request, found, 400, strings_for(found.language)["bad_answer"])
-        note = str(form.get("note", ""))[:MAX_NOTE]
-        changed = await ack.record_answer(conn, found, case_ids, choice, note)
+        details = ack.AnswerDetails(
+            note=_text(form, "note", MAX_NOTE),
+            responsible=_text(form, "responsible", MAX_RESPONSIBLE),
+            dispute_reason=reason,
+        )
+        changed = await ack.record_answer(conn, found, case_ids, choice, details)
     if not changed:
         return _message(request, 200, found.language, "unchanged")
     return _message(request, 200, found.language, "thanks", count=changed)
@@ -224,6 +239,11 @@ async def answer(request: web.Request) -> web.Response:
 
 def strings_for(lang: str) -> dict[str, str]:
     return strings().get(lang, strings()[DEFAULT_LANGUAGE])
+
+
+def _text(form: MultiDictProxy[Any], name: str, limit: int) -> str:
+    """A free-text field as stored: no NUL (PostgreSQL text refuses it), trimmed, bounded."""
+    return str(form.get(name, "")).replace("\x00", "").strip()[:limit]
 
 
 def _scope(form: MultiDictProxy[Any], notice_cases: list[int]) -> list[int]:

@@ -171,6 +171,7 @@ async def case_page(request: web.Request) -> web.Response:
         if overview is None:
             raise web.HTTPNotFound(text="no such case")
         timeline = await _timeline(conn, case_id)
+        answers = await oversight_repo.case_answers(conn, case_id)
     settings = request.app[SETTINGS]
     deadline = sla_policy(settings).deadline(
         overview["first_notice_at"], overview["country"], overview["hoster"]
@@ -188,10 +189,21 @@ async def case_page(request: web.Request) -> web.Response:
         steps=steps,
         next_step=overview["next_step"] or 0,
         columns=TIMELINE_COLUMNS,
+        answers=answers,
+        answer_columns=ANSWER_COLUMNS,
     )
 
 
 TIMELINE_COLUMNS = [("at", "When"), ("what", "What"), ("actor", "Who"), ("detail", "Detail")]
+ANSWER_COLUMNS = [
+    ("answered_at", "When"),
+    ("recipient", "From"),
+    ("answer", "Answer"),
+    ("responsible", "Responsible instead"),
+    ("dispute_reason", "Dispute"),
+    ("note", "Note"),
+    ("reviewed_at", "Reviewed"),
+]
 
 
 async def _timeline(conn: Any, case_id: int) -> list[dict[str, Any]]:

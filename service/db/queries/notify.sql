@@ -94,13 +94,15 @@ UPDATE ack_tokens SET used_at = coalesce(used_at, now()), answers = answers + 1 
 
 -- name: notify_insert_answer
 -- An answer to one item; the same answer twice is recorded once.
-INSERT INTO ack_answers (notice_id, case_id, answer, note) VALUES ($1, $2, $3, $4)
+INSERT INTO ack_answers (notice_id, case_id, answer, note, responsible, dispute_reason)
+VALUES ($1, $2, $3, $4, coalesce($5, ''), $6)
 ON CONFLICT (notice_id, case_id, answer) DO NOTHING
 RETURNING id;
 
 -- name: notify_answer_queue
 -- Answers the hotline must look at ("not ours", disputes), oldest first.
-SELECT a.id, a.notice_id, a.case_id, a.answer, a.note, a.answered_at, n.recipient, c.url
+SELECT a.id, a.notice_id, a.case_id, a.answer, a.note, a.responsible, a.dispute_reason,
+       a.answered_at, n.recipient, c.url
 FROM ack_answers a JOIN notices n ON n.id = a.notice_id JOIN cases c ON c.id = a.case_id
 WHERE a.reviewed_at IS NULL AND a.answer IN ('not_ours', 'dispute')
 ORDER BY a.answered_at

@@ -64,6 +64,13 @@ SELECT n.id, n.kind, n.role, n.recipient, n.state, n.created_at, n.sent_at, n.de
 FROM notice_items i JOIN notices n ON n.id = i.notice_id
 WHERE i.case_id = $1 ORDER BY n.id;
 
+-- name: oversight_case_answers
+-- What hosters answered about case $1 through the acknowledgment page, oldest first.
+SELECT a.answer, a.responsible, a.dispute_reason, a.note, a.answered_at, a.reviewed_at,
+       n.recipient
+FROM ack_answers a JOIN notices n ON n.id = a.notice_id
+WHERE a.case_id = $1 ORDER BY a.id;
+
 -- name: oversight_case_overview
 -- One case with its routing facts and ladder.
 SELECT c.*, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, r.recipients, r.cdn,
@@ -141,10 +148,15 @@ SELECT * FROM (
                         THEN coalesce(n.last_error, 'bounced') END
             FROM notice_items i JOIN notices n ON n.id = i.notice_id
             WHERE i.case_id = c.id ORDER BY n.id DESC LIMIT 1) AS bounce,
-           (SELECT coalesce(nullif(a.note, ''), 'not our network') FROM ack_answers a
+           -- who the hoster says is responsible comes first: the analyst routes to them
+           (SELECT coalesce(nullif(concat_ws(' — ', nullif(a.responsible, ''),
+                                             nullif(a.note, '')), ''), 'not our network')
+            FROM ack_answers a
             WHERE a.case_id = c.id AND a.answer = 'not_ours' AND a.reviewed_at IS NULL
             ORDER BY a.id DESC LIMIT 1) AS not_ours,
-           (SELECT coalesce(nullif(a.note, ''), 'disputed') FROM ack_answers a
+           (SELECT coalesce(nullif(concat_ws(': ', replace(a.dispute_reason, '_', ' '),
+                                             nullif(a.note, '')), ''), 'disputed')
+            FROM ack_answers a
             WHERE a.case_id = c.id AND a.answer = 'dispute' AND a.reviewed_at IS NULL
             ORDER BY a.id DESC LIMIT 1) AS dispute,
            -- the case's own holds and the few hoster/domain holds, each on its own index

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from service.db.tokens import create_token
 from tests.integration.notify.conftest import Hoster
+from tests.integration.oversight.pages import analyst, log_in
 
 
 async def snapshot(pool: asyncpg.Pool) -> tuple[list[asyncpg.Record], int]:
@@ -122,3 +124,67 @@ async def test_repeated_answer_is_recorded_once(pool: asyncpg.Pool, hoster: Host
 async def test_requests_per_token_are_rate_limited(hoster: Hoster) -> None:
     statuses = [(await hoster.client.get(hoster.path)).status for _ in range(40)]
     assert statuses[0] == 200 and statuses[-1] == 429
+
+
+async def test_not_ours_names_who_is_responsible_and_a_dispute_says_why(
+    pool: asyncpg.Pool, hoster: Hoster
+) -> None:
+    _status, html = await hoster.page()
+    assert 'name="responsible"' in html and 'value="wrong_match"' in html
+    assert "De inhoud is legaal" in html  # the choices speak the notice's language
+    first, second, third = hoster.case_ids
+    not_ours = await hoster.answer(
+        "not_ours", scope=str(first), responsible="Reseller BV, abuse@reseller.example"
+    )
+    dispute = await hoster.answer(
+        "dispute", scope=str(second), dispute_reason="wrong_match", note="a different photo"
+    )
+    # "who is responsible" belongs to "not ours" only; other answers do not keep it
+    received = await hoster.answer("received", scope=str(third), responsible="someone")
+    assert (not_ours, dispute, received) == (200, 200, 200)
+    async with pool.acquire() as conn:
+        answers = await conn.fetch(
+            "SELECT case_id, answer, responsible, dispute_reason, note FROM ack_answers ORDER BY id"
+        )
+        details = await conn.fetch(
+            "SELECT case_id, detail FROM case_events WHERE kind LIKE 'ack_%' ORDER BY id"
+        )
+    assert [tuple(r) for r in answers] == [
+        (first, "not_ours", "Reseller BV, abuse@reseller.example", None, ""),
+        (second, "dispute", "", "wrong_match", "a different photo"),
+        (third, "received", "", None, ""),
+    ]
+    events = {r["case_id"]: r["detail"] for r in details}
+    assert events[first]["responsible"] == "Reseller BV, abuse@reseller.example"
+    assert events[second]["dispute_reason"] == "wrong_match"
+    assert "responsible" not in events[third]
+
+
+async def test_unknown_dispute_reason_is_refused(pool: asyncpg.Pool, hoster: Hoster) -> None:
+    before = await snapshot(pool)
+    assert await hoster.answer("dispute", dispute_reason="because") == 400
+    assert await snapshot(pool) == before
+
+
+async def test_analysts_see_who_is_responsible_on_the_case_page_and_in_the_queue(
+    pool: asyncpg.Pool, hoster: Hoster
+) -> None:
+    first, second, _ = hoster.case_ids
+    await hoster.answer("not_ours", scope=str(first), responsible="Reseller BV")
+    await hoster.answer("dispute", scope=str(second), dispute_reason="lawful_content")
+    async with pool.acquire() as conn:
+        await analyst(conn, "alice")
+        hotline = (await create_token(conn, "analyst-api", "hotline"))[1]
+    await log_in(hoster.client, "alice")
+    page = await (await hoster.client.get(f"/oversight/cases/{first}")).text()
+    answers = page.split('id="answers"')[1].split("</table>")[0]
+    assert "not_ours" in answers and "Reseller BV" in answers
+    auth = {"Authorization": f"Bearer {hotline}"}
+    queues = {}
+    for name in ("not_ours", "disputes"):
+        response = await hoster.client.get(f"/api/v1/oversight/queues/{name}", headers=auth)
+        queues[name] = {item["id"]: item["why"] for item in (await response.json())["items"]}
+    assert queues == {"not_ours": {first: "Reseller BV"}, "disputes": {second: "lawful content"}}
+    case = await (await hoster.client.get(f"/api/v1/cases/{first}", headers=auth)).json()
+    (event,) = [e for e in case["events"] if e["kind"] == "ack_not_ours"]
+    assert event["detail"]["responsible"] == "Reseller BV"
