@@ -164,11 +164,17 @@ class Fetcher:
         for _hop in range(self.settings.probe_max_redirects + 1):
             if url.scheme not in ("http", "https") or not url.host:
                 raise BodyLimit(Failure.BAD_REDIRECT, "redirect to a non-web URL")
-            if self.proxy is not None:
-                await self._check_target(url)
-            headers = None if ua is None else {"User-Agent": ua}  # a cloaking-check profile
+            target = await self._check_target(url)
+            headers = {} if ua is None else {"User-Agent": ua}  # a cloaking-check profile
+            request_url, server_hostname = url, None
+            if target is not None and url.scheme == "https":
+                request_url, server_hostname = _pinned(url, target, headers)
             async with session.get(
-                url, allow_redirects=False, proxy=self.proxy, headers=headers
+                request_url,
+                allow_redirects=False,
+                proxy=self.proxy,
+                headers=headers or None,
+                server_hostname=server_hostname,
             ) as resp:
                 result.hops.append(Hop(str(url), resp.status))
                 location = resp.headers.get("Location")
@@ -181,15 +187,17 @@ class Fetcher:
                 return
         raise BodyLimit(Failure.TOO_MANY_REDIRECTS, "redirect limit reached")
 
-    async def _check_target(self, url: URL) -> None:
-        """With a proxy the connector never sees the target: resolve and check it here."""
+    async def _check_target(self, url: URL) -> str | None:
+        """With a proxy the connector never sees the target: resolve and check it here, and
+        return the checked address to connect to (None without a proxy or a guard)."""
         if self.proxy is None or self.guard.allow_private:
-            return
+            return None
         host = url.host or ""
         addresses = (
             [host.strip("[]")] if is_ip_literal(host) else await self.resolver.addresses(host)
         )
         self.guard.check(addresses, host)
+        return addresses[0]
 
     def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
         """Defence in depth: the socket's peer must be allowed (or be the proxy)."""
@@ -241,6 +249,17 @@ class _SessionLease:
     ) -> None:
         assert self._session is not None
         await self._fetcher._leave(self._session)
+
+
+def _pinned(url: URL, address: str, headers: dict[str, str]) -> tuple[URL, str]:
+    """An https request through the proxy goes to the address we checked: the proxy is asked
+    to CONNECT to the IP literal, so a name answering differently for the proxy's own lookup
+    (DNS rebinding) cannot move the request to another host. Inside the tunnel TLS still
+    sends SNI and checks the certificate for the name, and Host names it, so the origin sees
+    the same request as before. (Plain http cannot be pinned this way; see guard.py.)"""
+    host = url.host or ""
+    headers["Host"] = host if url.is_default_port() else f"{host}:{url.port}"
+    return url.with_host(address), host.rstrip(".")
 
 
 def _exact_match(expected: Mapping[str, str] | None, hashes: Mapping[str, str]) -> bool:

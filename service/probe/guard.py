@@ -6,10 +6,21 @@ right before connecting, with the DNS cache off, so every hop of a redirect chai
 new lookup (DNS rebinding between checks) is checked again; the peer address of the open
 socket is verified once more before any body byte is read.
 
-Limits with a proxy (`TAKEDOWN_PROBE_PROXY`): the proxy resolves the target itself. We resolve
-the target host too and refuse it when any answer is non-public, but a name that changes its
-answer between our lookup and the proxy's cannot be excluded from here. The proxy must refuse
-private targets itself; it normally runs in another network, where "private" is not ours.
+With a proxy (`TAKEDOWN_PROBE_PROXY`) the connector only sees the proxy, so the fetcher
+resolves the target itself and refuses it when any answer is non-public (fetch.py
+`_check_target`), on every hop. Then:
+- https: the proxy is asked to CONNECT to the address we checked (an IP literal), with SNI,
+  certificate check and Host on the name inside the tunnel. The proxy does no lookup of its
+  own, so a name answering differently for it (DNS rebinding) changes nothing. Closed.
+- plain http: the request goes to the proxy in absolute form naming the host, and the proxy
+  resolves the name again; a name that changes its answer between our lookup and the
+  proxy's is not excluded from here. Sending the IP literal instead does not work: a proxy
+  must replace Host with the request target's authority (RFC 9112 section 3.2.2), so the
+  origin would see Host: <IP>, and a name-based virtual host would answer for another
+  site (a false "gone"). The deployment must therefore guarantee that the proxy itself
+  refuses private, loopback, link-local and internal targets (its own egress ACL, applied to
+  the address it connects to); it normally runs in another network, where "private" is not
+  ours.
 """
 
 from __future__ import annotations

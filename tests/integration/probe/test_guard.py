@@ -3,7 +3,14 @@ and when a DNS answer changes between checks; the loopback hoster never sees the
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import dns.asyncresolver
+
 from service.domain.verdicts import Verdict
+from service.probe.guard import is_ip_literal
 from service.probe.verdict import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.conftest import Web
@@ -92,3 +99,69 @@ async def test_nxdomain_without_a_proxy_is_gone(dns_zone: tuple[Zone, int]) -> N
     report = await p.check("http://vanished.test/image", expected_hashes())
     await p.close()
     assert report.verdict is Verdict.GONE
+
+
+class ChangingAnswers(list[str]):
+    """A name's A records that change after the first query: `first` once, then `after`
+    (DNS rebinding between the probe's check and the proxy's own lookup)."""
+
+    def __init__(self, first: str, after: str) -> None:
+        super().__init__([first])
+        self.after = after
+        self.queries = 0
+
+    def __iter__(self) -> Iterator[str]:
+        self.queries += 1
+        return iter(list.__iter__(self) if self.queries == 1 else [self.after])
+
+
+@dataclass
+class TunnelProxy:
+    """An https forward proxy as deployments run it: CONNECT to a name makes it resolve the
+    name itself (here through the test's DNS server). It records where it would connect,
+    then answers 502 without connecting anywhere."""
+
+    dns_port: int
+    targets: list[str] = field(default_factory=list)
+    connects_to: list[str] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        method, authority, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        assert method == "CONNECT"
+        host, _, port = authority.rpartition(":")
+        self.targets.append(authority)
+        self.connects_to.append(f"{await self.resolve(host.strip('[]'))}:{port}")
+        writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def resolve(self, host: str) -> str:
+        if is_ip_literal(host):
+            return host
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = ["127.0.0.1"], self.dns_port
+        return str((await resolver.resolve(host, "A"))[0])
+
+
+async def test_https_through_the_proxy_goes_to_the_checked_address_despite_rebinding(
+    dns_zone: tuple[Zone, int],
+) -> None:
+    zone, dns_port = dns_zone
+    answers = ChangingAnswers(PUBLIC_IP, "127.0.0.1")
+    zone.names["rebind.test"] = answers
+    proxy = TunnelProxy(dns_port)
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+    p = guarded(dns_port, server.sockets[0].getsockname()[1])
+    try:
+        report = await p.check("https://rebind.test/image", expected_hashes())
+    finally:
+        await p.close()
+        server.close()
+        await server.wait_closed()
+    assert answers.queries >= 1  # the probe looked the name up and checked the answer
+    # The proxy was asked for the address the probe checked, never for the name, so the
+    # name's new answer (loopback) could not be where it connects.
+    assert proxy.targets == [f"{PUBLIC_IP}:443"]
+    assert proxy.connects_to == [f"{PUBLIC_IP}:443"]
+    assert report.verdict is Verdict.INCONCLUSIVE  # our proxy answered 502: nothing fetched
