@@ -154,6 +154,11 @@ def _report(
     print(f"RDAP queries vs distinct networks  {ip_queries}/{networks}  {verdict}")
     print(f"RDAP queries by registry/redirector  {stats['rdap_queries']}")
     print(f"RDAP domain queries   {served['domain']:>8}   entity {served['entity']}")
+    # The escalation ladder's upstream desk: a parent allocation (by prefix) or the origin AS.
+    print(
+        f"RDAP upstream queries {served['ip-prefix'] + served['autnum']:>8}   "
+        f"(parent allocations {served['ip-prefix']}, autnum {served['autnum']})"
+    )
     print(
         f"DNS queries           {stats['dns_queries']:>8}   coalesced lookups {stats['coalesced']}"
     )
