@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -77,24 +78,44 @@ async def _ensure_template(name: str) -> None:
             finally:
                 await conn.close()
             await admin.execute(f'ALTER DATABASE "{name}" WITH is_template = true')
+        # When it was last used: another checkout's run cleans up only templates long unused.
+        await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS '{_USED_MARK}{time.time():.0f}'")
         await _drop_stale_templates(admin, keep=name)
         await admin.execute("SELECT pg_advisory_unlock(4242)")
     finally:
         await admin.close()
 
 
+_USED_MARK = "takedown test template, last used at "
+_STALE_AFTER = 6 * 3600  # seconds: far longer than any run of the suite
+
+
 async def _drop_stale_templates(admin: asyncpg.Connection, keep: str) -> None:
-    """Templates of earlier migration sets pile up on a developer's server: drop idle ones."""
-    stale = await admin.fetch(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'takedown_tmpl_%' AND datname <> $1",
+    """Templates of earlier migration sets pile up on a developer's server: drop those unused
+    for hours. Idle is not enough: a concurrent run of another checkout (CI beside a working
+    tree with a new migration) holds no connection to its template between two tests."""
+    rows = await admin.fetch(
+        "SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database"
+        " WHERE datname LIKE 'takedown_tmpl_%' AND datname <> $1",
         keep,
     )
+    stale = [row for row in rows if _unused_for(row["note"]) > _STALE_AFTER]
     for row in stale:
         try:
             await admin.execute(f'ALTER DATABASE "{row[0]}" WITH is_template = false')
             await admin.execute(f'DROP DATABASE "{row[0]}"')
         except asyncpg.ObjectInUseError:
             continue  # another checkout's run is using it right now
+
+
+def _unused_for(note: str | None) -> float:
+    """Seconds since a template was last used (infinite: no mark, from an older suite)."""
+    if not note or not note.startswith(_USED_MARK):
+        return float("inf")
+    try:
+        return time.time() - float(note.removeprefix(_USED_MARK))
+    except ValueError:
+        return float("inf")
 
 
 @pytest.fixture(scope="session")
