@@ -154,7 +154,8 @@ def _report(
     print(f"RDAP queries vs distinct networks  {ip_queries}/{networks}  {verdict}")
     print(f"RDAP queries by registry/redirector  {stats['rdap_queries']}")
     print(f"RDAP domain queries   {served['domain']:>8}   entity {served['entity']}")
-    # The escalation ladder's upstream desk: a parent allocation (by prefix) or the origin AS.
+    # The escalation ladder's upstream desk (a parent allocation by prefix, or the origin AS)
+    # is looked up when a case reaches that step, never by resolution: 0 here.
     print(
         f"RDAP upstream queries {served['ip-prefix'] + served['autnum']:>8}   "
         f"(parent allocations {served['ip-prefix']}, autnum {served['autnum']})"

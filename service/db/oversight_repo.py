@@ -409,3 +409,8 @@ async def session(conn: asyncpg.Connection, digest: bytes) -> Row | None:
 
 async def end_session(conn: asyncpg.Connection, digest: bytes) -> None:
     await conn.execute(q("oversight_end_session"), digest)
+
+
+async def wake_case(conn: asyncpg.Connection, case_id: int) -> None:
+    """Make the case's ladder due now (the sweep must be woken too: oversight_actions)."""
+    await conn.execute(q("oversight_wake_case"), case_id)

@@ -171,3 +171,25 @@ async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, A
         route["recipients"],
         route["no_contact_reason"],
     )
+
+
+async def upstream_subject(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+    """The route's addresses, origin AS, recipients and upstream lookup state (None: no route)."""
+    row = await conn.fetchrow(q("resolve_upstream_subject"), case_id)
+    return None if row is None else dict(row)
+
+
+async def request_upstream(conn: asyncpg.Connection, case_id: int, lookup: dict[str, Any]) -> None:
+    await conn.execute(q("resolve_upstream_requested"), case_id, lookup)
+
+
+async def settle_upstream(
+    conn: asyncpg.Connection,
+    case_id: int,
+    recipients: list[dict[str, Any]],
+    lookup: dict[str, Any],
+) -> bool:
+    """Store what the lookup came to; False when no request stands (route decided again)."""
+    return (
+        await conn.fetchval(q("resolve_upstream_settled"), case_id, recipients, lookup) is not None
+    )

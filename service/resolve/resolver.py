@@ -1,9 +1,13 @@
 """From a URL to a routing decision with provenance: the resolver's orchestration.
 
 DNS (every address) → Team Cymru origin (ASN, BGP prefix) → RDAP network of the primary
-address (shared cache, coalesced per prefix, paced per registry) → its upstream provider
-(parent allocation or origin AS, for escalation) together with Abusix and the registrar →
-CDN detection → contact book and hotlines → `routing_policy.decide` → `add_upstream`.
+address (shared cache, coalesced per prefix, paced per registry) together with Abusix and
+the registrar → CDN detection → contact book and hotlines → `routing_policy.decide` →
+`add_upstream` (the upstream provider's desk, only when the network's cached record knows it).
+
+The upstream provider (parent allocation or origin AS) is not looked up here: the escalation
+ladder asks for it when a case reaches its upstream step (`upstream_of`, run by the 'upstream'
+stage), and the answer is kept on the network's cached record for the network's other cases.
 
 Transient failures never become conclusions: RDAP and DNS failures for the host propagate as
 TransientLookupError; a failed second source (Abusix, Cymru, registrar) is only a note,
@@ -98,8 +102,8 @@ class Resolver:
             settings.rdap_timeout,
             settings.rdap_concurrency,
         )
-        # Upstream lookups share the session, bootstrap and registry pacing but count their
-        # queries apart: `self.rdap.queries` stays one per network.
+        # Upstream lookups (`upstream_of`) share the session, bootstrap and registry pacing but
+        # count their queries apart: `self.rdap.queries` stays one per network.
         upstream_rdap = RdapClient(
             session,
             self.rdap.bootstrap,
@@ -170,10 +174,8 @@ class Resolver:
         ip = primary_address(found.addresses.addresses)
         found.origin = await self._second(found, "cymru", self.cymru.origin(ip))
         found.record, found.rdap_source = await self.network(ip, found.origin)
-        if found.record is not None:
-            found.upstream = await self._second(
-                found, "upstream", self._upstream(found.record, found.origin)
-            )
+        if found.record is not None and found.record.upstream_known:
+            found.upstream = found.record.upstream  # known already: no query on this path
         found.abusix = await self._second(found, "abusix", self.abusix.contacts(ip)) or ()
         found.registrar = await self._second(
             found, "registrar", self.registrars.for_host(found.host)
@@ -249,16 +251,23 @@ class Resolver:
             await self.cache.put(record, asn)
         return record
 
-    async def _upstream(
-        self, record: NetworkRecord, origin: Origin | None
-    ) -> UpstreamContact | None:
-        """The network's upstream desk, looked up once and then kept on its cached record."""
+    async def upstream_of(self, ip: str, asn: int | None) -> UpstreamAnswer:
+        """The upstream desk of the network holding `ip` (announced by `asn`), for the ladder.
+
+        Read from the network's cached record when a case of the network asked before; else
+        the network (cache or RDAP), then its parent allocation or origin AS are queried and
+        the answer is kept on the network's record. Registry failures propagate
+        (TransientLookupError).
+        """
+        origin = Origin(asn, None, None, None) if asn is not None else None
+        record, _source = await self.network(ip, origin)
+        if record is None:
+            return UpstreamAnswer(None, "rdap", f"RDAP knows no network holding {ip}")
         if record.upstream_known:
-            return record.upstream
-        asn = _asn(origin)
+            return UpstreamAnswer(record.upstream, "cache", _nobody(record, asn))
         upstream = await self.upstreams.find(record, asn)
         await self.cache.put(record.with_upstream(upstream), asn)
-        return upstream
+        return UpstreamAnswer(upstream, "rdap", _nobody(record, asn))
 
     async def _facts(self, found: Lookups, reason: str | None) -> RoutingFacts:
         record, origin = found.record, found.origin
@@ -303,6 +312,24 @@ class Resolver:
             "cache_hits": dict(self.cache.hits),
             "coalesced": self._coalescer.shared,
         }
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """What `upstream_of` found, where from ("cache" or "rdap"), and why nobody if not."""
+
+    upstream: UpstreamContact | None
+    answered_from: str
+    reason: str
+
+
+def _nobody(record: NetworkRecord, asn: int | None) -> str:
+    parent = "its parent allocation" if record.parent_link else "no parent allocation"
+    origin = f"AS{asn}" if asn is not None else "no known origin AS"
+    return (
+        f"no abuse desk beyond the network's own ({parent}, {origin}; registry desks and"
+        " guesses do not count)"
+    )
 
 
 def meeting_keys(ip: str, origin: Origin | None) -> list[tuple[object, ...]]:

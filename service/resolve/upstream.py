@@ -1,14 +1,17 @@
 """The upstream provider of a hosting network, from RDAP: the escalation ladder's first step.
 
-After the network's own answer: (a) follow the network's `links` rel="up" to its parent
-allocation and take that object's abuse desk if it is not the network's own; else (b) ask
-RDAP `/autnum/{origin AS}` (the origin comes from Team Cymru) and take its desk. Both objects
-go through the network lookup's machinery: the same bootstrap, registry pacing and entity
-completion, and the same contact extraction (service.domain.rdap_contacts).
+Asked for when a case's ladder reaches that step (the 'upstream' stage calls
+`Resolver.upstream_of`), never during resolution. Given the network's own answer: (a) follow
+its `links` rel="up" to its parent allocation and take that object's abuse desk if it is not
+the network's own; else (b) ask RDAP `/autnum/{origin AS}` (the route's origin, from Team
+Cymru at resolution) and take its desk. Both objects go through the network lookup's
+machinery: the same bootstrap, registry pacing and entity completion, and the same contact
+extraction (service.domain.rdap_contacts).
 
 Many networks share a parent or an origin AS, so answers are kept per object URL for the
 RDAP cache's TTL and concurrent lookups of one URL share one query. The resolver stores the
-result on the network's cached record, so a network is looked up once per TTL.
+result on the network's cached record, so a network is looked up once per TTL, whichever of
+its cases asks first.
 """
 
 from __future__ import annotations

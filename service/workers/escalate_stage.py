@@ -7,6 +7,11 @@ a reminder joins the recipient's reminder batch (one digest per recipient and sl
 step joins the step recipient's escalation batch, both sent by the 'notify' stage; the last
 step is a law-enforcement hand-off record. Every reminder and step is an event on the case.
 
+The upstream step needs the upstream provider's desk, which resolution does not look up: for
+a route without it the sweep asks the 'upstream' stage (an 'upstream' job; no network I/O in
+the sweep's transactions) and the case's ladder waits until the answer makes it due again,
+or at most LOOKUP_PATIENCE (service.domain.upstream.ladder_upstream).
+
 With `TAKEDOWN_RETENTION_DAYS` set, a second job of this stage (ref_id 1, ensured by each
 sweep) purges the URLs of long-closed cases every hour, as `takedown retention purge` does;
 without the setting that job ends and nothing is purged.
@@ -20,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, notify_repo, oversight_actions, oversight_repo
+from service.db import cases, jobs, notify_repo, oversight_actions, oversight_repo, resolve_repo
 from service.db.jobs import Job
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.db.queries import q
@@ -33,11 +38,13 @@ from service.domain.escalation import (
     after_reminder,
     after_step,
     plan,
+    reminder_due_at,
     step_target,
     wake_at,
 )
 from service.domain.notices import choose_language
 from service.domain.states import CaseState
+from service.domain.upstream import UpstreamReadiness, ladder_upstream, lookup_requested
 from service.settings import Settings
 from service.workers.loop import Done, Outcome, RunAgainAt
 
@@ -100,13 +107,39 @@ class EscalateStage:
                 await self.remind(conn, row)
                 ladder = after_reminder(ladder, now)
             step = decision.step
+            wake = wake_at(clock, ladder, self.policy)
             while step is not None:
-                delivered = await self.climb(conn, row, step, ladder)
+                note = None
+                if step is Step.UPSTREAM:
+                    ready = await self.upstream_ready(conn, row["id"], ladder, now)
+                    if ready.action != "go":  # waits for the lookup: the step stays due
+                        wake = _earliest(ready.until, reminder_due_at(clock, ladder, self.policy))
+                        break
+                    note = ready.note
+                delivered = await self.climb(conn, row, step, ladder, note)
                 ladder = after_step(ladder, self.policy, now, delivered=delivered)
                 step = None if delivered else plan(clock, ladder, self.policy, now).step
-            await oversight_repo.save_ladder(
-                conn, row["id"], ladder, wake_at(clock, ladder, self.policy)
+                wake = wake_at(clock, ladder, self.policy)
+            await oversight_repo.save_ladder(conn, row["id"], ladder, wake)
+
+    async def upstream_ready(
+        self, conn: asyncpg.Connection, case_id: int, ladder: Ladder, now: datetime
+    ) -> UpstreamReadiness:
+        """Whether the upstream step can be taken; asks for the lookup when it was not yet."""
+        route = await resolve_repo.upstream_subject(conn, case_id)
+        if route is None:
+            return UpstreamReadiness("go")
+        ready = ladder_upstream(
+            route["recipients"] or [], bool(route["ip_addresses"]), route["upstream_lookup"], now
+        )
+        if ready.action == "request":
+            await resolve_repo.request_upstream(conn, case_id, lookup_requested(now))
+            await jobs.enqueue_for_case(conn, "upstream", case_id)
+            detail = {"step": Step.UPSTREAM.value, "rung": ladder.next_step + 1}
+            await cases.add_event(
+                conn, case_id, actor=ACTOR, kind="upstream_lookup_requested", detail=detail
             )
+        return ready
 
     async def remind(self, conn: asyncpg.Connection, row: dict[str, Any]) -> None:
         target = await oversight_repo.reminder_target(conn, row["id"])
@@ -128,9 +161,15 @@ class EscalateStage:
         await cases.add_event(conn, row["id"], actor=ACTOR, kind="reminder", detail=detail)
 
     async def climb(
-        self, conn: asyncpg.Connection, row: dict[str, Any], step: Step, ladder: Ladder
+        self,
+        conn: asyncpg.Connection,
+        row: dict[str, Any],
+        step: Step,
+        ladder: Ladder,
+        note: str | None = None,
     ) -> bool:
-        """Carry out one step; False when it had nobody to write to (skipped)."""
+        """Carry out one step; False when it had nobody to write to (skipped). `note`: what
+        the upstream lookup came to, told with a skipped upstream step's reason."""
         detail: dict[str, Any] = {"step": step.value, "rung": ladder.next_step + 1}
         if ladder.triggered:
             detail["triggered"] = True
@@ -143,6 +182,8 @@ class EscalateStage:
             target = step_target(step, RouteContacts.from_route(row), contacted)
             if target is None:
                 detail["reason"] = "no contact known for this step (or already notified)"
+                if note:
+                    detail["reason"] += f"; {note}"
                 await cases.add_event(
                     conn, row["id"], actor=ACTOR, kind="escalation_skipped", detail=detail
                 )
@@ -194,6 +235,11 @@ class EscalateStage:
         due = created_at + self.settings.notice_gather_window
         await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due)
         return notice_id
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
 
 
 def _handoff_detail(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Stages hand work to each other only through the jobs table:
   outbox   → turns resolved cases into notice items grouped per recipient; 'notify' jobs
   notify   → sends a notice (ref_id = notice id); its cases become notified and get 'probe' jobs
   probe    → re-checks by hash on the schedule; removal, reappearance ('outbox' again)
-  escalate → reminders and the escalation ladder for overdue cases
+  escalate → reminders and the escalation ladder for overdue cases; at the upstream step
+             an 'upstream' job for a route without the upstream provider's desk
+  upstream → looks that desk up in RDAP, stores it on the route, wakes the escalate sweep
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ STAGE_MODULES = {
     "notify": "service.workers.notify_stage",
     "probe": "service.workers.probe_stage",
     "escalate": "service.workers.escalate_stage",
+    "upstream": "service.workers.upstream_stage",
 }
 
 

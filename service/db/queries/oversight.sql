@@ -35,6 +35,10 @@ SET next_step = excluded.next_step, paused = excluded.paused, triggered = exclud
     next_step_at = excluded.next_step_at, last_reminder_at = excluded.last_reminder_at,
     wake_at = excluded.wake_at, updated_at = now();
 
+-- name: oversight_wake_case
+-- Make case $1's ladder due now (the upstream lookup it waits for has settled).
+UPDATE escalations SET wake_at = now() WHERE case_id = $1;
+
 -- name: oversight_contacted
 -- Every address a notice about case $1 went (or is going) to.
 SELECT DISTINCT n.recipient FROM notice_items i JOIN notices n ON n.id = i.notice_id

@@ -79,8 +79,28 @@ ON CONFLICT (case_id) DO UPDATE
 SET decided_at = now(), ip_addresses = EXCLUDED.ip_addresses, network = EXCLUDED.network,
     hoster = EXCLUDED.hoster, asn = EXCLUDED.asn, country = EXCLUDED.country,
     cdn = EXCLUDED.cdn, registrar = EXCLUDED.registrar, hotline = EXCLUDED.hotline,
-    recipients = EXCLUDED.recipients, no_contact_reason = EXCLUDED.no_contact_reason;
+    recipients = EXCLUDED.recipients, no_contact_reason = EXCLUDED.no_contact_reason,
+    upstream_lookup = NULL;
 
 -- name: resolve_case_for_job
 -- The case a resolve job is about.
 SELECT id, url, host, state FROM cases WHERE id = $1;
+
+-- name: resolve_upstream_subject
+-- What the upstream lookup of case $1 needs: the route's addresses, origin AS, recipients and
+-- the lookup's state (NULL: no route).
+SELECT ARRAY(SELECT host(a) FROM unnest(ip_addresses) AS a) AS ip_addresses, asn, recipients,
+       upstream_lookup
+FROM case_routes WHERE case_id = $1;
+
+-- name: resolve_upstream_requested
+-- The ladder asked for the upstream of case $1's route ($2: the lookup state "requested").
+UPDATE case_routes SET upstream_lookup = $2 WHERE case_id = $1;
+
+-- name: resolve_upstream_settled
+-- What the upstream lookup of case $1 came to ($3), with the route's recipients ($2); only
+-- while the request stands (a route decided again since is not touched). The row is returned
+-- when it was written.
+UPDATE case_routes SET recipients = $2, upstream_lookup = $3
+WHERE case_id = $1 AND upstream_lookup->>'state' = 'requested'
+RETURNING case_id;

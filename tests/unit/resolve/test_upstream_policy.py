@@ -1,10 +1,22 @@
-"""Which desk is the upstream, and how it sits on the routing decision (pure policy)."""
+"""Which desk is the upstream, how it sits on the route, and when the ladder waits for it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from service.domain.rdap_contacts import Contact, ContactFindings
 from service.domain.routing import Hotline, Recipient, RoutingDecision
-from service.domain.upstream import UpstreamContact, add_upstream, pick_upstream
+from service.domain.upstream import (
+    LOOKUP_PATIENCE,
+    UpstreamContact,
+    add_upstream,
+    ladder_upstream,
+    lookup_failed,
+    lookup_found,
+    lookup_requested,
+    pick_upstream,
+    route_recipients_with,
+)
 from service.notify.outbox import _contacts
 
 OWN = ContactFindings((Contact("abuse@host.example", "abuse", "rdap", "high"),), False)
@@ -75,3 +87,28 @@ def test_a_notice_never_falls_back_to_the_upstream() -> None:
     chosen = contacts.choose(set())
     assert chosen is not None and chosen.address == "abuse@host.example"
     assert contacts.choose({"abuse@host.example"}) is None  # own desk failing: not the upstream
+
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+HOST = {"address": "abuse@host.example", "role": "abuse", "confidence": "high", "rank": 1}
+
+
+def test_the_ladder_asks_for_the_lookup_then_waits_for_it_a_bounded_time() -> None:
+    asked = ladder_upstream([HOST], True, None, NOW)
+    assert asked.action == "request" and asked.until == NOW + LOOKUP_PATIENCE
+    waiting = ladder_upstream([HOST], True, lookup_requested(NOW), NOW + timedelta(minutes=5))
+    assert waiting.action == "wait" and waiting.until == NOW + LOOKUP_PATIENCE
+    late = ladder_upstream([HOST], True, lookup_requested(NOW), NOW + LOOKUP_PATIENCE)
+    assert late.action == "go" and late.note is not None and "no answer within" in late.note
+
+
+def test_the_step_goes_on_once_the_lookup_settled_or_when_there_is_nothing_to_look_up() -> None:
+    failed = ladder_upstream([HOST], True, lookup_failed("registry down"), NOW)
+    assert failed.action == "go" and failed.note == "upstream lookup: registry down"
+    with_upstream = route_recipients_with([HOST], UP)
+    assert [r["role"] for r in with_upstream] == ["abuse", "upstream"]
+    assert ladder_upstream(with_upstream, True, lookup_found(UP, "rdap"), NOW).action == "go"
+    assert ladder_upstream(with_upstream, True, None, NOW).action == "go"  # known at resolution
+    assert ladder_upstream([HOST], False, None, NOW).action == "go"  # no address to look up
+    hotline_only = [{"address": "tips@hotline.example", "role": "hotline", "rank": 1}]
+    assert ladder_upstream(hotline_only, True, None, NOW).action == "go"
