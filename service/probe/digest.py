@@ -25,6 +25,8 @@ _RATIO_FLOOR = 1024 * 1024  # tiny bodies may compress extremely well; judge rat
 # The named constructors: cheaper than hashlib.new(name) for every fetch.
 _CONSTRUCTORS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1, "md5": hashlib.md5}
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
+# A body may arrive a byte at a time: the type is judged once this many bytes are in.
+_SNIFF_BYTES = max(len(magic) for magic in _IMAGE_MAGIC)
 
 
 class BodyLimit(TakedownError):
@@ -92,7 +94,8 @@ class BodyDigest:
         }
         self._want_pdq = "pdq" in algorithms
         self._image: bytearray | None = None
-        self._sniffed = False
+        # The body's first bytes, kept until the image type can be told from them.
+        self._head: bytearray | None = bytearray() if self._want_pdq else None
         self._limits = limits
         self._inflater = _Inflater(encoding, limits) if encoding in ("gzip", "deflate") else None
         self.raw_bytes = 0
@@ -112,18 +115,25 @@ class BodyDigest:
         self.body_bytes += len(piece)
         for h in self._hashes.values():
             h.update(piece)
-        if self._want_pdq and not self._sniffed and piece:
-            self._sniffed = True
-            if piece.startswith(_IMAGE_MAGIC):
-                self._image = bytearray()
         if self._image is not None:
             self._image.extend(piece)
+        elif self._head is not None:
+            self._head.extend(piece)
+            if len(self._head) >= _SNIFF_BYTES:
+                self._sniff()
+
+    def _sniff(self) -> None:
+        """Keep buffering as an image if the first bytes say so; otherwise drop them."""
+        head, self._head = self._head, None
+        if head is not None and head.startswith(_IMAGE_MAGIC):
+            self._image = head
 
     def hexdigests(self) -> dict[str, str]:
         return {name: h.hexdigest() for name, h in self._hashes.items()}
 
     def take_image(self) -> bytes | None:
         """The buffered image bytes, handed over once (the digest forgets them)."""
+        self._sniff()  # a body shorter than the longest signature is judged as it is
         image, self._image = self._image, None
         return bytes(image) if image else None
 

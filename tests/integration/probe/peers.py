@@ -145,6 +145,18 @@ async def _drip(_o: Origin, request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(0.05)
 
 
+async def _slow_first_byte(_o: Origin, request: web.Request) -> web.StreamResponse:
+    """The re-encoded copy, its first byte sent alone before the rest (a slow hoster)."""
+    body = reencoded()
+    resp = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+    await resp.prepare(request)
+    await resp.write(body[:1])
+    await asyncio.sleep(0.1)  # the behaviour itself: the client reads that byte on its own
+    await resp.write(body[1:])
+    await resp.write_eof()
+    return resp
+
+
 async def _huge(_o: Origin, request: web.Request) -> web.StreamResponse:
     """10 GB announced and generated on the fly; never materialised."""
     resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
@@ -223,6 +235,7 @@ BEHAVIOURS: dict[str, Callable[..., object]] = {
     "to-ftp": _redirect(lambda r: "ftp://example.org/x"),
     "sentinel": _static(lambda: PAGE % SENTINEL, "text/html"),
     "drip": _drip,
+    "slow-first-byte": _slow_first_byte,
     "huge": _huge,
     "reset": _reset,
     "hang": _hang,

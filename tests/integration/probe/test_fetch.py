@@ -61,6 +61,14 @@ async def test_reencoded_copy_is_matched_by_pdq_with_its_distance(web_origin: We
     assert report.hashes["sha256"] != expected_hashes()["sha256"]
 
 
+async def test_reencoded_copy_whose_first_byte_arrives_alone_is_present(web_origin: Web) -> None:
+    p = probe()
+    report = await p.check(web_origin.url("slow-first-byte"), expected_hashes())
+    await p.close()
+    assert (report.verdict, report.matched) == (Verdict.PRESENT, "pdq")
+    assert report.reason.startswith("pdq match")
+
+
 async def test_redirect_hops_are_recorded(web_origin: Web) -> None:
     p = probe()
     report = await p.check(web_origin.url("redirect"), expected_hashes())
