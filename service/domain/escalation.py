@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from service.domain.notices import is_valid_address
 from service.domain.sla import CLOCK_STATES
 from service.domain.states import CaseState
 
@@ -210,18 +211,31 @@ def upstream_candidates(contacts: RouteContacts) -> list[str]:
     return [str(r["address"]) for r in sorted(pool, key=rank) if r.get("address")]
 
 
-def step_target(step: Step, contacts: RouteContacts, contacted: Iterable[str]) -> str | None:
-    """Whom a step writes to; None when nobody new can be written to (the step is skipped).
-    Law enforcement is a hand-off record, never a mail."""
-    done = {a.casefold() for a in contacted}
+def step_candidates(step: Step, contacts: RouteContacts) -> list[str]:
+    """Every address the route names for a step, best first, usable or not."""
     if step is Step.UPSTREAM:
-        candidates = upstream_candidates(contacts)
-    else:
-        single = {
-            Step.CDN: contacts.cdn_abuse,
-            Step.REGISTRAR: contacts.registrar_abuse,
-            Step.HOTLINE: contacts.hotline_address,
-        }.get(step)
-        candidates = [single] if single else []
-    fresh = [a for a in candidates if a.casefold() not in done]
+        return upstream_candidates(contacts)
+    single = {
+        Step.CDN: contacts.cdn_abuse,
+        Step.REGISTRAR: contacts.registrar_abuse,
+        Step.HOTLINE: contacts.hotline_address,
+    }.get(step)
+    return [single] if single else []
+
+
+def unusable_targets(step: Step, contacts: RouteContacts) -> list[str]:
+    """Addresses of a step that no mail can go to (the strict check first notices use:
+    RDAP data anyone can write ends up in SMTP envelopes and headers)."""
+    return [a for a in step_candidates(step, contacts) if not is_valid_address(a)]
+
+
+def step_target(step: Step, contacts: RouteContacts, contacted: Iterable[str]) -> str | None:
+    """Whom a step writes to; None when nobody new and valid can be written to (the step is
+    skipped). Law enforcement is a hand-off record, never a mail."""
+    done = {a.casefold() for a in contacted}
+    fresh = [
+        a
+        for a in step_candidates(step, contacts)
+        if is_valid_address(a) and a.casefold() not in done
+    ]
     return fresh[0] if fresh else None

@@ -25,6 +25,11 @@ _HEADER_SAFE = re.compile(r"^[\x20-\x7e]*$")
 _HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
 
 
+class UnsafeHeader(ValueError):
+    """A header value that cannot be written (a line break, a non-ASCII character): the
+    message can never be built from this notice, however often it is tried."""
+
+
 @dataclass(frozen=True)
 class RawMessage:
     """A complete RFC 5322 message, serialised with CRLF line ends."""
@@ -40,7 +45,7 @@ def header_lines(headers: Sequence[tuple[str, str]]) -> str:
     lines = []
     for name, value in headers:
         if not _HEADER_NAME.match(name) or not _HEADER_SAFE.match(_FOLD.sub(" ", value)):
-            raise ValueError(f"unsafe value for mail header {name!r}")
+            raise UnsafeHeader(f"unsafe value for mail header {name!r}")
         lines.append(f"{name}: {value}{CRLF}")
     return "".join(lines)
 

@@ -40,6 +40,7 @@ from service.domain.escalation import (
     plan,
     reminder_due_at,
     step_target,
+    unusable_targets,
     wake_at,
 )
 from service.domain.notices import choose_language
@@ -182,6 +183,9 @@ class EscalateStage:
             target = step_target(step, RouteContacts.from_route(row), contacted)
             if target is None:
                 detail["reason"] = "no contact known for this step (or already notified)"
+                unusable = unusable_targets(step, RouteContacts.from_route(row))
+                if unusable:
+                    detail["reason"] += "; not a valid mail address: " + ", ".join(unusable)
                 if note:
                     detail["reason"] += f"; {note}"
                 await cases.add_event(

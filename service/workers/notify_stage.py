@@ -20,6 +20,7 @@ from service.db import notify_repo
 from service.db.jobs import Job
 from service.notify.compose import Sender, build_message
 from service.notify.mailer import Delivery, DeliveryDeferred, DeliveryRefused, Mailer
+from service.notify.mime import UnsafeHeader
 from service.notify.outbox import reroute
 from service.notify.rounds import Attempt, next_to_wake, prepare_round
 from service.notify.rounds import record_sent as record_round_sent
@@ -105,6 +106,9 @@ class NotifyStage:
         except DeliveryRefused as exc:
             NOTICES.labels(outcome="failed").inc()
             return await self._refused(attempt, str(exc))
+        except UnsafeHeader as exc:  # e.g. a recipient no header can carry: never sendable
+            NOTICES.labels(outcome="failed").inc()
+            return await self._refused(attempt, f"message cannot be built: {exc}")
         except Exception as exc:  # a bug or a lost database: this job retries with backoff
             return exc
         NOTICES.labels(outcome="sent").inc()

@@ -8,6 +8,8 @@ from pathlib import Path
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
+from service.db import jobs as job_store
+from service.db import notify_repo
 from service.db.tokens import create_token
 from service.settings import Settings
 from service.web.app import create_app
@@ -69,6 +71,40 @@ async def test_permanent_failure_moves_items_to_the_next_contact(
     assert health["failing"] and failed == 1
     await deliver(pool, settings)
     assert [m.rcpt_tos for m in smtp.sink.messages[1:]] == [["second@hoster.example"]]
+
+
+async def test_notice_to_an_address_no_header_can_carry_fails_instead_of_retrying(
+    pool: asyncpg.Pool, db_url: str, smtp: Smtp
+) -> None:
+    """Written before escalation targets were checked: such a notice retried forever."""
+    settings = notice_settings(db_url, smtp.port)
+    async with pool.acquire() as conn:
+        case_id = await add_case(conn, "https://x.example/1", TWO_CONTACTS)
+        await conn.execute("DELETE FROM jobs WHERE kind = 'outbox'")
+        notice_id, _created = await notify_repo.open_batch(
+            conn,
+            recipient="abüse@host-a.net",
+            kind="notice",
+            role="abuse",
+            language="en",
+            country=None,
+            mail_from=settings.mail_from,
+        )
+        await notify_repo.add_item(conn, notice_id, case_id)
+        await job_store.enqueue_for_ref(conn, "notify", notice_id)
+    await drain(pool, NotifyStage(pool, settings))
+    async with pool.acquire() as conn:
+        notice = await conn.fetchrow("SELECT * FROM notices WHERE id = $1", notice_id)
+        retrying = await conn.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = 'notify' AND ref_id = $1", notice_id
+        )
+        failing = await conn.fetchval(
+            "SELECT failing FROM contact_health WHERE address = 'abüse@host-a.net'"
+        )
+    assert notice["state"] == "failed" and "cannot be built" in notice["last_error"]
+    assert retrying == 0 and failing
+    # its item moved on to the case's own contact, as after a 5xx
+    assert [m.rcpt_tos for m in smtp.sink.messages] == [["first@hoster.example"]]
 
 
 async def test_every_contact_failing_ends_in_the_hotline_queue(

@@ -77,6 +77,30 @@ async def test_never_removing_hoster_walks_the_whole_ladder(
         assert any(m.rcpt_tos == [HOSTER_DESK] for m in sink.messages)
 
 
+async def test_registrar_address_no_mail_can_carry_is_skipped_with_the_reason(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
+    route = {**ROUTE, "registrar": {"name": "Registrar Inc", "abuse": "abüse@registrar.example"}}
+    async with smtp_sink() as (sink, server):
+        settings = compressed(db_url, server.port, escalation_steps=["registrar", "hotline"])
+        async with pool.acquire() as conn:
+            case_id = await add_case(
+                conn, await scanner(conn), "http://img.never-removes.example/r.png", route=route
+            )
+        await send_to_outbox(pool, [case_id])
+        async with running_stages(pool, settings, STAGES):  # type: ignore[arg-type]
+            await eventually(lambda: _escalation_sent_to(pool, "hotline@meldpunt.example"))
+        (skipped,) = await events(pool, case_id, "escalation_skipped")
+        steps = [e["detail"] for e in await events(pool, case_id, "escalation_step")]
+        async with pool.acquire() as conn:
+            stuck = await conn.fetchval("SELECT count(*) FROM notices WHERE state <> 'sent'")
+    assert skipped["detail"]["step"] == "registrar"
+    assert "not a valid mail address: abüse@registrar.example" in skipped["detail"]["reason"]
+    assert [(s["step"], s["recipient"]) for s in steps] == [("hotline", "hotline@meldpunt.example")]
+    assert stuck == 0
+    assert all("registrar" not in rcpt for m in sink.messages for rcpt in m.rcpt_tos)
+
+
 async def test_reminders_arrive_once_per_interval_as_one_digest(
     db_url: str, pool: asyncpg.Pool
 ) -> None:
@@ -166,3 +190,13 @@ async def _reminders(pool: asyncpg.Pool, count: int) -> bool:
             "SELECT count(*) FROM notices WHERE kind = 'reminder' AND state = 'sent'"
         )
     return bool(sent >= count)
+
+
+async def _escalation_sent_to(pool: asyncpg.Pool, address: str) -> bool:
+    async with pool.acquire() as conn:
+        sent = await conn.fetchval(
+            "SELECT count(*) FROM notices WHERE kind = 'escalation' AND state = 'sent'"
+            " AND recipient = $1",
+            address,
+        )
+    return bool(sent)

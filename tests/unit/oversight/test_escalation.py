@@ -21,6 +21,7 @@ from service.domain.escalation import (
     plan,
     reminder_slot,
     step_target,
+    unusable_targets,
     wake_at,
 )
 from service.domain.states import CaseState
@@ -135,6 +136,21 @@ def test_step_targets_skip_who_was_written_to_already() -> None:
     assert step_target(Step.REGISTRAR, ROUTE, contacted) == "abuse@registrar.example"
     assert step_target(Step.HOTLINE, ROUTE, contacted) is None
     assert step_target(Step.LAW_ENFORCEMENT, ROUTE, contacted) is None
+
+
+def test_step_targets_never_name_an_address_no_mail_can_carry() -> None:
+    route = RouteContacts(
+        recipients=(
+            {"address": "abüse@host-a.net", "role": "upstream", "source": "rdap:parent"},
+            {"address": "abuse@transit.example", "role": "abuse", "source": "abusix"},
+        ),
+        cdn_abuse="abuse\r\nBcc: x@cdn.example",
+        registrar_abuse="abüse@registrar.example",
+    )
+    assert step_target(Step.UPSTREAM, route, set()) == "abuse@transit.example"
+    assert step_target(Step.CDN, route, set()) is None
+    assert step_target(Step.REGISTRAR, route, set()) is None
+    assert unusable_targets(Step.REGISTRAR, route) == ["abüse@registrar.example"]
 
 
 def test_explicit_upstream_role_beats_abusix() -> None:
