@@ -70,10 +70,15 @@ class _Inflater:
         try:
             return self._z.decompress(data, _INFLATE_STEP)
         except zlib.error as exc:
-            if self._raw_fallback and self.inflated == 0:
-                self._raw_fallback = False
-                self._z = zlib.decompressobj(-15)
-                return self._z.decompress(data, _INFLATE_STEP)
+            if not (self._raw_fallback and self.inflated == 0):
+                raise BodyLimit(Failure.DECOMPRESSION, "corrupt compressed body") from exc
+        # "deflate" sent as raw deflate (no zlib header), as some servers do.
+        self._raw_fallback = False
+        self._z = zlib.decompressobj(-15)
+        try:
+            return self._z.decompress(data, _INFLATE_STEP)
+        except zlib.error as exc:
+            # Neither form: a zlib.error would escape the fetch and crash the probe job.
             raise BodyLimit(Failure.DECOMPRESSION, "corrupt compressed body") from exc
 
     def _check_ratio(self) -> None:

@@ -198,6 +198,13 @@ async def _gzipped_image(_o: Origin, _request: web.Request) -> web.StreamRespons
     )
 
 
+async def _corrupt_deflate(_o: Origin, _request: web.Request) -> web.StreamResponse:
+    """Announced as deflate, but neither a zlib stream nor raw deflate."""
+    return web.Response(
+        body=b"\xff" * 64, headers={"Content-Encoding": "deflate", "Content-Type": "image/png"}
+    )
+
+
 def _redirect(target: Callable[[web.Request], str]) -> Callable[..., object]:
     async def handler(_o: Origin, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(target(request))
@@ -217,6 +224,7 @@ def _static(
 BEHAVIOURS: dict[str, Callable[..., object]] = {
     "image": _static(original),
     "gzimage": _gzipped_image,
+    "bad-deflate": _corrupt_deflate,
     "reencoded": _static(reencoded, "image/jpeg"),
     "other": _static(other_image),
     "404": _static(lambda: PAGE % b"Not Found", "text/html", 404),

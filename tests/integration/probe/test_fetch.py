@@ -37,6 +37,7 @@ def probe(**overrides: object) -> LocalProbe:
         ("500", Verdict.INCONCLUSIVE, "status 500"),
         ("503", Verdict.INCONCLUSIVE, "status 503"),
         ("reset", Verdict.INCONCLUSIVE, "reset"),
+        ("bad-deflate", Verdict.INCONCLUSIVE, "decompression"),
         ("to-ftp", Verdict.INCONCLUSIVE, "bad_redirect"),
     ],
 )

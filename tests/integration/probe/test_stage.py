@@ -104,6 +104,24 @@ async def test_inconclusive_never_counts_as_gone(
     assert (await case_row(pool, case_id))["state"] == "notified"
 
 
+async def test_corrupt_deflate_body_is_recorded_as_inconclusive(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web
+) -> None:
+    case_id = await notified_case(pool, web_origin.url("bad-deflate"), expected_hashes())
+    async with Workers(pool, make_settings(db_url, **FAST)):
+
+        async def checked() -> bool:
+            return len(await verdicts(pool, case_id)) >= 1
+
+        await wait_for(checked)
+    async with pool.acquire() as conn:
+        check = await conn.fetchrow(
+            "SELECT verdict, reason FROM checks WHERE case_id = $1", case_id
+        )
+    assert check["verdict"] == "inconclusive" and check["reason"].startswith("decompression")
+    assert (await case_row(pool, case_id))["state"] == "notified"
+
+
 async def test_streak_rule_present_breaks_inconclusive_does_not(
     pool: asyncpg.Pool, db_url: str, web_origin: Web
 ) -> None:
