@@ -49,12 +49,40 @@ class NoAddress(OSError):
     """The name exists but has no A/AAAA record, or DNS failed."""
 
 
+# IPv6 forms that carry an IPv4 address in their last 32 bits and reach it: a NAT64
+# translator (RFC 6052 well-known prefix) and the deprecated IPv4-compatible form.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# Local-use NAT64 (RFC 8215): a translator of the local network, whatever it embeds.
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def is_public(address: str) -> bool:
-    """True for globally routable unicast addresses (IPv4-mapped IPv6 judged as IPv4)."""
+    """True for globally routable unicast addresses. An IPv6 address that embeds an IPv4
+    one (IPv4-mapped, NAT64, 6to4, IPv4-compatible) is judged by that IPv4 address:
+    Python calls 64:ff9b::7f00:1 or 2002:7f00:1:: global, yet they lead to 127.0.0.1."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _routable(embedded)
+    return _routable(ip)
+
+
+def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
 
 
 class AddressGuard:
