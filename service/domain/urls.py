@@ -115,9 +115,48 @@ def _normalise_host(host: str) -> str:
         except ValueError:
             pass
     ascii_host = host if host.isascii() else _idna(host)
+    if _ends_in_number(ascii_host):
+        # A browser fetches 2130706433, 0x7f.1 or 127.1 from an IPv4 address, never by DNS.
+        return _whatwg_ipv4(ascii_host)
     if len(ascii_host) > 253 or not _DNS_NAME.fullmatch(ascii_host):
         raise InvalidUrl("host is not a valid DNS name")
     return ascii_host
+
+
+# WHATWG URL standard, "IPv4 parser": a host whose last label is a number is an IPv4 address
+# of one to four parts, each decimal, octal (leading 0) or hexadecimal (0x).
+_HEX_PART = re.compile(r"0[xX][0-9A-Fa-f]*")
+_OCTAL_PART = re.compile(r"0[0-9]+")  # 09 is no number: a leading 0 means octal
+_DECIMAL_PART = re.compile(r"[0-9]+")
+_OCTAL_DIGITS = frozenset("01234567")
+
+
+def _ends_in_number(host: str) -> bool:
+    last = host.split(".")[-1]
+    return bool(last) and ((last.isascii() and last.isdigit()) or _ipv4_part(last) is not None)
+
+
+def _ipv4_part(part: str) -> int | None:
+    if _HEX_PART.fullmatch(part):
+        return int(part[2:] or "0", 16)
+    if _OCTAL_PART.fullmatch(part):
+        return int(part, 8) if _OCTAL_DIGITS.issuperset(part) else None
+    if _DECIMAL_PART.fullmatch(part):
+        return int(part)
+    return None
+
+
+def _whatwg_ipv4(host: str) -> str:
+    """The dotted form of a numeric host, or InvalidUrl where a browser fails too."""
+    parsed = [_ipv4_part(part) for part in host.split(".")]
+    numbers = [n for n in parsed if n is not None]
+    if len(numbers) != len(parsed) or len(numbers) > 4:
+        raise InvalidUrl("host ends in a number but is not a valid IPv4 address")
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        raise InvalidUrl("host is an IPv4 address out of range")
+    value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(leading))
+    return str(ipaddress.IPv4Address(value))
 
 
 def _idna(host: str) -> str:

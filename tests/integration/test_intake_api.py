@@ -251,6 +251,23 @@ async def test_case_is_readable_by_hotline_and_its_scanner_only(api: Api) -> Non
     assert case["events"][0]["kind"] == "received"
 
 
+async def test_numeric_host_spellings_are_one_ipv4_case_keeping_what_was_sent(
+    api: Api, pool: asyncpg.Pool
+) -> None:
+    sent = ["http://2130706433/a.jpg", "http://0x7f.1/a.jpg", "http://127.1/a.jpg"]
+    _, body = await post(api, [report(40, url=url) for url in sent])
+    assert [r["status"] for r in body["results"]] == ["created", "duplicate", "duplicate"]
+    async with pool.acquire() as conn:
+        case = await conn.fetchrow(
+            "SELECT url, host, url_original FROM cases WHERE id = $1", body["results"][0]["case_id"]
+        )
+    assert dict(case) == {
+        "url": "http://127.0.0.1/a.jpg",
+        "host": "127.0.0.1",
+        "url_original": "http://2130706433/a.jpg",
+    }
+
+
 @pytest.mark.parametrize("path", ["/api/v1/cases/999999", "/api/v1/cases/abc", "/api/v1/cases/-1"])
 async def test_unknown_case_is_404_problem(api: Api, path: str) -> None:
     resp = await api.client.get(path, headers=api.auth("hotline"))

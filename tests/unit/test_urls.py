@@ -32,6 +32,14 @@ from service.domain.urls import InvalidUrl, normalise_url
         ("http://a.example/x\u202ey", "http://a.example/x%E2%80%AEy"),
         ('http://a.example/<a>"q"?x=<b>', "http://a.example/%3Ca%3E%22q%22?x=%3Cb%3E"),
         ("http://a.example/100%zz", "http://a.example/100%25zz"),
+        # A numeric last label makes the host IPv4, as browsers read it (WHATWG URL).
+        ("http://2130706433/", "http://127.0.0.1/"),
+        ("http://0x7f.1/a", "http://127.0.0.1/a"),
+        ("http://127.1/", "http://127.0.0.1/"),
+        ("http://0177.0.0.01:8080/", "http://127.0.0.1:8080/"),
+        ("http://192.0x00A8.0x1/", "http://192.168.0.1/"),
+        ("http://0xffffffff./", "http://255.255.255.255/"),
+        ("http://cdn.0x1g/", "http://cdn.0x1g/"),
     ],
 )
 def test_normalised_form(raw: str, expected: str) -> None:
@@ -59,6 +67,12 @@ def test_the_original_string_is_kept() -> None:
         ("http://" + "a" * 64 + ".example/", "not a valid"),
         ("http://example.com/" + "a" * 9000, "longer than"),
         ("http://<script>.example/", "not a valid"),
+        ("http://4294967296/", "IPv4 address out of range"),
+        ("http://256.1.1.1/", "IPv4 address out of range"),
+        ("http://1.0x1000000/", "IPv4 address out of range"),
+        ("http://1.2.3.4.5/", "not a valid IPv4 address"),
+        ("http://1.2.3.09/", "not a valid IPv4 address"),
+        ("http://files.example.123/", "not a valid IPv4 address"),
     ],
 )
 def test_invalid_urls_are_refused_with_the_reason(raw: str, reason: str) -> None:
