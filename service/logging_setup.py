@@ -77,7 +77,7 @@ class SafeTextFormatter(logging.Formatter):
 
 def configure_logging(level: int, fmt: Literal["text", "json"] = "text") -> None:
     """Install our stderr handler on the root logger (replacing one installed earlier;
-    handlers of others, e.g. pytest's capture, stay)."""
+    handlers of others, e.g. pytest's capture, stay). Pillow never logs below WARNING."""
     handler = logging.StreamHandler(sys.stderr)
     formatter = JsonFormatter() if fmt == "json" else SafeTextFormatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
@@ -88,3 +88,7 @@ def configure_logging(level: int, fmt: Literal["text", "json"] = "text") -> None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Pillow decodes the images the probe checks, and its debug records quote the file
+    # (repr() of TIFF tag values, PNG chunk ids, ICC profile names): content bytes must
+    # never reach a log, so its loggers stay at WARNING whatever -v asks for.
+    logging.getLogger("PIL").setLevel(max(level, logging.WARNING))
