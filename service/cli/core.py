@@ -39,7 +39,7 @@ async def _migrate(dsn: str, retry_for: float) -> list[str]:
 
 @main.group()
 def token() -> None:
-    """Manage API tokens (scanner, hotline, probe)."""
+    """Manage API tokens (scanner, hotline, supervisor, probe)."""
 
 
 @token.command("create")

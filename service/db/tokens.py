@@ -11,7 +11,8 @@ import asyncpg
 
 from service.db.queries import q
 
-ROLES = ("scanner", "hotline", "probe")
+# "supervisor": a hotline token that may also place and lift law-enforcement holds.
+ROLES = ("scanner", "hotline", "supervisor", "probe")
 SECRET_PREFIX = "tdt_"  # noqa: S105 (a visible prefix so leaked tokens are recognisable)
 
 

@@ -18,7 +18,7 @@ from service.domain.reports import (
     validate_batch,
     validate_body_fast,
 )
-from service.web.auth import require_role
+from service.web.auth import has_role, require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import NESTED_TOO_DEEP
 from service.web.openapi import Operation, operation
@@ -202,7 +202,7 @@ async def read_case(request: web.Request) -> web.Response:
 
 
 def _may_read(token: Token, case: dict[str, Any]) -> bool:
-    return token.role == "hotline" or case["scanner_id"] == token.id
+    return has_role(token, "hotline") or case["scanner_id"] == token.id
 
 
 def _int_path(request: web.Request, name: str) -> int:

@@ -15,7 +15,7 @@ from service.db.cases import jsonable
 from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
 from service.domain.escalation import Action, LadderError
 from service.notify.analyst_route import route_to_address
-from service.web.auth import require_role
+from service.web.auth import SUPERVISOR, require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
 from service.web.oversight_view import (
@@ -175,8 +175,8 @@ OPERATIONS = [
     Operation(
         "post",
         "/api/v1/oversight/cases/{case_id}/actions",
-        "Pause, resume, skip or trigger the ladder; review answers; hold; resolve again;"
-        " route to an address",
+        "Pause, resume, skip or trigger the ladder; review answers; hold (supervisor token);"
+        " resolve again; route to an address",
         _HOTLINE,
         request=CaseAction,
         responses={200: ActionResult, 404: None, 409: None},
@@ -189,7 +189,7 @@ OPERATIONS = [
         "post",
         "/api/v1/oversight/holds",
         "Place a hold (case, hoster or domain)",
-        _HOTLINE,
+        (SUPERVISOR,),
         request=HoldIn,
         responses={201: ActionResult, 422: None},
     ),
@@ -197,7 +197,7 @@ OPERATIONS = [
         "post",
         "/api/v1/oversight/holds/{hold_id}/lift",
         "Lift a hold",
-        _HOTLINE,
+        (SUPERVISOR,),
         responses={200: ActionResult, 404: None},
         parameters=(_path("hold_id"),),
     ),
@@ -362,7 +362,7 @@ async def api_action(request: web.Request) -> web.Response:
             body.action,
             body.note,
             f"hotline:{token.name}",
-            supervisor=True,
+            supervisor=token.role == SUPERVISOR,
             address=body.address,
         )
     return web.json_response(jsonable({"result": result}))
@@ -377,7 +377,7 @@ async def api_holds(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/oversight/holds")
 async def api_add_hold(request: web.Request) -> web.Response:
-    token = await require_role(request, "hotline")
+    token = await require_role(request, SUPERVISOR)
     body = await _body(request, HoldIn)
     scopes = {
         k: v
@@ -401,7 +401,7 @@ async def api_add_hold(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/oversight/holds/{hold_id}/lift")
 async def api_lift_hold(request: web.Request) -> web.Response:
-    token = await require_role(request, "hotline")
+    token = await require_role(request, SUPERVISOR)
     async with request.app[POOL].acquire() as conn:
         lifted = await oversight_actions.lift_hold(
             conn, _int(request.match_info["hold_id"]), actor=f"hotline:{token.name}"

@@ -27,7 +27,12 @@ class Api:
 async def running_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Api]:
     tokens = {}
     async with pool.acquire() as conn:
-        for role, name in [("scanner", "scanner-a"), ("hotline", "analyst"), ("probe", "probe-1")]:
+        for role, name in [
+            ("scanner", "scanner-a"),
+            ("hotline", "analyst"),
+            ("supervisor", "chief"),
+            ("probe", "probe-1"),
+        ]:
             tokens[role] = (await create_token(conn, name, role))[1]
         tokens["scanner-b"] = (await create_token(conn, "scanner-b", "scanner"))[1]
     client = TestClient(TestServer(create_app(settings, pool)))

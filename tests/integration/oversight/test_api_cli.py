@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.db import cases
+from service.db import cases, oversight_actions
 from service.domain.states import CaseState
 from service.settings import Settings
 from tests.integration.api_client import running_api
@@ -66,14 +66,14 @@ async def test_api_hold_and_lift_send_the_case_back_to_the_outbox(
     async with running_api(settings, pool) as api:
         placed = await api.client.post(
             "/api/v1/oversight/holds",
-            headers=api.auth("hotline"),
+            headers=api.auth("supervisor"),
             json={"domain": "held.example", "reason": "police request"},
         )
         assert placed.status == 201
         hold = (await placed.json())["result"]
         assert hold["cases_held"] == 1
         lifted = await api.client.post(
-            f"/api/v1/oversight/holds/{hold['id']}/lift", headers=api.auth("hotline")
+            f"/api/v1/oversight/holds/{hold['id']}/lift", headers=api.auth("supervisor")
         )
         assert (await lifted.json())["result"]["cases_released"] == 1
     states = [e["to_state"] for e in await events(pool, case_id)]
@@ -85,6 +85,43 @@ async def test_api_hold_and_lift_send_the_case_back_to_the_outbox(
             )
             == 1
         )
+
+
+async def test_only_a_supervisor_token_places_or_lifts_holds_as_on_the_pages(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        sid = await scanner(conn)
+        case_id = await add_case(conn, sid, "http://held.example/2.png", route=ROUTE)
+        hold = await oversight_actions.place_hold(
+            conn, actor="analyst:sue", reason="police request", hoster="Other Host"
+        )
+    async with running_api(settings, pool) as api:
+        hotline = api.auth("hotline")
+        place = await api.client.post(
+            "/api/v1/oversight/holds", headers=hotline, json={"case_id": case_id, "reason": "x"}
+        )
+        action = await api.client.post(
+            f"/api/v1/oversight/cases/{case_id}/actions", headers=hotline, json={"action": "hold"}
+        )
+        lift = await api.client.post(f"/api/v1/oversight/holds/{hold['id']}/lift", headers=hotline)
+        listed = await api.client.get("/api/v1/oversight/holds", headers=hotline)
+        by_supervisor = await api.client.post(
+            f"/api/v1/oversight/cases/{case_id}/actions",
+            headers=api.auth("supervisor"),
+            json={"action": "hold", "note": "police request"},
+        )
+        refusal = await place.json()
+        active = [h["id"] for h in (await listed.json())["holds"]]
+        spec = await (await api.client.get("/api/v1/openapi.json")).json()
+    assert (place.status, action.status, lift.status) == (403, 403, 403)
+    assert refusal["type"] == "/problems/forbidden"
+    assert listed.status == 200 and active == [hold["id"]]
+    assert by_supervisor.status == 200
+    assert [(e["actor"], e["to_state"]) for e in await events(pool, case_id, "hold")] == [
+        ("hotline:chief", "held")
+    ]
+    assert "supervisor" in spec["paths"]["/api/v1/oversight/holds"]["post"]["description"]
 
 
 async def test_content_movement_shows_where_removed_content_went(
@@ -169,11 +206,12 @@ async def test_api_answers_hostile_input_without_server_errors(
         assert nul.status in (200, 400)
         bad_cursor = await api.client.get(queue, params={"after": "not-a-cursor"}, headers=hotline)
         assert bad_cursor.status == 400
+        supervisor = api.auth("supervisor")
         huge = await api.client.post(
-            "/api/v1/oversight/holds", headers=hotline, json={"case_id": 2**70, "reason": "x"}
+            "/api/v1/oversight/holds", headers=supervisor, json={"case_id": 2**70, "reason": "x"}
         )
         assert huge.status == 422
         nul = await api.client.post(
-            "/api/v1/oversight/holds", headers=hotline, json={"hoster": "a", "reason": "a\x00b"}
+            "/api/v1/oversight/holds", headers=supervisor, json={"hoster": "a", "reason": "a\x00b"}
         )
         assert nul.status == 422
