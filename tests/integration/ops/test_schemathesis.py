@@ -47,7 +47,7 @@ async def _serve(served: Served, template: str) -> None:
     await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     dsn = _dsn_for(name)
     conn = await asyncpg.connect(dsn)
-    for role in ("scanner", "hotline", "probe"):
+    for role in ("scanner", "hotline", "supervisor", "probe"):
         served.tokens[role] = (await create_token(conn, f"st-{role}", role))[1]
     await conn.close()
     app = create_app(make_settings(dsn, rate_limit_burst=100_000, login_rate_per_minute=100_000))
