@@ -25,20 +25,33 @@ resolves the target itself and refuses it when any answer is non-public (fetch.p
 
 from __future__ import annotations
 
-import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import dns.asyncresolver
 import dns.exception
 import dns.resolver
-from aiohttp import TCPConnector
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+# The address rules are shared with the resolver; re-exported for the probe's callers.
+from service.netguard import (
+    AddressGuard,
+    GuardedConnector,
+    TargetRefused,
+    is_ip_literal,
+    is_public,
+)
 
-class TargetRefused(OSError):
-    """The target address is loopback/private/link-local/reserved/multicast."""
+__all__ = [
+    "AddressGuard",
+    "DnsResolver",
+    "GuardedConnector",
+    "NameNotFound",
+    "NoAddress",
+    "TargetRefused",
+    "is_ip_literal",
+    "is_public",
+]
 
 
 class NameNotFound(OSError):
@@ -47,65 +60,6 @@ class NameNotFound(OSError):
 
 class NoAddress(OSError):
     """The name exists but has no A/AAAA record, or DNS failed."""
-
-
-# IPv6 forms that carry an IPv4 address in their last 32 bits and reach it: a NAT64
-# translator (RFC 6052 well-known prefix) and the deprecated IPv4-compatible form.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-# Local-use NAT64 (RFC 8215): a translator of the local network, whatever it embeds.
-_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
-
-
-def is_public(address: str) -> bool:
-    """True for globally routable unicast addresses. An IPv6 address that embeds an IPv4
-    one (IPv4-mapped, NAT64, 6to4, IPv4-compatible) is judged by that IPv4 address:
-    Python calls 64:ff9b::7f00:1 or 2002:7f00:1:: global, yet they lead to 127.0.0.1."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip in _NAT64_LOCAL:
-            return False
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            return _routable(embedded)
-    return _routable(ip)
-
-
-def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_global and not ip.is_multicast
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
-    return None
-
-
-class AddressGuard:
-    """Decides whether an address may be connected to."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def allows(self, address: str) -> bool:
-        return self.allow_private or is_public(address)
-
-    def check(self, addresses: Iterable[str], host: str) -> None:
-        refused = [a for a in addresses if not self.allows(a)]
-        if refused:
-            raise TargetRefused(f"{host} resolves to a non-public address")
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 class DnsResolver(AbstractResolver):
@@ -154,26 +108,3 @@ def _result(host: str, address: str, port: int) -> ResolveResult:
         "proto": 0,
         "flags": socket.AI_NUMERICHOST,
     }
-
-
-class GuardedConnector(TCPConnector):
-    """A TCPConnector that connects only to addresses the guard allows.
-
-    `exempt` holds host names never checked: the operator-configured proxy.
-    """
-
-    def __init__(self, guard: AddressGuard, exempt: set[str], **kwargs: Any) -> None:
-        super().__init__(use_dns_cache=False, **kwargs)
-        self._guard = guard
-        self._exempt = exempt
-
-    async def _resolve_host(
-        self, host: str, port: int, traces: Sequence[Any] | None = None
-    ) -> list[ResolveResult]:
-        results = await super()._resolve_host(host, port, traces=traces)
-        if host in self._exempt:
-            return results
-        allowed = [r for r in results if self._guard.allows(r["host"])]
-        if not allowed:
-            raise TargetRefused(f"{host} has no public address")
-        return allowed

@@ -18,12 +18,19 @@ import aiohttp
 
 from service import observability as obs
 from service.errors import TransientLookupError
+from service.netguard import TargetRefused
 from service.resolve.bootstrap import REGISTRIES, Bootstrap, registry_of_url
 from service.resolve.politeness import RegistryGate, parse_retry_after
 
 log = logging.getLogger(__name__)
 MAX_HOPS = 5
 ACCEPT = {"Accept": "application/rdap+json, application/json;q=0.9"}
+
+
+def _transient(url: str, label: str, exc: Exception) -> TransientLookupError:
+    kind = "timeout" if isinstance(exc, TimeoutError) else "connection"
+    obs.RDAP_ERRORS.labels(registry=label, kind=kind).inc()
+    return TransientLookupError(f"RDAP {url}: {type(exc).__name__} {exc}")
 
 
 class RdapClient:
@@ -71,10 +78,16 @@ class RdapClient:
             with obs.RDAP_LATENCY.labels(registry=label).time():
                 try:
                     return await self._send(url, registry)
+                except aiohttp.ClientConnectorError as exc:
+                    if not isinstance(exc.os_error, TargetRefused):
+                        raise _transient(url, label, exc) from exc
+                    # A redirect or link to a non-public address: nothing to fetch there,
+                    # now or later (the SSRF guard, see service/netguard.py).
+                    log.warning("RDAP %s: not fetched, %s", url, exc.os_error)
+                    obs.RDAP_ERRORS.labels(registry=label, kind="refused").inc()
+                    return 404, None, None
                 except (aiohttp.ClientError, TimeoutError) as exc:
-                    kind = "timeout" if isinstance(exc, TimeoutError) else "connection"
-                    obs.RDAP_ERRORS.labels(registry=label, kind=kind).inc()
-                    raise TransientLookupError(f"RDAP {url}: {type(exc).__name__} {exc}") from exc
+                    raise _transient(url, label, exc) from exc
 
     async def _send(
         self, url: str, registry: str | None

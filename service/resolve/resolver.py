@@ -35,6 +35,7 @@ from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
+from service.netguard import AddressGuard, GuardedConnector
 from service.resolve.abusix import AbusixClient
 from service.resolve.bootstrap import bootstrap_for
 from service.resolve.cache import NEGATIVE, NetworkCache
@@ -349,7 +350,20 @@ def primary_address(addresses: tuple[str, ...]) -> str:
 
 @asynccontextmanager
 async def open_resolver(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator[Resolver]:
-    """A Resolver with its own HTTP session (closed on exit)."""
-    connector = aiohttp.TCPConnector(limit=settings.rdap_concurrency * 2, ttl_dns_cache=300)
+    """A Resolver with its own HTTP session (closed on exit).
+
+    Registries' redirects and the self and parent links of their answers are URLs taken from
+    others: the session connects only to public addresses (the SSRF guard the probe uses),
+    except the operator's own RDAP redirector (`TAKEDOWN_RDAP_BOOTSTRAP_URL`)."""
+    guard = AddressGuard(settings.allow_private_targets)
+    connector = GuardedConnector(
+        guard, _configured_hosts(settings), limit=settings.rdap_concurrency * 2
+    )
     async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
         yield Resolver(pool, settings, session)
+
+
+def _configured_hosts(settings: Settings) -> set[str]:
+    """Hosts the operator configured, trusted wherever they are (the sim's loopback)."""
+    host = urlsplit(settings.rdap_bootstrap_url).hostname if settings.rdap_bootstrap_url else None
+    return {host} if host else set()

@@ -14,7 +14,9 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     submitted = int(re.search(r"scanner submitted (\d+) reports", out).group(1))
     header = next(line for line in out.splitlines() if line.startswith("hoster"))
     rows = out.split(header, 1)[1].strip().splitlines()
-    table = [r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)]
+    table = [
+        r for r in rows if re.match(r"^\S.*\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+$", r)
+    ]
     assert submitted >= 20
     assert header.split() == [
         "hoster",
