@@ -16,38 +16,20 @@ from service.db import cases, jobs, resolve_repo
 from service.db.jobs import Job
 from service.domain.states import CaseState
 from service.errors import TransientLookupError
-from service.resolve.resolver import Resolution, Resolver, open_resolver
+from service.resolve.resolver import Resolution
 from service.settings import Settings
 from service.workers.loop import Done, Outcome
+from service.workers.resolver_owner import ResolverOwner
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:resolve"
 WORKABLE = {CaseState.RECEIVED, CaseState.RESOLVING, CaseState.UNRESOLVED}
 
 
-class ResolveStage:
+class ResolveStage(ResolverOwner):
     """Claims 'resolve' jobs; one Resolver (caches, politeness) shared by all of them."""
 
     kind = "resolve"
-
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
-        self.pool = pool
-        self.settings = settings
-        self._resolver: Resolver | None = None
-        self._context: object | None = None
-
-    async def resolver(self) -> Resolver:
-        if self._resolver is None:
-            context = open_resolver(self.pool, self.settings)
-            self._resolver = await context.__aenter__()
-            self._context = context
-        return self._resolver
-
-    async def aclose(self) -> None:
-        """Close the resolver's HTTP session (call at shutdown)."""
-        context, self._context, self._resolver = self._context, None, None
-        if context is not None:
-            await context.__aexit__(None, None, None)  # type: ignore[attr-defined]
 
     async def handle(self, job: Job) -> Outcome:
         if job.case_id is None:

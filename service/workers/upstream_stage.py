@@ -28,36 +28,18 @@ from service.domain.upstream import (
     route_recipients_with,
 )
 from service.errors import TransientLookupError
-from service.resolve.resolver import Resolver, UpstreamAnswer, open_resolver, primary_address
+from service.resolve.resolver import UpstreamAnswer, primary_address
 from service.settings import Settings
 from service.workers.loop import Done, Outcome
+from service.workers.resolver_owner import ResolverOwner
 
 ACTOR = "worker:upstream"
 
 
-class UpstreamStage:
+class UpstreamStage(ResolverOwner):
     """Claims 'upstream' jobs (one per case); one Resolver shared by all of them."""
 
     kind = "upstream"
-
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
-        self.pool = pool
-        self.settings = settings
-        self._resolver: Resolver | None = None
-        self._context: object | None = None
-
-    async def resolver(self) -> Resolver:
-        if self._resolver is None:
-            context = open_resolver(self.pool, self.settings)
-            self._resolver = await context.__aenter__()
-            self._context = context
-        return self._resolver
-
-    async def aclose(self) -> None:
-        """Close the resolver's HTTP session (call at shutdown)."""
-        context, self._context, self._resolver = self._context, None, None
-        if context is not None:
-            await context.__aexit__(None, None, None)  # type: ignore[attr-defined]
 
     async def handle(self, job: Job) -> Outcome:
         if job.case_id is None:
