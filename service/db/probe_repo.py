@@ -54,8 +54,7 @@ class CheckRow:
 
 
 async def load_case(conn: asyncpg.Connection, case_id: int) -> ProbeCase | None:
-    row = await conn.fetchrow(q("probe_case"), case_id)
-    return None if row is None else _case(row)
+    return (await load_cases(conn, [case_id])).get(case_id)
 
 
 async def load_cases(conn: asyncpg.Connection, case_ids: list[int]) -> dict[int, ProbeCase]:

@@ -1,17 +1,6 @@
--- name: probe_case
--- Everything the probe stage needs about one case: hashes, clock, streak, hoster.
-SELECT c.id, c.url, c.host, c.state, c.sha256, c.sha1, c.md5, c.pdq, c.detected_at,
-       c.first_notice_at, c.first_gone_at, c.removed_at, c.reappeared_at, c.last_checked_at,
-       t.streak_started_at, t.streak_last_gone, coalesce(t.streak_count, 0) AS streak_count,
-       t.resume_state, t.cycle_started_at, t.last_removed_at,
-       coalesce(r.hoster, c.host) AS hoster
-FROM cases c
-LEFT JOIN probe_tracking t ON t.case_id = c.id
-LEFT JOIN case_routes r ON r.case_id = c.id
-WHERE c.id = $1;
-
 -- name: probe_cases
--- probe_case for a claimed batch of cases ($1 their ids), in one round trip.
+-- Everything the probe stage needs about the cases $1 (a claimed batch, or one case):
+-- hashes, clock, streak, hoster, in one round trip.
 SELECT c.id, c.url, c.host, c.state, c.sha256, c.sha1, c.md5, c.pdq, c.detected_at,
        c.first_notice_at, c.first_gone_at, c.removed_at, c.reappeared_at, c.last_checked_at,
        t.streak_started_at, t.streak_last_gone, coalesce(t.streak_count, 0) AS streak_count,
