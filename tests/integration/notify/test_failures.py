@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.db import jobs as job_store
 from service.db import notify_repo
@@ -195,6 +196,7 @@ async def test_bounce_posted_to_the_api_moves_items_to_the_next_contact(
     body = dsn(first.message["Message-ID"], "first@hoster.example")
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "message/rfc822"}
     async with TestClient(TestServer(create_app(settings, pool))) as client:
+        counted_before = _bounced(await (await client.get("/metrics")).text())
         answer = await client.post("/api/v1/bounces", data=body, headers=headers)
         assert answer.status == 200
         assert (await answer.json())["moved_to"] == ["second@hoster.example"]
@@ -202,6 +204,8 @@ async def test_bounce_posted_to_the_api_moves_items_to_the_next_contact(
         assert (await again.json())["action"] == "ignored"
         anonymous = await client.post("/api/v1/bounces", data=body)
         assert anonymous.status == 401
+        # takedown_notices_total{outcome="bounced"}: once per notice, not per DSN received
+        assert _bounced(await (await client.get("/metrics")).text()) == counted_before + 1
     await deliver(pool, settings)
     assert [m.rcpt_tos for m in smtp.sink.messages] == [
         ["first@hoster.example"],
@@ -228,3 +232,14 @@ async def test_a_bounce_too_malformed_to_parse_is_ignored_by_api_and_cli(
     result = await takedown("bounces", str(saved), db_url=db_url)
     assert result.code == 0, result.err
     assert '"action": "ignored"' in result.out and "Traceback" not in result.err
+
+
+def _bounced(exposition: str) -> float:
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if (
+                sample.name == "takedown_notices_total"
+                and sample.labels.get("outcome") == "bounced"
+            ):
+                return float(sample.value)
+    return 0.0
