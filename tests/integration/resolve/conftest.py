@@ -7,6 +7,7 @@ the DNS server answers Team Cymru origins for the corpus' addresses.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,9 @@ class Peers:
         return make_settings(db_url, **values)
 
 
-@pytest.fixture
-async def peers() -> AsyncIterator[Peers]:
-    world = World.default()
-    corpus = load_corpus(CORPUS if CORPUS.is_dir() else None)
-    rdap = RdapServer(world, SimClock(), corpus)
-    dns = DnsServer(world, extra_origins=corpus.origins)
+@asynccontextmanager
+async def serving(world: World, rdap: RdapServer, dns: DnsServer) -> AsyncIterator[Peers]:
+    """Start the world's RDAP and DNS servers; stopped on exit."""
     await rdap.start()
     await dns.start()
     try:
@@ -58,6 +56,15 @@ async def peers() -> AsyncIterator[Peers]:
     finally:
         await dns.stop()
         await rdap.stop()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[Peers]:
+    world = World.default()
+    corpus = load_corpus(CORPUS if CORPUS.is_dir() else None)
+    rdap = RdapServer(world, SimClock(), corpus)
+    async with serving(world, rdap, DnsServer(world, extra_origins=corpus.origins)) as started:
+        yield started
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from service.sim.dnszone import CymruOrigin
 from service.sim.rdap import RdapServer
 from service.sim.rdap_corpus import CorpusIndex
 from service.sim.world import World
-from tests.integration.resolve.conftest import Peers
+from tests.integration.resolve.conftest import Peers, serving
 
 REGISTERED = ipaddress.IPv4Network("45.80.0.0/22")  # one RIPE network, four announced /24s
 ASN = 64_501  # any number: the sim answers what it is given
@@ -70,14 +70,8 @@ async def split_world(
         corpus.networks.append((4, first, last, "ripe", doc))
     origins = [CymruOrigin(net, ASN, "NL", "ripe", "2019-04-01") for net in announced]
     rdap = RdapServer(world, SimClock(), corpus)
-    dns = DnsServer(world, extra_origins=origins)
-    await rdap.start()
-    await dns.start()
-    try:
-        yield Peers(world, dns, rdap)
-    finally:
-        await dns.stop()
-        await rdap.stop()
+    async with serving(world, rdap, DnsServer(world, extra_origins=origins)) as started:
+        yield started
 
 
 async def test_concurrent_lookups_across_announced_prefixes_make_one_network_query(

@@ -21,7 +21,7 @@ from service.sim.clock import SimClock
 from service.sim.dns import DnsServer
 from service.sim.rdap import RdapServer
 from service.sim.world import World
-from tests.integration.resolve.conftest import Peers
+from tests.integration.resolve.conftest import Peers, serving
 
 TRANSIT_AS = 204_001
 
@@ -81,15 +81,8 @@ async def transit_world() -> AsyncIterator[Peers]:
          "asn": TRANSIT_AS, "networks": ["195.88.8.0/22"], "abuse": ["abuse@smallhost.se"]},
     ]  # fmt: skip
     world = World.model_validate(data)
-    rdap = RdapServer(world, SimClock())
-    dns = DnsServer(world)
-    await rdap.start()
-    await dns.start()
-    try:
-        yield Peers(world, dns, rdap)
-    finally:
-        await dns.stop()
-        await rdap.stop()
+    async with serving(world, RdapServer(world, SimClock()), DnsServer(world)) as started:
+        yield started
 
 
 async def test_without_a_parent_the_origin_as_desk_is_the_upstream_and_is_kept(
