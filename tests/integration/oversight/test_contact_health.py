@@ -16,28 +16,10 @@ from service.settings import Settings
 from service.web.app import create_app
 from tests.integration.api_client import running_api
 from tests.integration.oversight.pages import analyst, log_in, notified_case
-from tests.integration.oversight.world import HOSTER_DESK, scanner
+from tests.integration.oversight.world import HOSTER_DESK, scanner, sent_notice
 
 HOSTER = "Never Removes Ltd"
 TRANSIT = "abuse@transit.example"
-
-
-async def _sent(conn: asyncpg.Connection, recipient: str, kind: str, case_ids: list[int]) -> None:
-    notice_id, _ = await notify_repo.open_batch(
-        conn,
-        recipient=recipient,
-        kind=kind,
-        role="abuse",
-        language="en",
-        country="NL",
-        mail_from="hotline@example.org",
-    )
-    for case_id in case_ids:
-        await notify_repo.add_item(conn, notice_id, case_id)
-    await conn.execute(
-        "UPDATE notices SET state = 'sent', sealed_at = now(), sent_at = now() WHERE id = $1",
-        notice_id,
-    )
 
 
 async def _gone_after(conn: asyncpg.Connection, case_id: int, hours: float) -> None:
@@ -60,10 +42,10 @@ async def _world(pool: asyncpg.Pool) -> None:
         fast = await notified_case(conn, sid, "http://a.never-removes.example/1", hours_ago=48)
         slow = await notified_case(conn, sid, "http://a.never-removes.example/2", hours_ago=48)
         stuck = await notified_case(conn, sid, "http://a.never-removes.example/3", hours_ago=5)
-        await _sent(conn, HOSTER_DESK, "notice", [fast, slow])
-        await _sent(conn, HOSTER_DESK, "reminder", [slow])
-        await _sent(conn, HOSTER_DESK, "reminder", [slow])
-        await _sent(conn, TRANSIT, "notice", [stuck])
+        await sent_notice(conn, HOSTER_DESK, [fast, slow], kind="notice")
+        await sent_notice(conn, HOSTER_DESK, [slow], kind="reminder")
+        await sent_notice(conn, HOSTER_DESK, [slow], kind="reminder")
+        await sent_notice(conn, TRANSIT, [stuck], kind="notice")
         await _gone_after(conn, fast, 10)
         await _gone_after(conn, slow, 30)
         for _ in range(3):

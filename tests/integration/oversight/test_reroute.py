@@ -24,6 +24,7 @@ from tests.integration.oversight.world import (
     events,
     running_stages,
     scanner,
+    sent_notice,
     smtp_sink,
 )
 
@@ -34,20 +35,7 @@ async def _answered_not_ours(pool: asyncpg.Pool, url: str) -> int:
     """A notified case whose hoster answered "not ours, it is the reseller"."""
     async with pool.acquire() as conn:
         case_id = await notified_case(conn, await scanner(conn), url, hours_ago=5)
-        notice_id, _ = await notify_repo.open_batch(
-            conn,
-            recipient=HOSTER_DESK,
-            kind="notice",
-            role="abuse",
-            language="en",
-            country="NL",
-            mail_from="hotline@example.org",
-        )
-        await notify_repo.add_item(conn, notice_id, case_id)
-        await conn.execute(
-            "UPDATE notices SET state = 'sent', sealed_at = now(), sent_at = now() WHERE id = $1",
-            notice_id,
-        )
+        notice_id = await sent_notice(conn, HOSTER_DESK, [case_id])
         await notify_repo.insert_answer(conn, notice_id, case_id, "not_ours", f"it is {RESELLER}")
     return case_id
 

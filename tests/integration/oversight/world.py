@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs
+from service.db import cases, jobs, notify_repo
 from service.db.tokens import create_token
 from service.domain.states import CaseState
 from service.settings import Settings
@@ -171,3 +171,25 @@ async def takedown_with_stdin(*args: str, db_url: str, stdin: str = "") -> tuple
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=100)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def sent_notice(
+    conn: asyncpg.Connection, recipient: str, case_ids: list[int], kind: str = "notice"
+) -> int:
+    """A notice about `case_ids` as the notify stage leaves it once the mail server took it."""
+    notice_id, _ = await notify_repo.open_batch(
+        conn,
+        recipient=recipient,
+        kind=kind,
+        role="abuse",
+        language="en",
+        country="NL",
+        mail_from="hotline@example.org",
+    )
+    for case_id in case_ids:
+        await notify_repo.add_item(conn, notice_id, case_id)
+    await conn.execute(
+        "UPDATE notices SET state = 'sent', sealed_at = now(), sent_at = now() WHERE id = $1",
+        notice_id,
+    )
+    return notice_id

@@ -17,6 +17,7 @@ from service.settings import Settings
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.resolve_stage import build
 from tests.integration.api_client import running_api
+from tests.integration.oversight.world import sent_notice
 from tests.integration.resolve.conftest import Peers
 from tests.integration.resolve.test_resolve_stage import _new_case, _state_becomes
 
@@ -44,16 +45,7 @@ async def _hoster_says_not_ours(pool: asyncpg.Pool, case_id: int) -> None:
         await cases.transition(
             conn, case_id, CaseState.NOTIFIED, actor="test", stamp="first_notice_at"
         )
-        notice_id, _ = await notify_repo.open_batch(
-            conn,
-            recipient="abuse@pixelbarn.com",
-            kind="notice",
-            role="abuse",
-            language="en",
-            country="US",
-            mail_from="hotline@example.org",
-        )
-        await notify_repo.add_item(conn, notice_id, case_id)
+        notice_id = await sent_notice(conn, "abuse@pixelbarn.com", [case_id])
         await notify_repo.insert_answer(conn, notice_id, case_id, "not_ours", "a reseller's")
 
 
