@@ -27,8 +27,21 @@ from service.domain.notices import (
 )
 from service.notify.csvpart import items_csv
 from service.notify.items import NoticeItem, utc_text
-from service.notify.mime import CRLF, RawMessage, attachment_part, multipart, text_part
-from service.notify.xarf import xarf_report
+from service.notify.mime import (
+    CRLF,
+    RawMessage,
+    attachment_part,
+    multipart,
+    plain_part,
+    text_part,
+)
+from service.notify.xarf import (
+    Reporter,
+    feedback_report,
+    report_filename,
+    report_json,
+    xarf_reports,
+)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 KINDS = ("notice", "reminder", "escalation")
@@ -139,19 +152,35 @@ def render_parts(draft: NoticeDraft, sender: Sender) -> tuple[str, str]:
 
 
 def build_message(draft: NoticeDraft, sender: Sender) -> RawMessage:
-    """The complete MIME message: prose (text+HTML), X-ARF report, CSV of the items."""
+    """The complete MIME message, shaped as X-ARF v4 sends by mail (an RFC 6522 report with
+    `Feedback-Type: xarf`): prose (text+HTML), the feedback-report fields, one X-ARF v4 JSON
+    report per URL, and the CSV of the items."""
     text, html = render_parts(draft, sender)
     ref = notice_reference(draft.notice_id)
-    report = xarf_report(
-        draft.items, reported_from=sender.mail_from, notice_ref=ref, date=draft.created_at
+    reports = xarf_reports(
+        draft.items,
+        reporter=Reporter(sender.name, sender.reply_to),
+        notice_ref=ref,
+        message_id=draft.message_id,
     )
     prose = multipart("alternative", [text_part(text, "plain"), text_part(html, "html")])
     parts = [
         prose,
-        text_part(report, "plain", 'inline; filename="report.txt"'),
+        plain_part("message/feedback-report", feedback_report()),
+        *(
+            attachment_part(
+                report_json(report),
+                f'json; name="{report_filename(item)}"',
+                f'attachment; filename="{report_filename(item)}"',
+                maintype="application",
+            )
+            for item, report in zip(draft.items, reports, strict=True)
+        ),
         attachment_part(items_csv(draft.items), "csv", f'attachment; filename="{ref}.csv"'),
     ]
-    return RawMessage(multipart("mixed", parts, _headers(draft, sender)).encode("ascii"))
+    headers = _headers(draft, sender)
+    message = multipart("report", parts, headers, params="report-type=feedback-report")
+    return RawMessage(message.encode("ascii"))
 
 
 def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
@@ -169,7 +198,6 @@ def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
         ("Date", format_datetime(draft.created_at)),
         ("Message-ID", draft.message_id),
         ("X-Takedown-Notice-Id", str(draft.notice_id)),
-        ("X-ARF", "YES"),
         ("Auto-Submitted", "auto-generated"),
         ("MIME-Version", "1.0"),
     ]

@@ -26,6 +26,7 @@ class NoticeItem:
     last_seen_at: datetime | None
     reappeared: bool = False
     removed_at: datetime | None = None
+    classification: str | None = None  # as the scanner gave it (free text)
 
     @property
     def reference(self) -> str:
@@ -42,6 +43,7 @@ class NoticeItem:
             last_seen_at=row.get("last_seen_at"),
             reappeared=bool(row.get("reappeared")),
             removed_at=row.get("removed_before") if row.get("reappeared") else None,
+            classification=row.get("classification"),
         )
 
 

@@ -2,11 +2,11 @@
 
 The `email` package's classes and generator cost ~2.5 ms per notice (header folding, boundary
 searches, quoted-printable in Python); a notice always has the same shape, so it is written
-here: multipart/mixed of (multipart/alternative of text + HTML), the X-ARF part and the CSV
-attachment. Bodies are quoted-printable (binascii, in C) or base64, so no body line can look
-like a boundary, which starts with "=_" (QP writes a literal "=" as "=3D"; base64 only ends
-with "="). Header values are checked to be one line of printable ASCII (folds aside) before
-they are written: nothing can add a header.
+here: multipart/report of (multipart/alternative of text + HTML), the feedback-report part,
+the X-ARF v4 JSON reports and the CSV attachment. Bodies are quoted-printable (binascii, in C)
+or base64, so no body line can look like a boundary, which starts with "=_" (QP writes a
+literal "=" as "=3D"; base64 only ends with "="). Header values are checked to be one line
+of printable ASCII (folds aside) before they are written: nothing can add a header.
 """
 
 from __future__ import annotations
@@ -67,20 +67,31 @@ def text_part(text: str, subtype: str, disposition: str = "") -> str:
     return header_lines(headers) + CRLF + body
 
 
-def attachment_part(text: str, subtype: str, disposition: str) -> str:
+def attachment_part(text: str, subtype: str, disposition: str, maintype: str = "text") -> str:
     """A UTF-8 text attachment in base64: its bytes (CRLFs included) arrive exactly."""
     body = base64.encodebytes(text.encode("utf-8")).decode("ascii").rstrip("\n")
     headers = [
-        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("Content-Type", f'{maintype}/{subtype}; charset="utf-8"'),
         ("Content-Transfer-Encoding", "base64"),
         ("Content-Disposition", disposition),
     ]
     return header_lines(headers) + CRLF + body.replace("\n", CRLF)
 
 
-def multipart(subtype: str, parts: list[str], headers: Sequence[tuple[str, str]] = ()) -> str:
-    """A multipart entity around `parts` (each: its headers, a blank line, its body)."""
+def plain_part(content_type: str, body: str, disposition: str = "inline") -> str:
+    """A 7-bit part written as is (`body`: ASCII lines with CRLF ends, e.g. a field block)."""
+    headers = [("Content-Type", content_type), ("Content-Disposition", disposition)]
+    return header_lines(headers) + CRLF + body
+
+
+def multipart(
+    subtype: str, parts: list[str], headers: Sequence[tuple[str, str]] = (), params: str = ""
+) -> str:
+    """A multipart entity around `parts` (each: its headers, a blank line, its body);
+    `params`: more Content-Type parameters ("report-type=feedback-report")."""
     mark = boundary()
-    head = header_lines([*headers, ("Content-Type", f'multipart/{subtype}; boundary="{mark}"')])
+    extra = f"; {params}" if params else ""
+    content_type = f'multipart/{subtype}{extra}; boundary="{mark}"'
+    head = header_lines([*headers, ("Content-Type", content_type)])
     body = "".join(f"--{mark}{CRLF}{part}{CRLF}" for part in parts)
     return f"{head}{CRLF}{body}--{mark}--{CRLF}"

@@ -35,7 +35,8 @@ UPDATE notice_items SET notice_id = $2 WHERE notice_id = $1 AND case_id = ANY($3
 -- What a notice says about each item: URL, hashes, media type, first detection, last seen,
 -- and for content that came back after a confirmed removal, when it was last removed.
 SELECT c.id AS case_id, c.url, c.sha256, c.sha1, c.md5, c.pdq, c.media_type, c.state,
-       c.detected_at, c.last_seen_at, c.reappeared_at IS NOT NULL AS reappeared,
+       c.classification, c.detected_at, c.last_seen_at,
+       c.reappeared_at IS NOT NULL AS reappeared,
        coalesce(t.last_removed_at, c.removed_at) AS removed_before
 FROM notice_items i JOIN cases c ON c.id = i.case_id
 LEFT JOIN probe_tracking t ON t.case_id = c.id
@@ -168,7 +169,8 @@ WITH dropped AS (
     RETURNING i.notice_id, i.case_id
 )
 SELECT i.notice_id, c.id AS case_id, c.url, c.sha256, c.sha1, c.md5, c.pdq, c.media_type,
-       c.state, c.detected_at, c.last_seen_at, c.reappeared_at IS NOT NULL AS reappeared,
+       c.state, c.classification, c.detected_at, c.last_seen_at,
+       c.reappeared_at IS NOT NULL AS reappeared,
        coalesce(t.last_removed_at, c.removed_at) AS removed_before
 FROM notice_items i JOIN cases c ON c.id = i.case_id
 LEFT JOIN probe_tracking t ON t.case_id = c.id

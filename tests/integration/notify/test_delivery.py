@@ -4,11 +4,12 @@ with machine-readable parts that parse back exactly and headers no URL can injec
 from __future__ import annotations
 
 from email.message import EmailMessage
+from urllib.parse import unquote
 
 import asyncpg
 
 from service.notify.csvpart import parse_items_csv
-from service.notify.xarf import parse_xarf
+from service.notify.xarf import reports_in
 from tests.integration.notify.conftest import Smtp, add_case, deliver, notice_settings
 
 
@@ -19,13 +20,7 @@ def parts(message: EmailMessage) -> dict[str, str]:
         if part.is_multipart():
             continue
         name = part.get_filename() or ""
-        key = (
-            "xarf"
-            if name == "report.txt"
-            else "csv"
-            if name.endswith(".csv")
-            else (part.get_content_subtype())
-        )
+        key = "csv" if name.endswith(".csv") else part.get_content_subtype()
         found.setdefault(key if key != "plain" else "text", part.get_content())
     return found
 
@@ -47,7 +42,7 @@ async def test_one_message_per_recipient_with_all_urls(
         (mail,) = smtp.to(address)
         sections = parts(mail.message)
         assert sorted(r["url"] for r in parse_items_csv(sections["csv"])) == sorted(expected)
-        assert sorted(d["Source"] for d in parse_xarf(sections["xarf"])) == sorted(expected)
+        assert sorted(d["url"] for d in reports_in(mail.message)) == sorted(expected)
         assert mail.message["From"] == "Example Hotline <notices@hotline.example>"
         assert mail.message["Reply-To"] == "desk@hotline.example"
         assert mail.message["X-Takedown-Notice-Id"].isdigit()
@@ -121,4 +116,4 @@ async def test_hostile_url_cannot_inject_headers_or_markup(
     assert "<script>" not in sections["html"] and "&lt;script&gt;" in sections["html"]
     assert "\r\nBcc" not in sections["text"]
     assert parse_items_csv(sections["csv"])[0]["url"] == HOSTILE
-    assert parse_xarf(sections["xarf"])[0]["Source"] == HOSTILE
+    assert unquote(reports_in(mail.message)[0]["url"]) == HOSTILE

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from service.notify.csvpart import items_csv, parse_items_csv, safe_cell
 from service.notify.items import NoticeItem
-from service.notify.xarf import parse_xarf, xarf_report
+from service.notify.xarf import Reporter, report_json, xarf_reports
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "http://e.example/\r\n--- !!python/object:os.system\n'\"<b>\u202e\u0000é"
@@ -29,14 +31,15 @@ def test_csv_round_trips_urls_and_hashes_exactly() -> None:
     assert rows[0]["first_detected"] == "2024-05-01T12:00:00Z" and rows[0]["last_seen"] == ""
 
 
-def test_xarf_documents_round_trip_exactly() -> None:
-    text = xarf_report(
+def test_xarf_reports_round_trip_urls_and_hashes_exactly() -> None:
+    reports = xarf_reports(
         [item(HOSTILE), item("https://ok.example/x", 8)],
-        reported_from="n@hotline.example",
+        reporter=Reporter("Hotline", "n@hotline.example"),
         notice_ref="TT-N000001",
-        date=AT,
+        message_id="<n.1@hotline.example>",
     )
-    docs = parse_xarf(text)
-    assert [d["Source"] for d in docs] == [HOSTILE, "https://ok.example/x"]
-    assert docs[0]["Version"] == "0.2" and docs[0]["Source-Type"] == "uri"
-    assert docs[0]["Hash-SHA256"] == "ab" * 32 and docs[1]["Report-ID"] == "TT-C0000008"
+    docs = [json.loads(report_json(r)) for r in reports]
+    assert [unquote(d["url"]) for d in docs] == [HOSTILE, "https://ok.example/x"]
+    assert docs[0]["xarf_version"].startswith("4.") and docs[0]["type"] == "csam"
+    assert docs[0]["hash_values"] == {"sha256": "ab" * 32, "md5": "cd" * 16}
+    assert docs[1]["tags"] == ["takedown:tt-c0000008"]

@@ -12,7 +12,7 @@ import pytest
 from service.notify.compose import KINDS, NoticeDraft, Sender, build_message
 from service.notify.csvpart import parse_items_csv
 from service.notify.items import NoticeItem
-from service.notify.xarf import parse_xarf
+from service.notify.xarf import reports_in
 
 AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 REMOVED = datetime(2024, 4, 20, 8, 30, tzinfo=UTC)
@@ -79,12 +79,14 @@ def test_reminders_and_escalations_keep_the_per_url_sentence(kind: str) -> None:
 
 
 def test_machine_parts_mark_the_reappeared_item() -> None:
-    leaves = [p for p in _message("en").walk() if not p.is_multipart()]
+    message = _message("en")
+    leaves = [p for p in message.walk() if not p.is_multipart()]
     parts = {p.get_filename() or "": p.get_content() for p in leaves}
-    xarf, csv = parts["report.txt"], next(v for k, v in parts.items() if k.endswith(".csv"))
-    back, new = parse_xarf(xarf)
-    assert (back["Reappeared"], back["Previously-Removed-At"]) == ("true", "2024-04-20T08:30:00Z")
-    assert "Reappeared" not in new
+    csv = next(v for k, v in parts.items() if k.endswith(".csv"))
+    back, new = reports_in(message)
+    assert "takedown:reappeared" in back["tags"]
+    assert back["previously_removed_at"] == "2024-04-20T08:30:00Z"
+    assert "takedown:reappeared" not in new["tags"] and "previously_removed_at" not in new
     rows = parse_items_csv(csv)
     assert [r["removed_before"] for r in rows] == ["2024-04-20T08:30:00Z", ""]
 
