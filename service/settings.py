@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.domain.escalation import Step
@@ -182,17 +182,31 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="requests/s per token (or client address) on /api, /ack"
     )
     rate_limit_burst: int = Field(default=200, ge=1)
-    login_rate_per_minute: float = Field(default=10.0, gt=0, description="per client address")
+    login_rate_per_minute: float = Field(
+        default=10.0, gt=0, description="failed authentications per client (and per account)"
+    )
+    login_account_failures_per_hour: float = Field(
+        default=100.0, gt=0, description="failed logins per analyst account from all clients"
+    )
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose Forwarded / X-Forwarded-For is believed",
+    )
 
-    @field_validator("dns_nameservers", mode="before")
+    @field_validator("dns_nameservers", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
-        # `TAKEDOWN_DNS_NAMESERVERS=127.0.0.1:5353,127.0.0.2` as well as a JSON list.
-        if isinstance(value, str) and value.lstrip().startswith("["):
-            return json.loads(value)
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        # `TAKEDOWN_DNS_NAMESERVERS=127.0.0.1:5353,[::1]:5353` as well as a JSON list. A
+        # value that merely starts with "[" (`[::1]:5353`) is an IPv6 nameserver, not JSON.
+        if not isinstance(value, str):
+            return value
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, list):
+            return decoded
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @field_validator("dns_nameservers")
     @classmethod
@@ -200,7 +214,7 @@ class Settings(BaseSettings):
         # Checked here: a bad entry would otherwise surface as a crash, or as silent
         # timeouts (a host name), at the first lookup.
         for spec in specs:
-            _nameserver_address(spec)
+            nameserver_address(spec)
         return specs
 
     @field_validator("listen")
@@ -239,8 +253,12 @@ def _is_port(text: str, *, allow_zero: bool = False) -> bool:
     return text.isascii() and text.isdigit() and (0 if allow_zero else 1) <= int(text) <= 65535
 
 
-def _nameserver_address(spec: str) -> None:
-    """Accept `addr`, `addr:port`, `[v6addr]:port` or a bare IPv6 address; else ValueError."""
+def nameserver_address(spec: str) -> tuple[str, int]:
+    """`addr`, `addr:port`, `[v6addr]:port` or a bare IPv6 address as (address, port).
+
+    ValueError for anything else. Shared by the resolver and the probe, which both read
+    TAKEDOWN_DNS_NAMESERVERS.
+    """
     host, port = spec, "53"
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
@@ -253,3 +271,4 @@ def _nameserver_address(spec: str) -> None:
         ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"{spec!r}: a nameserver must be an IP address[:port]") from None
+    return host, int(port)

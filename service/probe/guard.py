@@ -30,10 +30,10 @@ from collections.abc import Sequence
 
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-# The address rules are shared with the resolver; re-exported for the probe's callers.
 from service.netguard import (
     AddressGuard,
     GuardedConnector,
@@ -41,6 +41,9 @@ from service.netguard import (
     is_ip_literal,
     is_public,
 )
+
+# The address rules are shared with the resolver; re-exported for the probe's callers.
+from service.settings import nameserver_address
 
 __all__ = [
     "AddressGuard",
@@ -68,9 +71,10 @@ class DnsResolver(AbstractResolver):
     def __init__(self, nameservers: Sequence[str], timeout: float) -> None:
         self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
         if nameservers:
-            _host, _, port = nameservers[0].partition(":")
-            self._resolver.nameservers = [n.partition(":")[0] for n in nameservers]
-            self._resolver.port = int(port or 53)
+            # Each with its own port; `[::1]:5353` is an IPv6 nameserver, not host "[" port "".
+            self._resolver.nameservers = [
+                dns.nameserver.Do53Nameserver(*nameserver_address(spec)) for spec in nameservers
+            ]
         self._resolver.lifetime = timeout
 
     async def addresses(self, host: str) -> list[str]:

@@ -24,7 +24,7 @@ import dns.resolver
 
 from service import observability as obs
 from service.errors import PermanentLookupError, TransientLookupError
-from service.settings import Settings
+from service.settings import Settings, nameserver_address
 
 _MAX_CACHE = 200_000
 NEGATIVE_TTL = 300.0  # seconds a NXDOMAIN/NODATA answer is remembered
@@ -69,14 +69,7 @@ def build_resolver(settings: Settings) -> dns.asyncresolver.Resolver:
 
 
 def _nameserver(spec: str) -> dns.nameserver.Nameserver:
-    host, port = spec, 53
-    if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else 53
-    elif spec.count(":") == 1:
-        host, port_text = spec.split(":")
-        port = int(port_text)
-    return dns.nameserver.Do53Nameserver(host, port)
+    return dns.nameserver.Do53Nameserver(*nameserver_address(spec))
 
 
 class DnsClient:

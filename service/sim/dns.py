@@ -80,7 +80,8 @@ class DnsServer:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # [::1]:5353
+        return f"{host}:{self.port}"
 
     async def start(self, port: int = 0) -> None:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,8 @@
 """The acknowledgment page `/ack/{token}`: hosters answer a notice without an account.
 
 GET only reads. POST needs the form's CSRF token (bound to the ack token) and a same-site
-Origin when the browser sends one. Both are rate limited per token and per client address.
+Origin when the browser sends one. Both are rate limited per link; a client is limited in
+the unknown links it tries.
 Expired, unknown and malformed tokens get a clear page in the notice's language (or English).
 """
 
@@ -24,13 +25,14 @@ from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_refe
 from service.notify import ack
 from service.notify.compose import TEMPLATES, environment
 from service.notify.items import HASH_NAMES
+from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import HTML, PROBLEM_JSON, Body, Operation, operation
 
 routes = web.RouteTableDef()
 
 PER_TOKEN_PER_MINUTE = 30
-PER_CLIENT_PER_MINUTE = 120
+UNKNOWN_LINKS_PER_CLIENT_PER_MINUTE = 120
 MAX_NOTE = 4000
 MAX_RESPONSIBLE = 500
 
@@ -156,22 +158,22 @@ def _message(request: web.Request, status: int, lang: str, key: str, **fmt: Any)
     return _page(request, status, lang, message=text)
 
 
-def _limited(request: web.Request, token: str) -> bool:
-    limiter = _LIMITERS.setdefault(request.app, RateLimiter())
-    client = request.remote or "unknown"
-    return not (
-        limiter.allow(f"t:{token[:64]}", PER_TOKEN_PER_MINUTE)
-        and limiter.allow(f"c:{client}", PER_CLIENT_PER_MINUTE)
-    )
+def _limiter(request: web.Request) -> RateLimiter:
+    return _LIMITERS.setdefault(request.app, RateLimiter())
 
 
 async def _token(request: web.Request) -> ack.AckToken | web.Response:
+    # The limit is per link: hosters behind one proxy or one provider's network never share
+    # it. A client is limited only in how many unknown links it tries (guessing).
     token = request.match_info["token"]
-    if _limited(request, token):
+    if not _limiter(request).allow(f"t:{token[:64]}", PER_TOKEN_PER_MINUTE):
         return _message(request, 429, DEFAULT_LANGUAGE, "slow_down")
     async with request.app[POOL].acquire() as conn:
         found = await ack.lookup(conn, token)
     if found is None:
+        guesses = f"c:{client_address(request)}"
+        if not _limiter(request).allow(guesses, UNKNOWN_LINKS_PER_CLIENT_PER_MINUTE):
+            return _message(request, 429, DEFAULT_LANGUAGE, "slow_down")
         return _message(request, 404, DEFAULT_LANGUAGE, "invalid")
     if found.expired:
         return _message(request, 410, found.language, "expired")

@@ -7,6 +7,7 @@ Statistics, hoster and content pages are in oversight_reports; the JSON API in o
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,9 @@ from aiohttp import web
 from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.web import csvexport, oversight_api, oversight_reports
+from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
+from service.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
 from service.web.oversight_view import (
     QUEUE_COLUMNS,
     clean,
@@ -34,6 +37,7 @@ from service.web.session import (
     log_in,
     log_out,
     login_csrf,
+    login_name,
     require_analyst,
     safe_next,
     set_login_cookie,
@@ -47,6 +51,7 @@ CSV_CHUNK = 1000  # rows per query of a queue export: the memory it needs, whate
 
 def setup(app: web.Application) -> None:
     """Register the pages and the JSON API (one line in create_app)."""
+    app[LOGIN_THROTTLE] = LoginThrottle(app[SETTINGS])
     app.add_routes(routes)
     app.add_routes(oversight_reports.routes)
     app.add_routes(oversight_api.routes)
@@ -64,24 +69,32 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/oversight/login")
 async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
-    session = await log_in(request, form)
     next_path = safe_next(str(form.get("next", "")))
+    throttle, client = request.app[LOGIN_THROTTLE], client_address(request)
+    username = login_name(form)
+    if (wait := throttle.wait(client, username)) > 0:
+        return _login_page(request, next_path, 429, "Too many failed attempts; retry later.", wait)
+    session = await log_in(request, form)
     if session is None:
-        token = login_csrf(request)
-        response = render(
-            request,
-            "login.html.j2",
-            None,
-            401,
-            login_csrf=token,
-            next=next_path,
-            error="Unknown user or wrong password.",
-        )
-        set_login_cookie(request, response, token)
-        return response
+        throttle.failed(client, username)
+        return _login_page(request, next_path, 401, "Unknown user or wrong password.")
+    throttle.succeeded(client, username)
     response = web.HTTPSeeOther(next_path)
     set_session_cookie(request, response, session[0])
     raise response
+
+
+def _login_page(
+    request: web.Request, next_path: str, status: int, error: str, wait: float = 0
+) -> web.Response:
+    token = login_csrf(request)
+    response = render(
+        request, "login.html.j2", None, status, login_csrf=token, next=next_path, error=error
+    )
+    if wait:
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    set_login_cookie(request, response, token)
+    return response
 
 
 @routes.post("/oversight/logout")

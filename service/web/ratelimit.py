@@ -1,14 +1,16 @@
 """In-process token-bucket rate limits for the API, acknowledgment pages and logins.
 
-Three buckets, all answered with 429 problem JSON and `Retry-After`:
-- per bearer token (keyed by a digest of the secret, never the secret) on `/api/` and `/ack/`;
-- per client address for requests without a token on those paths;
-- per client address for failed authentications (401 answers) and login attempts, at the
-  much lower `login_rate_per_minute`, so that guessing tokens or passwords is slow.
+Buckets answered with 429 problem JSON and `Retry-After`:
+- per bearer token (keyed by a digest of the secret, never the secret) on `/api/`;
+- per acknowledgment link on `/ack/{token}` (its own page limits and counts unknown links);
+- per client address for API requests without a token;
+- per client address for failed authentications (401 answers), at the much lower
+  `login_rate_per_minute`, so that guessing tokens is slow. A request with a valid token is
+  still served when its address is over that limit: others' failures never lock it out.
 
-Limits are per process: with N API processes a client gets up to N times the rate, which
-is fine for abuse protection (not a billing quota). Behind a reverse proxy every client
-shares the proxy's address; put the proxy's own limits in front in that case.
+The client address is the peer's, or what a proxy in `TAKEDOWN_TRUSTED_PROXIES` forwarded
+for (web.clients). Limits are per process: with N API processes a client gets up to N times
+the rate, which is fine for abuse protection (not a billing quota).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from aiohttp.typedefs import Handler, Middleware
 
 from service import observability
 from service.settings import Settings
+from service.web.auth import current_token
+from service.web.clients import client_address
 from service.web.problems import HttpProblem, problem_response
 
 _MAX_KEYS = 50_000
-_LIMITED_PREFIXES = ("/api/", "/ack/")
+_API_PREFIX = "/api/"
 
 
 @dataclass
@@ -73,6 +77,9 @@ class TokenBuckets:
             return 0.0
         return (1 - bucket.tokens) / self.rate
 
+    def forget(self, key: str) -> None:
+        self._buckets.pop(key, None)
+
     def wait(self, key: str) -> float:
         """Seconds until `key` has a token, without taking one."""
         bucket = self._refilled(key)
@@ -94,15 +101,23 @@ def _too_many(wait: float, bucket: str) -> web.Response:
 
 
 def _client_key(request: web.Request) -> tuple[str, str]:
+    """Which request bucket: the bearer token's, the acknowledgment link's, else the client's."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and secret.strip():
-        digest = hashlib.sha256(secret.strip().encode()).hexdigest()[:24]
-        return "token", f"token:{digest}"
-    return "address", f"address:{request.remote}"
+        return "token", f"token:{_digest(secret.strip())}"
+    if request.path.startswith("/ack/"):
+        # Per link: every hoster behind one proxy (or one big provider) gets its own bucket.
+        return "link", f"link:{_digest(request.path)}"
+    return "address", f"address:{client_address(request)}"
 
 
-def _is_login(request: web.Request) -> bool:
-    return request.method == "POST" and request.path.rstrip("/").endswith("/login")
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:24]
+
+
+async def _holds_valid_token(request: web.Request) -> bool:
+    """A valid bearer token is never refused because of failures from its address."""
+    return await current_token(request) is not None
 
 
 def rate_limit_middleware(settings: Settings) -> Middleware:
@@ -113,17 +128,24 @@ def rate_limit_middleware(settings: Settings) -> Middleware:
 
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-        limited = request.path.startswith(_LIMITED_PREFIXES)
-        address = f"address:{request.remote}"
-        if (limited or _is_login(request)) and (wait := failures.wait(address)) > 0:
+        if not request.path.startswith(_API_PREFIX):
+            # /ack/ pages limit per link and count unknown links themselves (web.ack); the
+            # login form counts per account and client (usecases.analysts).
+            if request.path.startswith("/ack/"):
+                bucket, key = _client_key(request)
+                if (wait := requests.take(key)) > 0:
+                    return _too_many(wait, bucket)
+            return await handler(request)
+        address = f"address:{client_address(request)}"
+        bucket, key = _client_key(request)
+        if (wait := requests.take(key)) > 0:
+            return _too_many(wait, bucket)
+        wait = failures.wait(address)
+        if wait > 0 and not await _holds_valid_token(request):
             return _too_many(wait, "login")
-        if limited:
-            bucket, key = _client_key(request)
-            if (wait := requests.take(key)) > 0:
-                return _too_many(wait, bucket)
         response = await handler(request)
-        if response.status == 401 or _is_login(request):
-            failures.take(address)  # every failed authentication costs the address
+        if response.status == 401:
+            failures.take(address)  # every failed authentication costs the client
         return response
 
     return rate_limit

@@ -107,10 +107,7 @@ async def log_in(request: web.Request, form: Mapping[str, Any]) -> tuple[str, st
     token, cookie = form.get("csrf"), request.cookies.get(LOGIN_COOKIE, "")
     if not isinstance(token, str) or not cookie or not hmac.compare_digest(token, cookie):
         raise web.HTTPForbidden(text="The login form expired; reload it.")
-    username, password = (
-        str(form.get("username", "")).strip().lower(),
-        str(form.get("password", "")),
-    )
+    username, password = login_name(form), str(form.get("password", ""))
     async with request.app[POOL].acquire() as conn:
         row = await oversight_repo.analyst_by_name(conn, username)
         if row is None or not verify_password(password, row["password_hash"]):
@@ -119,6 +116,11 @@ async def log_in(request: web.Request, form: Mapping[str, Any]) -> tuple[str, st
         ttl = request.app[SETTINGS].analyst_session_ttl
         await oversight_repo.create_session(conn, _digest(secret), row["id"], ttl)
     return secret, row["username"]
+
+
+def login_name(form: Mapping[str, Any]) -> str:
+    """The account a login form names, as stored (bounded: it keys the throttle)."""
+    return str(form.get("username", "")).strip().lower()[:64]
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, secret: str) -> None:
