@@ -24,7 +24,7 @@ DSN = (
 def test_dsn_yields_recipients_statuses_and_the_original_message_id() -> None:
     bounce = parse_bounce(DSN)
     assert bounce.message_ids == ["<notice.1@hotline.example>", "<other@x.example>"]
-    assert [(r.address, r.status) for r in bounce.permanent] == [("abuse@host.example", "5.1.1")]
+    assert [(r.address, r.status) for r in bounce.final] == [("abuse@host.example", "5.1.1")]
     assert len(bounce.recipients) == 2
 
 
@@ -47,7 +47,7 @@ def test_a_message_id_the_email_package_chokes_on_is_skipped_and_the_rest_still_
 ) -> None:
     bounce = parse_bounce(garbage)
     assert bounce.message_ids == ["<other@x.example>"]  # from the report's own In-Reply-To
-    assert [r.address for r in bounce.permanent] == ["abuse@host.example"]
+    assert [r.address for r in bounce.final] == ["abuse@host.example"]
 
 
 def test_smtp_replies_are_transient_or_permanent_per_recipient() -> None:
