@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
 from service.db.cases import IntakeResult, get_case, ingest_reports, jsonable
-from service.db.tokens import Token
 from service.domain.reports import (
     RejectedReport,
     ReportIn,
@@ -18,7 +17,9 @@ from service.domain.reports import (
     validate_batch,
     validate_body_fast,
 )
+from service.usecases.feed import scanner_view
 from service.web.auth import has_role, require_role
+from service.web.feed_api import ScannerCaseOut
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import NESTED_TOO_DEEP
 from service.web.openapi import Operation, operation
@@ -77,6 +78,10 @@ class CaseOut(BaseModel):
     events: list[CaseEvent]
 
 
+class CaseRead(RootModel[CaseOut | ScannerCaseOut]):
+    """What a hotline token reads (CaseOut) or the reporting scanner reads (ScannerCaseOut)."""
+
+
 operation(
     Operation(
         "post",
@@ -91,9 +96,9 @@ operation(
     Operation(
         "get",
         "/api/v1/cases/{case_id}",
-        "A case with its full event history",
+        "A case: its full event history for hotline tokens, the scanner view for its scanner",
         roles=("hotline", "scanner"),
-        responses={200: CaseOut, 404: None},
+        responses={200: CaseRead, 404: None},
         parameters=(
             {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
         ),
@@ -194,15 +199,16 @@ def _accepted(stored: list[IntakeResult], rejected: list[RejectedReport]) -> dic
 async def read_case(request: web.Request) -> web.Response:
     token = await require_role(request, "hotline", "scanner")
     case_id = _int_path(request, "case_id")
+    if not has_role(token, "hotline"):  # a scanner reads its own projection, nothing internal
+        view = await scanner_view(request.app[POOL], case_id, token.id)
+        if view is None:
+            raise not_found("case")  # a scanner does not learn whether others' cases exist
+        return web.json_response(view)
     async with request.app[POOL].acquire() as conn:
         case = await get_case(conn, case_id)
-    if case is None or not _may_read(token, case):
-        raise not_found("case")  # a scanner does not learn whether others' cases exist
+    if case is None:
+        raise not_found("case")
     return web.json_response(jsonable(case_out(case).model_dump()))
-
-
-def _may_read(token: Token, case: dict[str, Any]) -> bool:
-    return has_role(token, "hotline") or case["scanner_id"] == token.id
 
 
 def _int_path(request: web.Request, name: str) -> int:
