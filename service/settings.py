@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.domain.escalation import Step
@@ -24,6 +24,12 @@ def _default_data_dir() -> Path:
 
 
 class SmtpTls(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class ImapTls(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
@@ -100,6 +106,28 @@ class Settings(BaseSettings):
     mail_from: str = "takedown@hotline.example"
     reply_to: str = "abuse-desk@hotline.example"
     hotline_name: str = "Example Hotline"
+    verp_domain: str | None = Field(
+        default=None,
+        description="domain of the per-notice return path bounces+<notice>.<mac>@DOMAIN;"
+        " unset: notices go out from TAKEDOWN_MAIL_FROM",
+    )
+    verp_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of the return path (required with verp_domain)"
+    )
+    # --- the hotline's mailbox (takedown mail-in) ------------------------------------------
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, ge=1, le=65535, description="unset: 993/143")
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_tls: ImapTls = ImapTls.TLS
+    imap_folder: str = "INBOX"
+    imap_done_folder: str = Field(default="Processed", description="where read mail is moved")
+    imap_poll_interval: float = Field(
+        default=60.0, gt=0, description="seconds between polls when the server has no IDLE"
+    )
+    mail_in_text_cap: int = Field(
+        default=16 * 1024, ge=256, description="characters of a reply's text kept"
+    )
     notice_gather_window: timedelta = timedelta(minutes=5)
     notice_max_urls: int = Field(default=250, ge=1)
     ack_token_ttl: timedelta = timedelta(days=30)
@@ -231,6 +259,14 @@ class Settings(BaseSettings):
             known = ", ".join(Step)
             raise ValueError(f"unknown step {', '.join(map(repr, unknown))}; known: {known}")
         return steps
+
+    @model_validator(mode="after")
+    def _verp_has_a_secret(self) -> Settings:
+        if self.verp_domain and self.verp_secret is None:
+            raise ValueError(
+                "TAKEDOWN_VERP_DOMAIN needs TAKEDOWN_VERP_SECRET (the return path's MAC key)"
+            )
+        return self
 
     @property
     def listen_host(self) -> str:

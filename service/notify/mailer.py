@@ -83,18 +83,25 @@ class Mailer:
         )
 
     async def send(
-        self, message: Message | bytes, recipient: str, cc: Sequence[str] = ()
+        self,
+        message: Message | bytes,
+        recipient: str,
+        cc: Sequence[str] = (),
+        *,
+        sender: str | None = None,
     ) -> Delivery:
-        """Deliver `message` (or a serialised message) to `recipient`, copies to `cc`."""
+        """Deliver `message` (or a serialised message) to `recipient`, copies to `cc`, from
+        the envelope sender `sender` (a notice's VERP return path; else TAKEDOWN_MAIL_FROM)."""
+        envelope = sender or self.settings.mail_from
         try:
             client, reused = await self._checkout()
             try:
-                delivery = await self._transaction(client, message, recipient, cc)
+                delivery = await self._transaction(client, message, recipient, cc, envelope)
             except aiosmtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 client, _ = await self._fresh()  # the kept connection had gone stale
-                delivery = await self._transaction(client, message, recipient, cc)
+                delivery = await self._transaction(client, message, recipient, cc, envelope)
         except aiosmtplib.SMTPException as exc:
             raise translate(exc, recipient) from exc
         except OSError as exc:
@@ -108,8 +115,9 @@ class Mailer:
         message: Message | bytes,
         recipient: str,
         cc: Sequence[str],
+        sender: str,
     ) -> Delivery:
-        sender, recipients = self.settings.mail_from, [recipient]
+        recipients = [recipient]
         try:
             if cc:
                 return await _with_copies(client, sender, _as_bytes(message), recipient, cc)

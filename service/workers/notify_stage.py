@@ -24,6 +24,7 @@ from service.notify.mime import UnsafeHeader
 from service.notify.outbox import reroute
 from service.notify.rounds import Attempt, next_to_wake, prepare_round
 from service.notify.rounds import record_sent as record_round_sent
+from service.notify.verp import return_path
 from service.observability import NOTICES
 from service.settings import Settings
 from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
@@ -97,7 +98,12 @@ class NotifyStage:
         try:
             async with self.sending:
                 message = build_message(draft, self.sender)
-                delivery = await self.mailer.send(message.as_bytes(), draft.recipient, draft.cc)
+                delivery = await self.mailer.send(
+                    message.as_bytes(),
+                    draft.recipient,
+                    draft.cc,
+                    sender=return_path(self.settings, draft.notice_id),
+                )
             if delivery.cc_refused:
                 await self._copies_refused(draft.notice_id, delivery)
         except DeliveryDeferred as exc:

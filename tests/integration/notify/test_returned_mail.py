@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.notify.bounces import apply_bounce, parse_bounce
+from service.notify.verp import notice_of, return_path
 from tests.integration.notify.conftest import Smtp, add_case, deliver, notice_settings
 
 TWO_CONTACTS = [{"address": "abuse@hoster.example"}, {"address": "second@hoster.example"}]
@@ -73,3 +74,20 @@ async def test_a_delay_warning_changes_nothing(pool: asyncpg.Pool, db_url: str, 
     summary = await _apply(pool, db_url, smtp, raw)
     assert summary == {"matched": True, "notice_id": summary["notice_id"], "action": "ignored",
                        "reason": "no final failure for the recipient"}  # fmt: skip
+
+
+async def test_a_notice_goes_out_from_its_own_return_path(
+    pool: asyncpg.Pool, db_url: str, smtp: Smtp
+) -> None:
+    settings = notice_settings(
+        db_url, smtp.port, verp_domain="bounces.hotline.example", verp_secret="k"
+    )
+    async with pool.acquire() as conn:
+        await add_case(conn, "https://x.example/1", TWO_CONTACTS)
+    await deliver(pool, settings)
+    (mail,) = smtp.sink.messages
+    async with pool.acquire() as conn:
+        notice_id = await conn.fetchval("SELECT id FROM notices")
+    assert mail.mail_from == return_path(settings, notice_id)
+    assert notice_of(settings, [mail.mail_from]) == notice_id
+    assert mail.message["From"].addresses[0].addr_spec == "notices@hotline.example"  # DMARC
