@@ -51,6 +51,7 @@ class CheckRow:
     profile: str
     total_ms: float | None
     first_byte_ms: float | None
+    why: str | None = None  # what was seen instead of the content
 
 
 async def load_case(conn: asyncpg.Connection, case_id: int) -> ProbeCase | None:
@@ -101,7 +102,7 @@ async def insert_check(
         q("probe_insert_check"),
         case_id, row.at, row.verdict.value, row.reason, row.status, row.matched,
         row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
-        before.value, after.value,
+        before.value, after.value, row.why,
     )  # fmt: skip
     return check_id
 
@@ -116,7 +117,7 @@ async def record_quiet(
         row.pdq_distance, row.hops, row.profile, row.total_ms, row.first_byte_ms,
         case.state.value, streak.started_at, streak.last_gone_at, streak.count,
         case.resume_state.value if case.resume_state else None, case.cycle_started_at,
-        case.last_removed_at,
+        case.last_removed_at, row.why,
     )  # fmt: skip
     return check_id
 
@@ -160,7 +161,7 @@ def _quiet_values(check: QuietCheck) -> tuple[Any, ...]:
         case.state.value,
         streak.started_at if streak else None, streak.last_gone_at if streak else None,
         streak.count if streak else None,
-        check.job_id, check.claim_id, check.run_at,
+        check.job_id, check.claim_id, check.run_at, row.why,
     )  # fmt: skip
 
 
@@ -228,3 +229,15 @@ async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def case_checks(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in await conn.fetch(q("probe_case_checks"), case_id)]
+
+
+async def sight_placeholder(conn: asyncpg.Connection, host: str, sha256: str, case_id: int) -> int:
+    """Note that `host` served `sha256` in place of the case's content; how many of the
+    host's cases were answered with these bytes (this one included)."""
+    cases: int = await conn.fetchval(q("probe_sight_placeholder"), host, sha256, case_id)
+    return cases
+
+
+async def removals_by_reason(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Confirmed removals per (hoster, why)."""
+    return [dict(r) for r in await conn.fetch(q("probe_removals_by_reason"))]

@@ -11,6 +11,7 @@ import hashlib
 import io
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,14 @@ class _Inflater:
 class BodyDigest:
     """Feeds every chunk to the requested hashes; buffers image bytes only if PDQ is wanted."""
 
-    def __init__(self, algorithms: set[str], encoding: str | None, limits: Limits) -> None:
+    def __init__(
+        self,
+        algorithms: set[str],
+        encoding: str | None,
+        limits: Limits,
+        tap: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self._tap = tap  # sees each decoded piece in passing (the login-form sniffer)
         self._hashes = {
             name: _CONSTRUCTORS[name](usedforsecurity=False)
             for name in EXACT_ALGORITHMS
@@ -120,6 +128,8 @@ class BodyDigest:
         self.body_bytes += len(piece)
         for h in self._hashes.values():
             h.update(piece)
+        if self._tap is not None:
+            self._tap(piece)
         if self._image is not None:
             self._image.extend(piece)
         elif self._head is not None:

@@ -29,6 +29,7 @@ from service.probe.guard import (
     TargetRefused,
     is_ip_literal,
 )
+from service.probe.login import LoginFormSniffer, is_html
 from service.settings import Settings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -53,9 +54,21 @@ class FetchResult:
     hops: list[Hop] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     body_bytes: int = 0
+    login_form: bool = False
 
     def observation(self) -> Observation:
-        return Observation(self.status, self.hashes, self.pdq, self.failure)
+        return Observation(
+            self.status, self.hashes, self.pdq, self.failure, self.redirected, self.login_form
+        )
+
+    @property
+    def redirected(self) -> bool:
+        """The final answer came from another page (host or path) than the URL asked for;
+        http → https of the same page is no move."""
+        if len(self.hops) < 2:
+            return False
+        first, last = URL(self.hops[0].url), URL(self.hops[-1].url)
+        return (first.host, first.path) != (last.host, last.path)
 
 
 @dataclass(frozen=True)
@@ -214,7 +227,10 @@ class Fetcher:
         if encoding not in (None, "identity", "gzip", "deflate", "x-gzip"):
             raise BodyLimit(Failure.PROTOCOL, "unsupported content encoding")
         encoding = "gzip" if encoding == "x-gzip" else encoding
-        digest = BodyDigest(wanted.algorithms, encoding, self.limits)
+        sniffer = LoginFormSniffer() if is_html(resp.headers.get("Content-Type", "")) else None
+        digest = BodyDigest(
+            wanted.algorithms, encoding, self.limits, sniffer.feed if sniffer else None
+        )
         # Whatever has arrived, in one piece per read (at most the read buffer, 64 KiB):
         # fewer awaits and checks than fixed-size chunks.
         read = resp.content.readany
@@ -223,6 +239,7 @@ class Fetcher:
         result.status = resp.status
         result.hashes = digest.hexdigests()
         result.body_bytes = digest.body_bytes
+        result.login_form = sniffer is not None and sniffer.found
         image = digest.take_image()
         if image is not None and not _exact_match(wanted.skip_pdq_on, result.hashes):
             pdq = await asyncio.to_thread(pdq_of, image, self.limits.max_pixels)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from service.domain.verdicts import ALGORITHMS, Decision, Verdict, combine, decide
+from service.domain.verdicts import ALGORITHMS, Decision, Verdict, Why, combine, decide
 from service.probe.fetch import Fetcher, FetchResult
 from service.settings import Settings
 
@@ -28,14 +28,23 @@ class ProbeReport:
     hops: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     profile: str = "own"
+    why: Why | None = None  # what was seen instead of the content (domain/verdicts.py)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"verdict": self.verdict.value}
+        return asdict(self) | {"verdict": self.verdict.value, "why": _value(self.why)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProbeReport:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**(known | {"verdict": Verdict(data["verdict"])}))
+        why = Why(data["why"]) if data.get("why") in set(Why) else None
+        return cls(**(known | {"verdict": Verdict(data["verdict"]), "why": why}))
+
+    def decision(self) -> Decision:
+        return Decision(self.verdict, self.reason, self.matched, self.pdq_distance, self.why)
+
+    def with_decision(self, decision: Decision) -> ProbeReport:
+        """The same observation re-read (a learned placeholder)."""
+        return replace(self, verdict=decision.verdict, reason=decision.reason, why=decision.why)
 
 
 class Prober(Protocol):
@@ -51,8 +60,9 @@ class Prober(Protocol):
 
 
 def algorithms_for(expected: Mapping[str, str], requested: list[str] | None = None) -> set[str]:
-    """Compute every algorithm we have a reference for (and any the caller asks for)."""
-    wanted = {name for name in ALGORITHMS if expected.get(name)}
+    """Compute every algorithm we have a reference for (and any the caller asks for), and
+    always sha256: what a host serves instead is learned by it (its placeholder)."""
+    wanted = {"sha256"} | {name for name in ALGORITHMS if expected.get(name)}
     return wanted | {name for name in requested or [] if name in ALGORITHMS}
 
 
@@ -68,6 +78,7 @@ def report_of(result: FetchResult, decision: Decision, profile: str) -> ProbeRep
         hops=[{"url": hop.url, "status": hop.status} for hop in result.hops],
         timings=result.timings,
         profile=profile,
+        why=decision.why,
     )
 
 
@@ -117,6 +128,10 @@ class LocalProbe:
 
 
 def _combined(reports: list[ProbeReport]) -> ProbeReport:
-    decisions = [Decision(r.verdict, r.reason, r.matched, r.pdq_distance) for r in reports]
+    decisions = [r.decision() for r in reports]
     chosen = combine(decisions)
     return reports[decisions.index(chosen)]
+
+
+def _value(why: Why | None) -> str | None:
+    return why.value if why is not None else None

@@ -25,6 +25,8 @@ _REMOVED_PHASE = {
     BehaviourKind.REDIRECT_REMOVED: "redirect",
     BehaviourKind.REENCODE: "reencoded",
 }
+# Hidden rather than removed: the file may still be there for signed-in users.
+_HIDDEN_PHASE = {BehaviourKind.LOGIN_WALL: "login"}
 
 
 class Phase(StrEnum):
@@ -40,6 +42,7 @@ class Phase(StrEnum):
     CLOAK = "cloak"
     TIMEOUT = "timeout"
     RESET = "reset"
+    LOGIN = "login"
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class WorldState:
             return Phase.RESET
         if beh.kind is BehaviourKind.CLOAK:
             return Phase.CLOAK
-        removed = _REMOVED_PHASE.get(beh.kind)
+        removed = _REMOVED_PHASE.get(beh.kind) or _HIDDEN_PHASE.get(beh.kind)
         if removed is None:
             return Phase.IMAGE
         due = [n for n in self.notices.get((hoster.name, entry.url), []) if n + beh.delay <= now]

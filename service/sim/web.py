@@ -164,6 +164,12 @@ _REMOVED_PAGES: dict[Phase, Callable[[], web.Response]] = {
     Phase.SOFT404: lambda: _page(
         200, "Page not found", "Sorry, the page you are looking for does not exist."
     ),
+    Phase.LOGIN: lambda: _page(
+        200,
+        "Sign in",
+        "Sign in to see this file.</p><form method=post action=/login><input name=user>"
+        "<input type=password name=password><button>Sign in</button></form><p>",
+    ),
 }
 
 

@@ -41,6 +41,7 @@ class BehaviourKind(StrEnum):
     TIMEOUT = "timeout"
     RESET = "reset"
     GONE_410 = "gone_410"
+    LOGIN_WALL = "login_wall"  # after the notice, anonymous visitors get a sign-in form
     FORWARD = "forward"  # a CDN passing the notice on to the origin hoster
 
 

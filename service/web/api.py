@@ -75,6 +75,11 @@ class CaseOut(BaseModel):
     first_gone_at: datetime | None
     removed_at: datetime | None
     reappeared_at: datetime | None
+    removal_reason: str | None = Field(
+        default=None,
+        description="what the check confirming the last removal saw instead of the content:"
+        " http_gone, dns_gone, placeholder, redirected_away or other_content (docs/verdicts.md)",
+    )
     events: list[CaseEvent]
 
 
@@ -227,5 +232,11 @@ def case_out(case: dict[str, Any]) -> CaseOut:
         **{k: v for k, v in case.items() if k in CaseOut.model_fields and k != "events"},
         hashes=hashes,
         scanner=case["scanner_name"],
+        removal_reason=_removal_reason(case["events"]),
         events=[CaseEvent(**e) for e in case["events"]],
     )
+
+
+def _removal_reason(events: list[dict[str, Any]]) -> str | None:
+    removals = [e for e in events if e["kind"] == "removal"]
+    return (removals[-1]["detail"] or {}).get("why") if removals else None

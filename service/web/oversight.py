@@ -229,7 +229,8 @@ async def _timeline(conn: Any, case_id: int) -> list[dict[str, Any]]:
         items.append(_item(n["sent_at"] or n["created_at"], what, "notify", n["last_error"]))
     for c in await probe_repo.case_checks(conn, case_id):
         detail = f"{c['reason']} (HTTP {c['status'] or '-'})"
-        items.append(_item(c["at"], f"check: {c['verdict']}", "probe", detail))
+        seen = f" ({c['why']})" if c["why"] else ""  # what was seen instead of the content
+        items.append(_item(c["at"], f"check: {c['verdict']}{seen}", "probe", detail))
     for h in await oversight_repo.case_handoffs(conn, case_id):
         what = f"hand-off: {h['step']}"
         items.append(_item(h["created_at"], what, h["created_by"], _short(h["detail"])))

@@ -77,9 +77,20 @@ class GroupStats(BaseModel):
     contact_failures: float
 
 
+class HosterRemovalReasons(BaseModel):
+    hoster: str
+    reasons: dict[str, int] = Field(
+        description="confirmed removals by what the confirming check saw: http_gone, dns_gone,"
+        " placeholder, redirected_away, other_content (unknown: before reasons were kept)"
+    )
+
+
 class StatsOut(BaseModel):
     by: Literal["hoster", "asn", "country"]
     groups: list[GroupStats]
+    removals_by_reason: list[HosterRemovalReasons] = Field(
+        default_factory=list, description="per hoster, whatever `by` is"
+    )
 
 
 class ContactHealth(BaseModel):
@@ -311,7 +322,14 @@ async def api_stats(request: web.Request) -> web.Response:
         raise HttpProblem(400, "Unknown grouping", "by must be hoster, asn or country", slug="by")
     stats = await load_stats(request.app[POOL], by)
     groups = [GroupStats(**_seconds(card)) for card in stats["cards"]]
-    return web.json_response(jsonable(StatsOut(by=by, groups=groups).model_dump()))  # type: ignore[arg-type]
+    reasons = [
+        HosterRemovalReasons(
+            hoster=r["hoster"], reasons={k: v for k, v in r.items() if k != "hoster" and v}
+        )
+        for r in stats["reasons"]
+    ]
+    body = StatsOut(by=by, groups=groups, removals_by_reason=reasons)  # type: ignore[arg-type]
+    return web.json_response(jsonable(body.model_dump()))
 
 
 @routes.get("/api/v1/oversight/hosters/{name}")

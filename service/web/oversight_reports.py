@@ -17,6 +17,8 @@ from service.domain.scorecard import (
     curve_of_histogram,
     days_filled,
 )
+from service.domain.verdicts import Why
+from service.usecases.verdicts import removals_by_reason
 from service.web import charts, csvexport
 from service.web.keys import POOL
 from service.web.oversight_view import clean, render
@@ -83,7 +85,27 @@ async def load_stats(pool: asyncpg.Pool, by: str) -> dict[str, Any]:
         g: failed / (sent + failed) for g, (sent, failed) in notices.items() if sent + failed
     }
     cards = [_card_row(card, failures.get(card.group, 0.0)) for card in cards_of_histograms(groups)]
-    return {"cards": cards, "curve": curve_of_histogram(overall), "per_day": days_filled(per_day)}
+    return {
+        "cards": cards,
+        "curve": curve_of_histogram(overall),
+        "per_day": days_filled(per_day),
+        "reasons": reason_rows(await removals_by_reason(pool)),
+    }
+
+
+# Removals by what the confirming check saw (docs/verdicts.md); 'unknown': before reasons.
+REASON_COLUMNS = (
+    [("hoster", "Hoster")] + [(w.value, w.value) for w in Why] + [("unknown", "unknown")]
+)
+
+
+def reason_rows(by_hoster: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """One row per hoster with a count per reason (0 where none)."""
+    keys = [key for key, _label in REASON_COLUMNS[1:]]
+    return [
+        {"hoster": hoster} | {key: reasons.get(key, 0) for key in keys}
+        for hoster, reasons in sorted(by_hoster.items())
+    ]
 
 
 def _card_row(card: Scorecard, failures: float) -> dict[str, Any]:
@@ -117,6 +139,8 @@ async def stats_page(request: web.Request) -> web.Response:
         cards=stats["cards"],
         columns=STATS_COLUMNS,
         svgs=svgs,
+        reasons=stats["reasons"],
+        reason_columns=REASON_COLUMNS,
     )
 
 

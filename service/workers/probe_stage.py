@@ -47,6 +47,7 @@ from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.verdict import Prober, ProbeReport
 from service.settings import Settings
+from service.usecases.verdicts import read_placeholder
 from service.workers.loop import Done, Outcome, RunAgainAt, Saved
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class ProbeStage:
         if early is not None or case is None:
             return early or Done()
         async with self.prober.hold():
-            report = await self._probe(case)
+            report = await read_placeholder(self.pool, case.host, case.id, await self._probe(case))
             PROBE_VERDICTS.labels(verdict=str(report.verdict)).inc()
             at = _now()
             quiet = await self._record_quiet(case, report, at)
@@ -164,6 +165,7 @@ class ProbeStage:
     async def _timed_probe(self, case: ProbeCase) -> tuple[ProbeReport, datetime]:
         with case_context(case.id):
             report = await self._probe(case, self._fetches)
+            report = await read_placeholder(self.pool, case.host, case.id, report)
         return report, _now()
 
     async def _record_batch(self, checked: list[_Checked]) -> dict[int, Outcome | BaseException]:
@@ -420,11 +422,13 @@ def _row(report: ProbeReport, at: datetime) -> CheckRow:
         profile=report.profile,
         total_ms=report.timings.get("total_ms"),
         first_byte_ms=report.timings.get("first_byte_ms"),
+        why=report.why.value if report.why else None,
     )
 
 
 def _detail(report: ProbeReport, check_id: int) -> dict[str, Any]:
-    return {"check_id": check_id, "verdict": report.verdict.value, "reason": report.reason[:300]}
+    detail = {"check_id": check_id, "verdict": report.verdict.value, "reason": report.reason[:300]}
+    return detail | ({"why": report.why.value} if report.why else {})
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from service.sim.images import content_bytes, hashes_of, pdq_distance
 from service.sim.runner import SimulatedInternet
+from service.sim.world import World
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PROBE = "TakedownTracker/0.1 (+https://hotline.example/about-our-checks)"
@@ -184,3 +185,18 @@ async def test_custom_handlers_for_hostile_hosts(net: SimulatedInternet) -> None
         await fetch(net, "http://hostile.test/loop", redirects=True)
     net.web.unregister_custom("hostile.test")
     assert (await fetch(net, "http://hostile.test/x"))[0] == 502
+
+
+async def test_login_wall_hoster_answers_anonymous_visitors_with_a_sign_in_form(
+    world: World,
+) -> None:
+    data = world.model_dump(mode="json")
+    for hoster in data["hosters"]:
+        if hoster["name"] == "riohost":
+            hoster["behaviour"] = {"kind": "login_wall", "delay": 600}
+    walled = World.model_validate(data)
+    async with SimulatedInternet(walled, time_scale=0) as net:
+        status, ctype, body = await _removed_after(
+            net, "http://www.riohost.com.br/imagens/1.jpg", 600
+        )
+    assert status == 200 and ctype == "text/html" and b"type=password" in body

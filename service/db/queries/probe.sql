@@ -18,8 +18,8 @@ SELECT state FROM cases WHERE id = $1 FOR UPDATE;
 -- name: probe_insert_check
 -- One observation. Only metadata: never a byte of what was served.
 INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops, profile,
-                    total_ms, first_byte_ms, state_before, state_after)
-VALUES ($1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                    total_ms, first_byte_ms, state_before, state_after, why)
+VALUES ($1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING id;
 
 -- name: probe_save_tracking
@@ -100,7 +100,7 @@ SELECT hoster, reappearances, last_reappeared_at FROM hoster_recidivism ORDER BY
 
 -- name: probe_case_checks
 -- A case's observations, oldest first.
-SELECT id, at, verdict, reason, status, matched, pdq_distance, hops, profile, total_ms,
+SELECT id, at, verdict, why, reason, status, matched, pdq_distance, hops, profile, total_ms,
        first_byte_ms, state_before, state_after
 FROM checks WHERE case_id = $1 ORDER BY at, id;
 
@@ -108,7 +108,7 @@ FROM checks WHERE case_id = $1 ORDER BY at, id;
 -- A check that changes no state (the common case) in one statement: the observation, the
 -- case's clock columns and the streak bookkeeping. It applies only while the case is still
 -- in state $12 (the UPDATE locks the row and re-checks that); otherwise nothing is written
--- and the caller takes the locking path.
+-- and the caller takes the locking path. $19 is what was seen instead of the content.
 WITH touched AS (
     UPDATE cases
     SET last_checked_at = $2,
@@ -117,8 +117,8 @@ WITH touched AS (
     RETURNING id
 ), observed AS (
     INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops,
-                        profile, total_ms, first_byte_ms, state_before, state_after)
-    SELECT $1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $12 FROM touched
+                        profile, total_ms, first_byte_ms, state_before, state_after, why)
+    SELECT $1, $2, $3, left($4, 300), $5, $6, $7, $8, $9, $10, $11, $12, $12, $19 FROM touched
     RETURNING id
 ), tracked AS (
     INSERT INTO probe_tracking (case_id, streak_started_at, streak_last_gone, streak_count,
@@ -139,15 +139,16 @@ SELECT id FROM observed;
 -- whose state moved meanwhile gets nothing written and its job is left alone: it takes the
 -- locking path. A job is rescheduled only while its claim still holds (as reschedule_jobs:
 -- a run requested meanwhile wins if earlier). Returns the cases recorded and whether their
--- job was rescheduled (false: the lease was lost, or no next run was given).
+-- job was rescheduled (false: the lease was lost, or no next run was given). $19: what each
+-- check saw instead of the content.
 WITH obs AS (
     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[],
                          $6::text[], $7::int[], $8::int[], $9::text[], $10::real[], $11::real[],
                          $12::text[], $13::timestamptz[], $14::timestamptz[], $15::int[],
-                         $16::bigint[], $17::bigint[], $18::timestamptz[])
+                         $16::bigint[], $17::bigint[], $18::timestamptz[], $19::text[])
         AS o(case_id, at, verdict, reason, status, matched, pdq_distance, hops, profile,
              total_ms, first_byte_ms, state, streak_started_at, streak_last_gone, streak_count,
-             job_id, claim_id, run_at)
+             job_id, claim_id, run_at, why)
 ), touched AS (
     -- Only unindexed columns change, so the update can stay on its page (HOT, see 0095).
     UPDATE cases c
@@ -158,10 +159,10 @@ WITH obs AS (
     RETURNING c.id
 ), observed AS (
     INSERT INTO checks (case_id, at, verdict, reason, status, matched, pdq_distance, hops,
-                        profile, total_ms, first_byte_ms, state_before, state_after)
+                        profile, total_ms, first_byte_ms, state_before, state_after, why)
     SELECT o.case_id, o.at, o.verdict::probe_verdict, left(o.reason, 300), o.status, o.matched,
            o.pdq_distance, o.hops, o.profile, o.total_ms, o.first_byte_ms,
-           o.state::case_state, o.state::case_state
+           o.state::case_state, o.state::case_state, o.why
     FROM obs o JOIN touched t ON t.id = o.case_id
     ORDER BY o.case_id
 ), tracked AS (
@@ -185,3 +186,27 @@ WITH obs AS (
 )
 SELECT o.case_id AS id, r.id IS NOT NULL AS rescheduled
 FROM obs o JOIN touched t ON t.id = o.case_id LEFT JOIN rescheduled r ON r.id = o.job_id;
+
+-- name: probe_sight_placeholder
+-- Host $1 served bytes $2 (sha256) in place of case $3's content: note it once per case and
+-- say how many cases of the host were answered with the same bytes.
+WITH noted AS (
+    INSERT INTO placeholder_sightings (host, sha256, case_id) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) + CASE WHEN EXISTS (SELECT 1 FROM placeholder_sightings
+                                    WHERE host = $1 AND sha256 = $2 AND case_id = $3)
+                       THEN 0 ELSE 1 END AS cases
+FROM placeholder_sightings WHERE host = $1 AND sha256 = $2;
+
+-- name: probe_removals_by_reason
+-- Confirmed removals per hoster and what the confirming check saw (the removal event's
+-- detail 'why'; removals before reasons were recorded count as 'unknown').
+SELECT coalesce(r.hoster, c.host) AS hoster, coalesce(e.detail->>'why', 'unknown') AS why,
+       count(*)::bigint AS removals
+FROM case_events e
+JOIN cases c ON c.id = e.case_id
+LEFT JOIN case_routes r ON r.case_id = e.case_id
+WHERE e.kind = 'removal'
+GROUP BY 1, 2
+ORDER BY 1, 2;

@@ -221,6 +221,10 @@ def _static(
     return handler
 
 
+LOGIN_FORM = (
+    b"<p>Sign in to see this file</p><form method=post action=/session>"
+    b'<input name=user><INPUT class="f" type = "password" name=pw></form>'
+)
 BEHAVIOURS: dict[str, Callable[..., object]] = {
     "image": _static(original),
     "gzimage": _gzipped_image,
@@ -238,6 +242,9 @@ BEHAVIOURS: dict[str, Callable[..., object]] = {
     "soft404": _static(lambda: PAGE % b"Sorry, page not found", "text/html"),
     "removed-page": _static(lambda: PAGE % b"Removed for violating our terms", "text/html"),
     "redirect": _redirect(lambda r: "/removed-page"),
+    "login": _static(lambda: PAGE % LOGIN_FORM, "text/html"),
+    "to-login": _redirect(lambda r: "/login"),
+    "401": _static(lambda: PAGE % b"Authorization required", "text/html", 401),
     "loop": _redirect(lambda r: f"/loop/{random.randrange(10**9)}"),
     "to-loopback": _redirect(lambda r: f"http://127.0.0.1:{r.url.port or 80}/image"),
     "to-ftp": _redirect(lambda r: "ftp://example.org/x"),

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from service.domain.verdicts import Verdict
+from service.domain.verdicts import Verdict, Why
 from service.probe.verdict import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.conftest import Web
@@ -20,29 +20,32 @@ def probe(**overrides: object) -> LocalProbe:
 
 
 @pytest.mark.parametrize(
-    ("name", "verdict", "reason"),
+    ("name", "verdict", "reason", "why"),
     [
-        ("image", Verdict.PRESENT, "sha256 match"),
-        ("gzimage", Verdict.PRESENT, "sha256 match"),
-        ("reencoded", Verdict.PRESENT, "pdq match"),
-        ("other", Verdict.GONE, "another image served"),
-        ("404", Verdict.GONE, "status 404"),
-        ("410", Verdict.GONE, "status 410"),
-        ("451", Verdict.GONE, "status 451"),
-        ("placeholder", Verdict.GONE, "other content served"),
-        ("soft404", Verdict.GONE, "other content served"),
-        ("redirect", Verdict.GONE, "other content served"),
-        ("403", Verdict.INCONCLUSIVE, "status 403"),
-        ("429", Verdict.INCONCLUSIVE, "status 429"),
-        ("500", Verdict.INCONCLUSIVE, "status 500"),
-        ("503", Verdict.INCONCLUSIVE, "status 503"),
-        ("reset", Verdict.INCONCLUSIVE, "reset"),
-        ("bad-deflate", Verdict.INCONCLUSIVE, "decompression"),
-        ("to-ftp", Verdict.INCONCLUSIVE, "bad_redirect"),
+        ("image", Verdict.PRESENT, "sha256 match", None),
+        ("gzimage", Verdict.PRESENT, "sha256 match", None),
+        ("reencoded", Verdict.PRESENT, "pdq match", None),
+        ("other", Verdict.GONE, "another image served", Why.OTHER_CONTENT),
+        ("404", Verdict.GONE, "status 404", Why.HTTP_GONE),
+        ("410", Verdict.GONE, "status 410", Why.HTTP_GONE),
+        ("451", Verdict.GONE, "status 451", Why.HTTP_GONE),
+        ("placeholder", Verdict.GONE, "other content served", Why.OTHER_CONTENT),
+        ("soft404", Verdict.GONE, "other content served", Why.OTHER_CONTENT),
+        ("redirect", Verdict.GONE, "redirected away", Why.REDIRECTED_AWAY),
+        ("login", Verdict.INCONCLUSIVE, "login wall", Why.LOGIN_WALL),
+        ("to-login", Verdict.INCONCLUSIVE, "login wall", Why.LOGIN_WALL),
+        ("401", Verdict.INCONCLUSIVE, "login wall", Why.LOGIN_WALL),
+        ("403", Verdict.INCONCLUSIVE, "status 403", None),
+        ("429", Verdict.INCONCLUSIVE, "status 429", None),
+        ("500", Verdict.INCONCLUSIVE, "status 500", None),
+        ("503", Verdict.INCONCLUSIVE, "status 503", None),
+        ("reset", Verdict.INCONCLUSIVE, "reset", None),
+        ("bad-deflate", Verdict.INCONCLUSIVE, "decompression", None),
+        ("to-ftp", Verdict.INCONCLUSIVE, "bad_redirect", None),
     ],
 )
-async def test_each_behaviour_gets_its_verdict(
-    web_origin: Web, name: str, verdict: Verdict, reason: str
+async def test_each_behaviour_gets_its_verdict_and_what_was_seen(
+    web_origin: Web, name: str, verdict: Verdict, reason: str, why: Why | None
 ) -> None:
     p = probe()
     try:
@@ -51,6 +54,7 @@ async def test_each_behaviour_gets_its_verdict(
         await p.close()
     assert report.verdict is verdict
     assert report.reason.startswith(reason)
+    assert report.why is why
 
 
 async def test_reencoded_copy_is_matched_by_pdq_with_its_distance(web_origin: Web) -> None:

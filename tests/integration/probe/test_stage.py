@@ -32,6 +32,16 @@ async def events(pool: asyncpg.Pool, case_id: int) -> list[dict[str, object]]:
     return [dict(r) for r in rows]
 
 
+async def whys(pool: asyncpg.Pool, case_id: int, verdict: str) -> list[str | None]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT why FROM checks WHERE case_id = $1 AND verdict = $2 ORDER BY id",
+            case_id,
+            verdict,
+        )
+    return [r["why"] for r in rows]
+
+
 async def check_times(pool: asyncpg.Pool, case_id: int, verdict: str) -> list[datetime]:
     async with pool.acquire() as conn:
         rows = await conn.fetch(
@@ -43,10 +53,19 @@ async def check_times(pool: asyncpg.Pool, case_id: int, verdict: str) -> list[da
 
 
 @pytest.mark.parametrize(
-    "behaviour", ["404", "410", "451", "placeholder", "soft404", "redirect", "other"]
+    ("behaviour", "why"),
+    [
+        ("404", "http_gone"),
+        ("410", "http_gone"),
+        ("451", "http_gone"),
+        ("placeholder", "other_content"),  # one URL of the host: not a placeholder yet
+        ("soft404", "other_content"),
+        ("redirect", "redirected_away"),
+        ("other", "other_content"),
+    ],
 )
-async def test_removal_behaviours_end_removed_with_both_clocks(
-    pool: asyncpg.Pool, db_url: str, web_origin: Web, behaviour: str
+async def test_removal_behaviours_end_removed_with_both_clocks_and_the_reason(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web, behaviour: str, why: str
 ) -> None:
     web_origin.origin.scripts["c"] = ["image", behaviour]
     case_id = await notified_case(pool, web_origin.url("c"), expected_hashes())
@@ -62,10 +81,61 @@ async def test_removal_behaviours_end_removed_with_both_clocks(
         (case["first_gone_at"] - case["first_notice_at"]).total_seconds()
     )
     assert detail["detection_clock_s"] > detail["notice_clock_s"]
+    assert detail["why"] == why
+    assert set(await whys(pool, case_id, "gone")) == {why}
     assert [e["to_state"] for e in await events(pool, case_id) if e["to_state"]][-2:] == [
         "gone_pending",
         "removed",
     ]
+
+
+async def test_bytes_a_host_serves_for_several_removed_urls_are_learned_as_its_placeholder(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web
+) -> None:
+    for name in ("p1", "p2"):
+        web_origin.origin.scripts[name] = ["image", "placeholder"]
+    first = await notified_case(pool, web_origin.url("p1"), expected_hashes())
+    second = await notified_case(pool, web_origin.url("p2"), expected_hashes())
+    async with Workers(pool, make_settings(db_url, **FAST)):
+        await until_state(pool, first, "removed")
+        await until_state(pool, second, "removed")
+        # Both were answered with the same page: a third URL of the host is read at once.
+        web_origin.origin.scripts["p3"] = ["placeholder"]
+        third = await notified_case(pool, web_origin.url("p3"), expected_hashes())
+        await until_state(pool, third, "removed")
+    seen = await whys(pool, first, "gone") + await whys(pool, second, "gone")
+    assert "placeholder" in seen and set(seen) <= {"placeholder", "other_content"}
+    assert set(await whys(pool, third, "gone")) == {"placeholder"}
+    removal = [e for e in await events(pool, third) if e["kind"] == "removal"]
+    assert removal[0]["detail"]["why"] == "placeholder"
+
+
+async def test_other_content_of_one_url_each_is_not_a_placeholder(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web
+) -> None:
+    web_origin.origin.bodies["q1"] = (b"<p>first page</p>", "text/html")
+    web_origin.origin.bodies["q2"] = (b"<p>second page</p>", "text/html")
+    cases = [await notified_case(pool, web_origin.url(n), expected_hashes()) for n in ("q1", "q2")]
+    async with Workers(pool, make_settings(db_url, **FAST)):
+        for case_id in cases:
+            await until_state(pool, case_id, "removed")
+    assert {w for c in cases for w in await whys(pool, c, "gone")} == {"other_content"}
+
+
+async def test_a_login_wall_is_recorded_and_never_counts_as_removal(
+    pool: asyncpg.Pool, db_url: str, web_origin: Web
+) -> None:
+    web_origin.origin.state["c"] = "login"
+    case_id = await notified_case(pool, web_origin.url("c"), expected_hashes())
+    async with Workers(pool, make_settings(db_url, **FAST)):
+
+        async def checked_thrice() -> bool:
+            return len(await verdicts(pool, case_id)) >= 3
+
+        await wait_for(checked_thrice)
+    assert set(await whys(pool, case_id, "inconclusive")) == {"login_wall"}
+    assert set(await verdicts(pool, case_id)) == {"inconclusive"}
+    assert (await case_row(pool, case_id))["state"] == "notified"
 
 
 @pytest.mark.parametrize("behaviour", ["image", "reencoded"])
