@@ -34,7 +34,7 @@ _TICKET = re.compile(
     re.IGNORECASE,
 )
 _TICKET_HEADERS = ("X-OTRS-TicketNumber", "X-RT-Ticket", "X-Zendesk-Ticket-Id", "X-Ticket-ID")
-TEXT_CAP = 16 * 1024  # characters of a reply's text kept for analysts
+TEXT_CAP = 16 * 1024  # characters of a reply's text kept for analysts (a setting)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def ticket_of(message: Message) -> str | None:
     return next(g for g in match.groups() if g)
 
 
-def classify(message: Message) -> Incoming:
+def classify(message: Message, *, text_cap: int = TEXT_CAP) -> Incoming:
     """Bounce, auto-reply or a person's reply, with its kept text and attachment facts."""
     refers = _ids_in(message, "In-Reply-To") + _ids_in(message, "References")
     own = _ids_in(message, "Message-ID")
@@ -121,11 +121,11 @@ def classify(message: Message) -> Incoming:
     reply = auto_reply_of(message)
     if reply is not None:
         incoming.kind, incoming.ticket = "auto_reply", reply.ticket
-    incoming.text, incoming.truncated, incoming.attachments = _contents(message)
+    incoming.text, incoming.truncated, incoming.attachments = _contents(message, text_cap)
     return incoming
 
 
-def _contents(message: Message) -> tuple[str, bool, list[Attachment]]:
+def _contents(message: Message, cap: int) -> tuple[str, bool, list[Attachment]]:
     """(text kept, whether cut at the cap, attachment facts)."""
     texts: list[str] = []
     attachments: list[Attachment] = []
@@ -142,7 +142,7 @@ def _contents(message: Message) -> tuple[str, bool, list[Attachment]]:
         elif media_type == "text/html" and not plain_seen:
             texts.append(html_to_text(decoded_text(part)))
     text = "\n\n".join(t.strip() for t in texts if t.strip())
-    return text[:TEXT_CAP], len(text) > TEXT_CAP, attachments
+    return text[:cap], len(text) > cap, attachments
 
 
 def _is_attachment(part: Message) -> bool:

@@ -1,0 +1,80 @@
+"""The hotline's mailbox in the database: notices matched, mail recorded, replies listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+
+NoticeRow = dict[str, Any]
+
+
+async def notice(conn: asyncpg.Connection, notice_id: int) -> NoticeRow | None:
+    row = await conn.fetchrow(q("mail_notice"), notice_id)
+    return dict(row) if row else None
+
+
+async def notice_by_message_ids(
+    conn: asyncpg.Connection, message_ids: list[str]
+) -> NoticeRow | None:
+    if not message_ids:
+        return None
+    row = await conn.fetchrow(q("mail_notice_by_message_ids"), message_ids)
+    return dict(row) if row else None
+
+
+async def notice_by_reference(
+    conn: asyncpg.Connection, notice_id: int, sender_domain: str
+) -> NoticeRow | None:
+    row = await conn.fetchrow(q("mail_notice_by_reference"), notice_id, sender_domain)
+    return dict(row) if row else None
+
+
+async def notice_cases(conn: asyncpg.Connection, notice_id: int) -> list[int]:
+    return [r["case_id"] for r in await conn.fetch(q("mail_notice_cases"), notice_id)]
+
+
+async def cases_by_reference(
+    conn: asyncpg.Connection, case_ids: list[int], notice_id: int
+) -> list[int]:
+    rows = await conn.fetch(q("mail_cases_by_reference"), case_ids, notice_id)
+    return [r["case_id"] for r in rows]
+
+
+async def seen(conn: asyncpg.Connection, message_id: str) -> bool:
+    return bool(await conn.fetchval(q("mail_seen"), message_id))
+
+
+async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[int]) -> int | None:
+    """Record a mail and the cases it concerns; None when it was recorded before."""
+    mail_id: int | None = await conn.fetchval(
+        q("mail_record"),
+        mail["message_id"],
+        mail["kind"],
+        mail["notice_id"],
+        mail["matched_by"],
+        mail["sender"],
+        mail["subject"],
+        mail["ticket"],
+        mail["body_text"],
+        mail["truncated"],
+        mail["attachments"],
+        mail["outcome"],
+    )
+    if mail_id is not None and case_ids:
+        await conn.execute(q("mail_link_cases"), mail_id, case_ids)
+    return mail_id
+
+
+async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("mail_case_replies"), case_id)]
+
+
+async def review(conn: asyncpg.Connection, mail_id: int, analyst: str) -> bool:
+    return await conn.fetchval(q("mail_review"), mail_id, analyst) is not None
+
+
+async def counts(conn: asyncpg.Connection) -> dict[str, int]:
+    return {r["kind"]: r["n"] for r in await conn.fetch(q("mail_counts"))}

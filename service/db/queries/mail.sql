@@ -1,0 +1,62 @@
+-- name: mail_notice
+-- The notice $1 (matched by its VERP return path).
+SELECT * FROM notices WHERE id = $1;
+
+-- name: mail_notice_by_message_ids
+-- The newest notice whose Message-ID is one of $1 (a reply's In-Reply-To/References, a
+-- bounce's returned Message-ID).
+SELECT * FROM notices WHERE message_id = ANY($1::text[]) ORDER BY id DESC LIMIT 1;
+
+-- name: mail_notice_by_reference
+-- The notice $1 named by its reference in a subject (TT-N000123), when it went to a
+-- recipient at the replying domain $2: a subject alone is easy to write, so the sender's
+-- domain must be the recipient's (or one of its copies').
+SELECT * FROM notices
+WHERE id = $1
+  AND (split_part(recipient, '@', 2) = $2
+       OR EXISTS (SELECT FROM unnest(cc) AS c WHERE split_part(c, '@', 2) = $2));
+
+-- name: mail_notice_cases
+-- The cases notice $1 is about.
+SELECT case_id FROM notice_items WHERE notice_id = $1 ORDER BY case_id;
+
+-- name: mail_cases_by_reference
+-- Of the cases $1 (case references in a subject), those notice $2 is about.
+SELECT case_id FROM notice_items WHERE notice_id = $2 AND case_id = ANY($1::bigint[])
+ORDER BY case_id;
+
+-- name: mail_record
+-- Record a mail taken in; nothing (no row) when its Message-ID was taken in before.
+INSERT INTO inbound_mail (message_id, kind, notice_id, matched_by, sender, subject, ticket,
+                          body_text, truncated, attachments, outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+ON CONFLICT (message_id) WHERE message_id IS NOT NULL DO NOTHING
+RETURNING id;
+
+-- name: mail_link_cases
+-- The cases $2 a recorded mail $1 concerns.
+INSERT INTO inbound_mail_cases (mail_id, case_id)
+SELECT $1, id FROM unnest($2::bigint[]) AS id ON CONFLICT DO NOTHING;
+
+-- name: mail_seen
+-- Whether a mail with Message-ID $1 was taken in before.
+SELECT EXISTS (SELECT FROM inbound_mail WHERE message_id = $1);
+
+-- name: mail_case_replies
+-- The mail about case $1 that people and their systems wrote (bounces are on the timeline
+-- already), newest first.
+SELECT m.id, m.received_at, m.kind, m.sender, m.subject, m.ticket, m.body_text, m.truncated,
+       m.attachments, m.notice_id, m.matched_by, m.reviewed_at, m.reviewed_by
+FROM inbound_mail_cases mc JOIN inbound_mail m ON m.id = mc.mail_id
+WHERE mc.case_id = $1 AND m.kind IN ('reply', 'auto_reply')
+ORDER BY m.id DESC LIMIT 50;
+
+-- name: mail_review
+-- An analyst has read reply $1 (it leaves the replies queue).
+UPDATE inbound_mail SET reviewed_at = now(), reviewed_by = $2
+WHERE id = $1 AND kind = 'reply' AND reviewed_at IS NULL
+RETURNING id;
+
+-- name: mail_counts
+-- Mail taken in, by kind.
+SELECT kind, count(*) AS n FROM inbound_mail GROUP BY kind;

@@ -1,0 +1,199 @@
+"""The hotline's mailbox: each incoming mail understood and attached to what it is about.
+
+- A **bounce** is matched to its notice by its VERP envelope recipient, else by the returned
+  Message-ID, and acted on like any delivery failure (`notify.bounces`).
+- An **auto-reply** (RFC 3834, a ticket system's acknowledgment) records `auto-acknowledged`
+  on the notice's cases, with the ticket reference. It is not an acknowledgment of removal.
+- A **reply** from a person is attached to the notice's cases (by VERP address, In-Reply-To /
+  References, or the notice's reference in the subject when the sender's domain is the
+  recipient's) and waits in the analysts' `replies` queue.
+
+Nothing here changes a case's state. What is kept of a mail: sender, subject, ticket, its text
+up to TAKEDOWN_MAIL_IN_TEXT_CAP, and of each attachment its media type, size and SHA-256; never
+the attachment's bytes or name, never the raw mail (which may carry the very material).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from email.message import Message
+from typing import Any
+
+import asyncpg
+
+from service.db import cases as case_store
+from service.db import mail_repo
+from service.notify.bounces import apply_to_notice
+from service.notify.incoming import Incoming, classify
+from service.notify.returned import parse_message, read_bounce
+from service.notify.verp import notice_of
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+ACTOR = "mail-in"
+AUTO_ACKNOWLEDGED = "auto-acknowledged"
+REPLY_EVENT = "mail_reply"
+_NOTICE_REF = re.compile(r"\bTT-N(\d{6,12})\b", re.IGNORECASE)
+_CASE_REF = re.compile(r"\bTT-C(\d{7,12})\b", re.IGNORECASE)
+# Headers in which a mail's envelope recipient survives delivery into a mailbox.
+_ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
+
+Summary = dict[str, Any]
+
+
+async def take_in(
+    pool: asyncpg.Pool, settings: Settings, raw: bytes, recipients: Sequence[str] = ()
+) -> Summary:
+    """Understand one incoming mail (`recipients`: its envelope recipients when known, as
+    over LMTP) and record it. Safe to repeat: a mail taken in before is recognised by its
+    Message-ID, and a bounce handled before changes nothing."""
+    message = parse_message(raw)
+    if message is None:
+        return {"kind": "unreadable", "action": "ignored"}
+    incoming = classify(message, text_cap=settings.mail_in_text_cap)
+    addresses = [*recipients, *_envelope_addresses(message)]
+    async with pool.acquire() as conn:
+        if incoming.message_id and await mail_repo.seen(conn, incoming.message_id):
+            return {"kind": incoming.kind, "action": "duplicate"}
+        if incoming.kind == "bounce":
+            return await _bounce(conn, settings, message, raw, incoming, addresses)
+        return await _answer(conn, settings, incoming, addresses)
+
+
+async def _bounce(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    message: Message,
+    raw: bytes,
+    incoming: Incoming,
+    addresses: list[str],
+) -> Summary:
+    bounce = read_bounce(message, raw)
+    notice, matched_by = None, None
+    if (notice_id := notice_of(settings, addresses)) is not None:
+        notice, matched_by = await mail_repo.notice(conn, notice_id), "verp"
+        if notice is not None:
+            notice["verp"] = True
+    if notice is None:
+        notice = await mail_repo.notice_by_message_ids(conn, bounce.message_ids)
+        matched_by = "message_id" if notice is not None else None
+    if notice is None:
+        outcome: Summary = {"matched": False, "action": "ignored", "reason": "no notice matched"}
+    else:
+        outcome = await apply_to_notice(conn, settings, bounce, notice)
+    await _record(conn, incoming, notice, matched_by, outcome)
+    return {"kind": "bounce", "matched_by": matched_by, **outcome}
+
+
+async def _answer(
+    conn: asyncpg.Connection, settings: Settings, incoming: Incoming, addresses: list[str]
+) -> Summary:
+    notice, matched_by = await _notice_answered(conn, settings, incoming, addresses)
+    case_ids = await _cases(conn, incoming, notice)
+    event = AUTO_ACKNOWLEDGED if incoming.kind == "auto_reply" else REPLY_EVENT
+    async with conn.transaction():
+        mail_id = await _record(conn, incoming, notice, matched_by, {}, case_ids=case_ids)
+        if mail_id is None:
+            return {"kind": incoming.kind, "action": "duplicate"}
+        detail = {
+            "mail_id": mail_id,
+            "notice_id": notice["id"] if notice else None,
+            "ticket": incoming.ticket,
+            "attachments": len(incoming.attachments),
+        }
+        await case_store.add_events(conn, case_ids, actor=ACTOR, kind=event, detail=detail)
+    log.info("mail-in: %s matched by %s, %d case(s)", incoming.kind, matched_by, len(case_ids))
+    return {
+        "kind": incoming.kind,
+        "action": "recorded",
+        "matched_by": matched_by,
+        "notice_id": notice["id"] if notice else None,
+        "cases": case_ids,
+        "ticket": incoming.ticket,
+    }
+
+
+async def _notice_answered(
+    conn: asyncpg.Connection, settings: Settings, incoming: Incoming, addresses: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The notice a reply answers, and how that was found."""
+    if (notice_id := notice_of(settings, addresses)) is not None:
+        notice = await mail_repo.notice(conn, notice_id)
+        if notice is not None:
+            return notice, "verp"
+    notice = await mail_repo.notice_by_message_ids(conn, incoming.refers_to)
+    if notice is not None:
+        return notice, "message_id"
+    domain = (incoming.sender or "").rpartition("@")[2]
+    for match in _NOTICE_REF.finditer(incoming.subject):
+        notice = await mail_repo.notice_by_reference(conn, int(match.group(1)), domain)
+        if notice is not None:
+            return notice, "subject"
+    return None, None
+
+
+async def _cases(
+    conn: asyncpg.Connection, incoming: Incoming, notice: dict[str, Any] | None
+) -> list[int]:
+    """The notice's cases; only those the subject names when it names some of them."""
+    if notice is None:
+        return []
+    named = [int(m.group(1)) for m in _CASE_REF.finditer(incoming.subject)]
+    if named and (chosen := await mail_repo.cases_by_reference(conn, named, notice["id"])):
+        return chosen
+    return await mail_repo.notice_cases(conn, notice["id"])
+
+
+async def _record(
+    conn: asyncpg.Connection,
+    incoming: Incoming,
+    notice: dict[str, Any] | None,
+    matched_by: str | None,
+    outcome: Summary,
+    *,
+    case_ids: list[int] | None = None,
+) -> int | None:
+    if case_ids is None:
+        case_ids = await mail_repo.notice_cases(conn, notice["id"]) if notice else []
+    mail = {
+        "message_id": incoming.message_id,
+        "kind": incoming.kind,
+        "notice_id": notice["id"] if notice else None,
+        "matched_by": matched_by,
+        "sender": incoming.sender,
+        "subject": incoming.subject,
+        "ticket": incoming.ticket,
+        "body_text": incoming.text,
+        "truncated": incoming.truncated,
+        "attachments": [asdict(a) for a in incoming.attachments],
+        "outcome": outcome,
+    }
+    return await mail_repo.record(conn, mail, case_ids)
+
+
+def _envelope_addresses(message: Message) -> list[str]:
+    values = [str(v) for k, v in message.raw_items() if k in _ENVELOPE_HEADERS]
+    return [a for value in values for a in re.findall(r"[^\s<>,;\"]+@[^\s<>,;\"]+", value)]
+
+
+# --- queries for the pages and the CLI ----------------------------------------------------------
+
+
+async def case_replies(pool: asyncpg.Pool, case_id: int) -> list[dict[str, Any]]:
+    """Replies and auto-replies about a case, newest first (for the case page)."""
+    async with pool.acquire() as conn:
+        return await mail_repo.case_replies(conn, case_id)
+
+
+async def review_reply(pool: asyncpg.Pool, mail_id: int, analyst: str) -> bool:
+    """An analyst has read a reply: it leaves the replies queue. False if there was none."""
+    async with pool.acquire() as conn:
+        return await mail_repo.review(conn, mail_id, analyst)
+
+
+async def mail_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        return await mail_repo.counts(conn)
