@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(default=20.0, gt=0)
     probe_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     probe_max_pixels: int = Field(default=50_000_000, ge=1)
+    probe_decode_concurrency: int = Field(default=2, ge=1, description="image decodes at once")
+    probe_decode_budget_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="memory all image decodes in flight may hold; larger images are refused",
+    )
     probe_max_redirects: int = Field(default=5, ge=0)
     probe_per_host_concurrency: int = Field(default=2, ge=1)
     pdq_threshold: int = Field(default=31, ge=0, le=256)

@@ -153,22 +153,56 @@ class BodyDigest:
         return bytes(image) if image else None
 
 
-def pdq_of(data: bytes, max_pixels: int) -> tuple[str, int] | None:
-    """PDQ hex and quality of an encoded image decoded in memory; None if not decodable.
+# PDQ reads a 64×64 luminance grid of the image; Meta's reference hasher first scales photos
+# down to at most 512×512. Decoding more than that only costs memory: a 113 KiB PNG of
+# 8000×5000 pixels took about 1.2 GB through PDQ at full size.
+PDQ_SIDE = 512
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
 
-    Raises BodyLimit when the image has more pixels than allowed (checked from the header,
-    before any pixel is decoded). Pillow's own `Image.MAX_IMAGE_PIXELS` check stays on as a
-    second line; it is not set from our settings because it is process-global.
+
+def decode_cost(data: bytes, max_pixels: int) -> int | None:
+    """Bytes the decode of this image needs at most (from its header); None if not an image.
+
+    Raises BodyLimit when it has more pixels than allowed. JPEG is costed at the reduced
+    size its decoder can produce directly (draft: 1/2, 1/4 or 1/8 scale).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as img:
-                if img.width * img.height > max_pixels:
-                    raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels")
+                _check_pixels(img, max_pixels)
+                img.draft("RGB", (PDQ_SIDE, PDQ_SIDE))
+                return img.width * img.height * (1 if img.mode in _ONE_BYTE_MODES else 4)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels") from exc
+        except (OSError, ValueError, SyntaxError):
+            return None
+
+
+def pdq_of(data: bytes, max_pixels: int) -> tuple[str, int] | None:
+    """PDQ hex and quality of an encoded image decoded in memory; None if not decodable.
+
+    Raises BodyLimit when the image has more pixels than allowed (checked from the header,
+    before any pixel is decoded). A large image is reduced while decoding (JPEG: draft) or
+    right after (others: reduce, then a thumbnail of PDQ_SIDE), so PDQ itself works on at most
+    PDQ_SIDE² pixels. Pillow's own `Image.MAX_IMAGE_PIXELS` check stays on as a second line;
+    it is not set from our settings because it is process-global.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                _check_pixels(img, max_pixels)
+                img.draft("RGB", (PDQ_SIDE, PDQ_SIDE))  # JPEG: decode at 1/2..1/8 scale
+                img.thumbnail((PDQ_SIDE, PDQ_SIDE))  # others: reduce, then resample
                 bits, quality = pdqhash.compute(np.asarray(img.convert("RGB")))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels") from exc
         except (OSError, ValueError, SyntaxError):
             return None
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(), int(quality)
+
+
+def _check_pixels(img: Image.Image, max_pixels: int) -> None:
+    if img.width * img.height > max_pixels:
+        raise BodyLimit(Failure.TOO_MANY_PIXELS, "image has too many pixels")

@@ -19,7 +19,8 @@ import aiohttp
 from yarl import URL
 
 from service.domain.verdicts import EXACT_ALGORITHMS, Failure, Observation
-from service.probe.digest import BodyDigest, BodyLimit, Limits, pdq_of
+from service.probe.decodes import DecodeGate
+from service.probe.digest import BodyDigest, BodyLimit, Limits, decode_cost, pdq_of
 from service.probe.guard import (
     AddressGuard,
     DnsResolver,
@@ -91,6 +92,9 @@ class Fetcher:
             settings.probe_max_bytes,
             settings.probe_max_decompression_ratio,
             settings.probe_max_pixels,
+        )
+        self.decodes = DecodeGate(
+            settings.probe_decode_concurrency, settings.probe_decode_budget_bytes
         )
         self._session: aiohttp.ClientSession | None = None
         self._users = 0
@@ -242,9 +246,18 @@ class Fetcher:
         result.login_form = sniffer is not None and sniffer.found
         image = digest.take_image()
         if image is not None and not _exact_match(wanted.skip_pdq_on, result.hashes):
-            pdq = await asyncio.to_thread(pdq_of, image, self.limits.max_pixels)
+            pdq = await self._pdq(image)
             del image  # the only copy of content bytes: gone before anything is recorded
             result.pdq, result.pdq_quality = pdq if pdq else (None, None)
+
+
+    async def _pdq(self, image: bytes) -> tuple[str, int] | None:
+        """PDQ off the event loop, once the decode fits the gate (count and memory)."""
+        cost = decode_cost(image, self.limits.max_pixels)
+        if cost is None:
+            return None
+        async with self.decodes.reserve(cost):
+            return await asyncio.to_thread(pdq_of, image, self.limits.max_pixels)
 
 
 class _SessionLease:
