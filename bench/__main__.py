@@ -7,16 +7,21 @@ scale run at sizes that finish in a few minutes on 2 cores; `--factor 5` multipl
     python -m bench all [--factor 1.0] [--skip-scale]
     python -m bench scale --cases 1000000 [--checks 2000]
     python -m bench growth [--sizes 10000,100000,1000000]
+
+Benchmarks against the slow, rate-limited internet (their own options; `--help` lists them):
+
+    python -m bench recheck-hostile [--urls 10000]    re-checks among hanging and slow hosts
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 
-from bench import growth, scale, stages
+from bench import growth, recheck_hostile, scale, stages
 from bench.plans import Figure
 from bench.stages import Row, Sizes
 
@@ -66,7 +71,16 @@ def figure_table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+# Benchmarks with their own command line: `python -m bench NAME [their options]`.
+OWN_OPTIONS: dict[str, Callable[[list[str]], None]] = {
+    "recheck-hostile": recheck_hostile.cli,
+}
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in OWN_OPTIONS:
+        OWN_OPTIONS[sys.argv[1]](sys.argv[2:])
+        return
     args = _args()
     sizes = Sizes().scaled(args.factor)
     started = time.perf_counter()

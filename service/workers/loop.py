@@ -10,6 +10,11 @@ claimed batch whole and saves all the outcomes in one statement per outcome kind
 database round trips of a job are shared by the batch. It keeps up to `concurrency + 2·batch`
 jobs claimed (batches ahead, so their database work overlaps the handling of the others);
 such a stage bounds its own concurrent work (the probe stage: `concurrency` fetches).
+A stage with `handle_stream` (see `StreamStage`; the probe stage) yields a batch's outcomes
+in groups as its jobs finish: each group is saved and its jobs leave the claimed window at
+once, so the loop claims more work while a slow member of the batch is still running —
+no free slot waits for the slowest job of a batch (a re-check of a host that hangs until
+the probe timeout, while the rest of its batch finished long ago).
 An outcome `Saved` tells the loop the stage stored it already. A stage may also offer
 `resources()`, an async context manager the loop holds open while it runs (the probe
 stage's keep-alive HTTP session: new connections per check cost 3x).
@@ -21,8 +26,8 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Coroutine, Mapping
-from contextlib import nullcontext
+from collections.abc import AsyncGenerator, Coroutine, Mapping
+from contextlib import aclosing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -87,6 +92,19 @@ class BatchStage(Stage, Protocol):
     async def handle_batch(self, jobs: list[Job]) -> Mapping[int, Outcome | BaseException]: ...
 
 
+class StreamStage(Stage, Protocol):
+    """A stage that handles a claimed batch and yields its outcomes as its jobs finish.
+
+    Each yielded mapping holds the outcomes (or exceptions) of some of the batch's jobs; the
+    loop saves them and frees their places before asking for the next group. A job never
+    yielded is retried, as with `handle_batch`.
+    """
+
+    def handle_stream(
+        self, jobs: list[Job]
+    ) -> AsyncGenerator[Mapping[int, Outcome | BaseException], None]: ...
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     lease: timedelta
@@ -121,7 +139,8 @@ class ClaimLoop:
         self.in_flight: dict[int, Job] = {}
         self.wakeup = asyncio.Event()
         self.handled = 0
-        self.batched = callable(getattr(stage, "handle_batch", None))
+        self.streamed = callable(getattr(stage, "handle_stream", None))
+        self.batched = self.streamed or callable(getattr(stage, "handle_batch", None))
 
     async def run(self) -> None:
         resources = getattr(self.stage, "resources", None)
@@ -226,27 +245,59 @@ class ClaimLoop:
             log.warning("%s job %s: lease lost before the outcome was saved", job.kind, job.id)
 
     async def _handle_batch(self, jobs: list[Job]) -> None:
+        waiting = {job.id: job for job in jobs}
         try:
-            outcomes = await self._batch_outcomes(jobs)
-            await asyncio.shield(self._persist_many(outcomes))
-            self.handled += len(jobs)
+            async with aclosing(self._outcome_groups(jobs)) as groups:
+                async for results in groups:
+                    await self._settle(
+                        waiting, [waiting[i] for i in results if i in waiting], results
+                    )
+            # A job the stage never answered for is retried rather than lost.
+            await self._settle(waiting, list(waiting.values()), {})
         finally:
-            for job in jobs:
-                self.in_flight.pop(job.id, None)
+            for job_id in waiting:
+                self.in_flight.pop(job_id, None)
 
-    async def _batch_outcomes(self, jobs: list[Job]) -> list[tuple[Job, Outcome]]:
-        stage: BatchStage = self.stage  # type: ignore[assignment]  # checked in __init__
-        try:
-            results: Mapping[int, Outcome | BaseException] = await stage.handle_batch(jobs)
-        except Exception as exc:  # the whole batch failed: every job retries
-            results = {job.id: exc for job in jobs}
+    async def _settle(
+        self,
+        waiting: dict[int, Job],
+        chosen: list[Job],
+        results: Mapping[int, Outcome | BaseException],
+    ) -> None:
+        """Save the outcomes of `chosen` (a job without one in `results` is retried) and
+        free their places in the claimed window."""
         pairs: list[tuple[Job, Outcome]] = []
-        for job in jobs:
+        for job in chosen:
             result = results.get(job.id, LookupError("the stage returned no outcome"))
-            if isinstance(result, BaseException):
-                result = self._failed(job, result)
-            pairs.append((job, result))
-        return pairs
+            pairs.append(
+                (job, self._failed(job, result) if isinstance(result, BaseException) else result)
+            )
+        if not pairs:
+            return
+        await asyncio.shield(self._persist_many(pairs))
+        self.handled += len(pairs)
+        for job in chosen:
+            del waiting[job.id]
+            self.in_flight.pop(job.id, None)
+        self.wakeup.set()  # places freed: the claimer may take more work now
+
+    async def _outcome_groups(
+        self, jobs: list[Job]
+    ) -> AsyncGenerator[Mapping[int, Outcome | BaseException], None]:
+        """The stage's outcome groups; a failure of the whole stage fails its unsaved jobs."""
+        answered: set[int] = set()
+        try:
+            if self.streamed:
+                stream: StreamStage = self.stage  # type: ignore[assignment]  # checked in __init__
+                async with aclosing(stream.handle_stream(jobs)) as groups:
+                    async for group in groups:
+                        answered.update(group)
+                        yield group
+            else:
+                batch: BatchStage = self.stage  # type: ignore[assignment]  # checked in __init__
+                yield await batch.handle_batch(jobs)
+        except Exception as exc:  # every job not yet answered retries
+            yield {job.id: exc for job in jobs if job.id not in answered}
 
     async def _persist_many(self, outcomes: list[tuple[Job, Outcome]]) -> None:
         """One statement per outcome kind; a job whose lease was lost is left to its new holder."""

@@ -7,10 +7,12 @@ the open state it came from when the content is served again; removed → reappe
 watch check finds it (a new 'outbox' job, the hoster's recidivism count up). Every check is
 stored as an observation (never content). The job is rescheduled to the next check time.
 
-`handle_batch` is the claim loop's fast path: a claimed batch is loaded in one query, probed
-concurrently (at most `worker_concurrency` fetches, `probe_per_host_concurrency` per host),
-and its checks that change no state — nearly all of them — are stored in one statement; the
-few that move a case take the same locked transaction as `handle`, one case at a time.
+`handle_stream` is the claim loop's fast path: a claimed batch is loaded in one query and
+probed concurrently (at most `worker_concurrency` fetches, `probe_per_host_concurrency` per
+host); as checks finish, those finished together are recorded together — the ones that change
+no state (nearly all) in one statement, the few that move a case in the same locked
+transaction as `handle`, one case at a time — and handed back to the loop, so a check of a
+host that hangs until the probe timeout holds only its own place, never its batch's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,19 +131,52 @@ class ProbeStage:
         return None
 
     async def handle_batch(self, jobs: list[Job]) -> dict[int, Outcome | BaseException]:
-        """Handle a claimed batch: one load, concurrent probes, one write for quiet checks."""
-        outcomes, due = await self._due(jobs)
+        """Handle a claimed batch whole (the stream's groups merged)."""
+        outcomes: dict[int, Outcome | BaseException] = {}
+        async for group in self.handle_stream(jobs):
+            outcomes |= group
+        return outcomes
+
+    async def handle_stream(
+        self, jobs: list[Job]
+    ) -> AsyncGenerator[dict[int, Outcome | BaseException], None]:
+        """One load for the batch, then its outcomes in groups as the checks finish."""
+        settled, due = await self._due(jobs)
+        if settled:
+            yield settled
+        if not due:
+            return
         async with self.prober.hold():
-            results = await _each([self._timed_probe(case) for _job, case in due])
+            finished = _Finished()
+            running = {}
+            for job, case in due:
+                task = asyncio.create_task(self._timed_probe(case))
+                task.add_done_callback(finished.add)
+                running[task] = (job, case)
+            try:
+                while running:
+                    # Checks that finish while the previous group is being recorded are
+                    # recorded together: the groups grow with the load (group commit).
+                    group = [(running.pop(t), t) for t in await finished.take()]
+                    yield await self._record_finished(group)
+            finally:
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _record_finished(
+        self,
+        finished: list[tuple[tuple[Job, ProbeCase], asyncio.Task[tuple[ProbeReport, datetime]]]],
+    ) -> dict[int, Outcome | BaseException]:
+        outcomes: dict[int, Outcome | BaseException] = {}
         checked: list[_Checked] = []
-        for (job, case), result in zip(due, results, strict=True):
-            if isinstance(result, BaseException):
-                outcomes[job.id] = result
-            else:
-                report, at = result
-                checked.append(
-                    _Checked(job, case, report, at, case.streak.after(report.verdict, at))
-                )
+        for (job, case), task in finished:
+            error = task.exception()
+            if error is not None:
+                outcomes[job.id] = error
+                continue
+            report, at = task.result()
+            checked.append(_Checked(job, case, report, at, case.streak.after(report.verdict, at)))
         _count_verdicts(checked)
         return outcomes | await self._record_batch(checked)
 
@@ -170,6 +205,8 @@ class ProbeStage:
 
     async def _record_batch(self, checked: list[_Checked]) -> dict[int, Outcome | BaseException]:
         """Quiet checks and their jobs' reschedules in one statement; the others locked."""
+        if not checked:
+            return {}
         quiet = [(c, self._next_quiet(c)) for c in checked if not self._moves(c)]
         try:
             async with self.pool.acquire() as conn:
@@ -369,6 +406,26 @@ def _count_verdicts(checked: list[_Checked]) -> None:
     """The /metrics counter, once per verdict and batch rather than once per check."""
     for verdict, n in Counter(c.report.verdict for c in checked).items():
         PROBE_VERDICTS.labels(verdict=str(verdict)).inc(n)
+
+
+class _Finished:
+    """Tasks as they finish, taken in groups (one done-callback per task: waiting with
+    `asyncio.wait` would re-register on every pending task each time, O(n²) per batch)."""
+
+    def __init__(self) -> None:
+        self._done: list[asyncio.Task[Any]] = []
+        self._ready = asyncio.Event()
+
+    def add(self, task: asyncio.Task[Any]) -> None:
+        self._done.append(task)
+        self._ready.set()
+
+    async def take(self) -> list[asyncio.Task[Any]]:
+        """Every task finished since the last call (waits for at least one)."""
+        await self._ready.wait()
+        self._ready.clear()
+        taken, self._done = self._done, []
+        return taken
 
 
 async def _each(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:

@@ -5,7 +5,7 @@ is recorded against its new state."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -36,9 +36,11 @@ class CountingStage(ProbeStage):
         super().__init__(pool, settings, **kw)
         self.batches: list[int] = []
 
-    async def handle_batch(self, jobs: list[Job]) -> dict[int, Outcome | BaseException]:
+    def handle_stream(
+        self, jobs: list[Job]
+    ) -> AsyncGenerator[dict[int, Outcome | BaseException], None]:
         self.batches.append(len(jobs))
-        return await super().handle_batch(jobs)
+        return super().handle_stream(jobs)
 
 
 async def _run_once(pool: asyncpg.Pool, stage: ProbeStage, settings: Settings, n: int) -> None:
