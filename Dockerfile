@@ -6,29 +6,28 @@ FROM python:3.11-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ \
  && rm -rf /var/lib/apt/lists/*
-# The code stays at /app (installed in editable mode at the same path in both stages):
-# service/notify/compose.py finds templates/ next to the package, not inside site-packages.
+# A normal (non-editable) install, as users install it: the package carries its templates
+# (templates/ is installed as service.templates), SQL and data files; /app is not needed after.
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 COPY templates ./templates
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/venv/bin/pip install --no-cache-dir -e . \
- && find /app -name '__pycache__' -prune -exec rm -rf {} +
+ && /opt/venv/bin/pip install --no-cache-dir . \
+ && find /opt/venv -name '__pycache__' -prune -exec rm -rf {} +
 
 # --- runtime: no compiler, no root ------------------------------------------------------------
 FROM python:3.11-slim AS runtime
 RUN groupadd --system takedown \
  && useradd --system --gid takedown --home-dir /var/lib/takedown --create-home takedown
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TAKEDOWN_DATA_DIR=/var/lib/takedown \
     TAKEDOWN_LISTEN=0.0.0.0:8080
-WORKDIR /app
+WORKDIR /var/lib/takedown
 USER takedown
 EXPOSE 8080
 # For the API (the default command). Worker and one-shot containers have no HTTP server and

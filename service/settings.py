@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     mail_in_text_cap: int = Field(
         default=16 * 1024, ge=256, description="characters of a reply's text kept"
     )
+    templates_dir: Path | None = Field(
+        default=None, description="the hotline's own templates; a file there wins over the shipped"
+    )
     notice_gather_window: timedelta = timedelta(minutes=5)
     notice_max_urls: int = Field(default=250, ge=1)
     ack_token_ttl: timedelta = timedelta(days=30)

@@ -11,7 +11,6 @@ from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -42,9 +41,9 @@ from service.notify.xarf import (
     report_json,
     xarf_reports,
 )
+from service.packaged import NOTICE_KINDS, Templates
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-KINDS = ("notice", "reminder", "escalation")
+KINDS = NOTICE_KINDS
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,10 @@ class Sender:
 
 
 @cache
-def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+def environment(where: Templates | None = None) -> jinja2.Environment:
+    """The notices' Jinja environment over `where` (default: the packaged templates)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
+        loader=(where or Templates.chain()).loader(),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
         trim_blocks=True,
@@ -90,20 +90,25 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
 
 
 @cache
-def jurisdictions(folder: Path = TEMPLATES) -> dict[str, Any]:
+def jurisdictions(where: Templates | None = None) -> dict[str, Any]:
     """Legal basis and requested action per hosting country and language (editable YAML)."""
-    loaded: dict[str, Any] = yaml.safe_load((folder / "emails" / "jurisdictions.yaml").read_text())
+    path = (where or Templates.chain()).file("emails/jurisdictions.yaml")
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text("utf-8"))
     return loaded
 
 
-def legal_text(country: str | None, language: str) -> dict[str, str]:
-    table = jurisdictions()
+def legal_text(
+    country: str | None, language: str, where: Templates | None = None
+) -> dict[str, str]:
+    table = jurisdictions(where)
     entry = table.get((country or "").upper()) or table["default"]
     texts: dict[str, str] = entry.get(language) or entry.get(DEFAULT_LANGUAGE) or {}
     return texts or table["default"][DEFAULT_LANGUAGE]
 
 
-def context(draft: NoticeDraft, sender: Sender) -> dict[str, Any]:
+def context(
+    draft: NoticeDraft, sender: Sender, where: Templates | None = None
+) -> dict[str, Any]:
     return {
         "ref": notice_reference(draft.notice_id),
         "kind": draft.kind,
@@ -114,7 +119,7 @@ def context(draft: NoticeDraft, sender: Sender) -> dict[str, Any]:
         "ack_url": draft.ack_url,
         "hotline_name": sender.name,
         "contact": sender.reply_to,
-        "legal": legal_text(draft.country, draft.language),
+        "legal": legal_text(draft.country, draft.language, where),
     }
 
 
@@ -132,30 +137,36 @@ def _item_view(item: NoticeItem) -> dict[str, Any]:
 
 
 @cache
-def templates(kind: str, language: str) -> tuple[jinja2.Template, jinja2.Template]:
+def templates(
+    kind: str, language: str, where: Templates | None = None
+) -> tuple[jinja2.Template, jinja2.Template]:
     """The (text, HTML) templates of a kind and language, compiled once per process."""
-    env = environment()
+    env = environment(where)
     return (
         env.get_template(f"emails/{language}/{kind}.txt.j2"),
         env.get_template(f"emails/{language}/{kind}.html.j2"),
     )
 
 
-def render_parts(draft: NoticeDraft, sender: Sender) -> tuple[str, str]:
-    """(text, html) of the notice in its language."""
+def render_parts(
+    draft: NoticeDraft, sender: Sender, where: Templates | None = None
+) -> tuple[str, str]:
+    """(text, html) of the notice in its language, from `where` (default: packaged templates)."""
     language = draft.language if draft.language in LANGUAGES else DEFAULT_LANGUAGE
     if draft.kind not in KINDS:
         raise ValueError(f"unknown notice kind {draft.kind!r}")
-    text, html = templates(draft.kind, language)
-    values = context(draft, sender)
+    text, html = templates(draft.kind, language, where)
+    values = context(draft, sender, where)
     return text.render(values), html.render(values)
 
 
-def build_message(draft: NoticeDraft, sender: Sender) -> RawMessage:
+def build_message(
+    draft: NoticeDraft, sender: Sender, where: Templates | None = None
+) -> RawMessage:
     """The complete MIME message, shaped as X-ARF v4 sends by mail (an RFC 6522 report with
     `Feedback-Type: xarf`): prose (text+HTML), the feedback-report fields, one X-ARF v4 JSON
     report per URL, and the CSV of the items."""
-    text, html = render_parts(draft, sender)
+    text, html = render_parts(draft, sender, where)
     ref = notice_reference(draft.notice_id)
     reports = xarf_reports(
         draft.items,

@@ -23,9 +23,10 @@ from pydantic import BaseModel, Field
 from service.db import notify_repo
 from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_reference
 from service.notify import ack
-from service.notify.compose import TEMPLATES, environment
+from service.notify.compose import environment
 from service.notify.items import HASH_NAMES
 from service.web.clients import client_address
+from service.packaged import Templates
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import HTML, PROBLEM_JSON, Body, Operation, operation
 
@@ -125,19 +126,24 @@ _LIMITERS: weakref.WeakKeyDictionary[web.Application, RateLimiter] = weakref.Wea
 
 
 @cache
-def strings() -> dict[str, dict[str, str]]:
+def strings(where: Templates) -> dict[str, dict[str, str]]:
     loaded: dict[str, dict[str, str]] = yaml.safe_load(
-        (TEMPLATES / "pages" / "strings.yaml").read_text("utf-8")
+        where.file("pages/strings.yaml").read_text("utf-8")
     )
     return loaded
 
 
+def _templates(request: web.Request) -> Templates:
+    return Templates.of(request.app[SETTINGS])
+
+
 def _page(request: web.Request, status: int, lang: str, **values: Any) -> web.Response:
     settings = request.app[SETTINGS]
-    lang = lang if lang in strings() else DEFAULT_LANGUAGE
+    where = _templates(request)
+    lang = lang if lang in strings(where) else DEFAULT_LANGUAGE
     base = {
         "lang": lang,
-        "t": strings()[lang],
+        "t": strings(where)[lang],
         "items": [],
         "message": "",
         "ref": "",
@@ -147,14 +153,14 @@ def _page(request: web.Request, status: int, lang: str, **values: Any) -> web.Re
         "dispute_reasons": ack.DISPUTE_REASONS,
         "csrf_token": "",
     }
-    html = environment().get_template("pages/ack.html.j2").render(base | values)
+    html = environment(where).get_template("pages/ack.html.j2").render(base | values)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _message(request: web.Request, status: int, lang: str, key: str, **fmt: Any) -> web.Response:
-    text = strings().get(lang, strings()[DEFAULT_LANGUAGE])[key].format(**fmt)
+    text = strings_for(request, lang)[key].format(**fmt)
     return _page(request, status, lang, message=text)
 
 
@@ -227,7 +233,8 @@ async def answer(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         case_ids = _scope(form, await notify_repo.item_case_ids(conn, found.notice_id))
         if choice not in ack.ANSWERS or not case_ids or reason not in (None, *ack.DISPUTE_REASONS):
-            return await _form_page(request, found, 400, strings_for(found.language)["bad_answer"])
+            refused = strings_for(request, found.language)["bad_answer"]
+            return await _form_page(request, found, 400, refused)
         details = ack.AnswerDetails(
             note=_text(form, "note", MAX_NOTE),
             responsible=_text(form, "responsible", MAX_RESPONSIBLE),
@@ -239,8 +246,9 @@ async def answer(request: web.Request) -> web.Response:
     return _message(request, 200, found.language, "thanks", count=changed)
 
 
-def strings_for(lang: str) -> dict[str, str]:
-    return strings().get(lang, strings()[DEFAULT_LANGUAGE])
+def strings_for(request: web.Request, lang: str) -> dict[str, str]:
+    texts = strings(_templates(request))
+    return texts.get(lang, texts[DEFAULT_LANGUAGE])
 
 
 def _text(form: MultiDictProxy[Any], name: str, limit: int) -> str:

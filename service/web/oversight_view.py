@@ -14,8 +14,9 @@ import jinja2
 from aiohttp import web
 
 from service.db.oversight_repo import QUEUES, SORTS, QueueFilter
-from service.notify.compose import TEMPLATES
+from service.packaged import Templates
 from service.web.charts import human
+from service.web.keys import SETTINGS
 from service.web.session import Analyst
 
 QUEUE_TITLES = {
@@ -66,9 +67,9 @@ def fmt(value: Any) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(where: Templates) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=where.loader(),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         trim_blocks=True,
@@ -83,7 +84,9 @@ def render(
     request: web.Request, template: str, analyst: Analyst | None, status: int = 200, **values: Any
 ) -> web.Response:
     base = {"analyst": analyst, "csrf": analyst.csrf if analyst else "", "path": request.path}
-    html = environment().get_template(f"pages/oversight/{template}").render(base | values)
+    html = environment(Templates.of(request.app[SETTINGS])).get_template(
+        f"pages/oversight/{template}"
+    ).render(base | values)
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"  # analyst pages are never cached
     return response

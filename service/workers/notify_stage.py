@@ -26,6 +26,7 @@ from service.notify.rounds import Attempt, next_to_wake, prepare_round
 from service.notify.rounds import record_sent as record_round_sent
 from service.notify.verp import return_path
 from service.observability import NOTICES
+from service.packaged import Templates
 from service.settings import Settings
 from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
 
@@ -48,6 +49,7 @@ class NotifyStage:
         # connections, so this worker records one round at a time.
         self.recording = asyncio.Lock()
         self.sender = Sender(settings.hotline_name, settings.mail_from, settings.reply_to)
+        self.templates = Templates.of(settings)
 
     async def aclose(self) -> None:
         """Close the kept SMTP connections (called when the worker stops)."""
@@ -97,7 +99,7 @@ class NotifyStage:
         draft = attempt.draft
         try:
             async with self.sending:
-                message = build_message(draft, self.sender)
+                message = build_message(draft, self.sender, self.templates)
                 delivery = await self.mailer.send(
                     message.as_bytes(),
                     draft.recipient,
