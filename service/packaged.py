@@ -55,8 +55,7 @@ def packaged_templates() -> Path:
     except ModuleNotFoundError as exc:
         raise PackagedFilesMissing(
             f"the package {TEMPLATES_PACKAGE} (the notice and page templates) is not installed;"
-            " reinstall takedown-tracker (pip install takedown-tracker, or pip install . "
-            "from a checkout)"
+            " reinstall takedown-tracker (in a checkout: pip install -e . or pip install .)"
         ) from exc
 
 
