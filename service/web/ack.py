@@ -25,8 +25,8 @@ from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_refe
 from service.notify import ack
 from service.notify.compose import environment
 from service.notify.items import HASH_NAMES
-from service.web.clients import client_address
 from service.packaged import Templates
+from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import HTML, PROBLEM_JSON, Body, Operation, operation
 
