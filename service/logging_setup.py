@@ -77,7 +77,8 @@ class SafeTextFormatter(logging.Formatter):
 
 def configure_logging(level: int, fmt: Literal["text", "json"] = "text") -> None:
     """Install our stderr handler on the root logger (replacing one installed earlier;
-    handlers of others, e.g. pytest's capture, stay). Pillow never logs below WARNING."""
+    handlers of others, e.g. pytest's capture, stay). Pillow and the mail libraries never log
+    below WARNING."""
     handler = logging.StreamHandler(sys.stderr)
     formatter = JsonFormatter() if fmt == "json" else SafeTextFormatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
@@ -92,3 +93,8 @@ def configure_logging(level: int, fmt: Literal["text", "json"] = "text") -> None
     # (repr() of TIFF tag values, PNG chunk ids, ICC profile names): content bytes must
     # never reach a log, so its loggers stay at WARNING whatever -v asks for.
     logging.getLogger("PIL").setLevel(max(level, logging.WARNING))
+    # The same for incoming mail, which can carry the material as an attachment: aioimaplib
+    # logs every byte it receives at DEBUG, aiosmtpd ("mail.log") every DATA line of an LMTP
+    # delivery.
+    for name in ("aioimaplib", "mail.log"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -9,6 +9,7 @@ from __future__ import annotations
 # Importing the command modules registers their commands on `main`.
 from service.cli import core as _core  # noqa: F401  (registration)
 from service.cli import demo as _demo  # noqa: F401
+from service.cli import mail as _mail  # noqa: F401
 from service.cli import notify as _notify  # noqa: F401
 from service.cli import ops as _ops  # noqa: F401
 from service.cli import oversight as _oversight  # noqa: F401

@@ -43,8 +43,8 @@ async def cases_by_reference(
     return [r["case_id"] for r in rows]
 
 
-async def seen(conn: asyncpg.Connection, message_id: str) -> bool:
-    return bool(await conn.fetchval(q("mail_seen"), message_id))
+async def seen(conn: asyncpg.Connection, message_id: str | None, fingerprint: str) -> bool:
+    return bool(await conn.fetchval(q("mail_seen"), message_id, fingerprint))
 
 
 async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[int]) -> int | None:
@@ -62,6 +62,7 @@ async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[
         mail["truncated"],
         mail["attachments"],
         mail["outcome"],
+        mail["fingerprint"],
     )
     if mail_id is not None and case_ids:
         await conn.execute(q("mail_link_cases"), mail_id, case_ids)

@@ -66,6 +66,7 @@ class Incoming:
     truncated: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     ticket: str | None = None
+    fingerprint: str = ""  # SHA-256 of the whole mail: recognises it when taken in again
 
 
 def sender_of(message: Message) -> str | None:

@@ -15,9 +15,11 @@ the attachment's bytes or name, never the raw mail (which may carry the very mat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from email.message import Message
 from typing import Any
@@ -26,6 +28,8 @@ import asyncpg
 
 from service.db import cases as case_store
 from service.db import mail_repo
+from service.db.connect import database_url
+from service.db.pool import pool_for
 from service.notify.bounces import apply_to_notice
 from service.notify.incoming import Incoming, classify
 from service.notify.returned import parse_message, read_bounce
@@ -54,9 +58,10 @@ async def take_in(
     if message is None:
         return {"kind": "unreadable", "action": "ignored"}
     incoming = classify(message, text_cap=settings.mail_in_text_cap)
+    incoming.fingerprint = hashlib.sha256(raw).hexdigest()
     addresses = [*recipients, *_envelope_addresses(message)]
     async with pool.acquire() as conn:
-        if incoming.message_id and await mail_repo.seen(conn, incoming.message_id):
+        if await mail_repo.seen(conn, incoming.message_id, incoming.fingerprint):
             return {"kind": incoming.kind, "action": "duplicate"}
         if incoming.kind == "bounce":
             return await _bounce(conn, settings, message, raw, incoming, addresses)
@@ -170,6 +175,7 @@ async def _record(
         "truncated": incoming.truncated,
         "attachments": [asdict(a) for a in incoming.attachments],
         "outcome": outcome,
+        "fingerprint": incoming.fingerprint,
     }
     return await mail_repo.record(conn, mail, case_ids)
 
@@ -180,6 +186,16 @@ def _envelope_addresses(message: Message) -> list[str]:
 
 
 # --- queries for the pages and the CLI ----------------------------------------------------------
+
+
+@asynccontextmanager
+async def mailroom(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """The database pool `takedown mail-in` takes mail in with (embedded PostgreSQL when
+    TAKEDOWN_DATABASE_URL is unset, as for every command)."""
+    async with pool_for(
+        database_url(settings), min_size=1, max_size=2, retry_for=settings.db_connect_timeout
+    ) as pool:
+        yield pool
 
 
 async def case_replies(pool: asyncpg.Pool, case_id: int) -> list[dict[str, Any]]:

@@ -26,11 +26,13 @@ SELECT case_id FROM notice_items WHERE notice_id = $2 AND case_id = ANY($1::bigi
 ORDER BY case_id;
 
 -- name: mail_record
--- Record a mail taken in; nothing (no row) when its Message-ID was taken in before.
+-- Record a mail taken in; nothing (no row) when it was taken in before: the same Message-ID
+-- or the same bytes (fingerprint $12).
 INSERT INTO inbound_mail (message_id, kind, notice_id, matched_by, sender, subject, ticket,
-                          body_text, truncated, attachments, outcome)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
-ON CONFLICT (message_id) WHERE message_id IS NOT NULL DO NOTHING
+                          body_text, truncated, attachments, outcome, fingerprint)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12
+WHERE NOT EXISTS (SELECT FROM inbound_mail WHERE message_id = $1 OR fingerprint = $12)
+ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- name: mail_link_cases
@@ -39,8 +41,8 @@ INSERT INTO inbound_mail_cases (mail_id, case_id)
 SELECT $1, id FROM unnest($2::bigint[]) AS id ON CONFLICT DO NOTHING;
 
 -- name: mail_seen
--- Whether a mail with Message-ID $1 was taken in before.
-SELECT EXISTS (SELECT FROM inbound_mail WHERE message_id = $1);
+-- Whether a mail with Message-ID $1 or the fingerprint $2 was taken in before.
+SELECT EXISTS (SELECT FROM inbound_mail WHERE message_id = $1 OR fingerprint = $2);
 
 -- name: mail_case_replies
 -- The mail about case $1 that people and their systems wrote (bounces are on the timeline

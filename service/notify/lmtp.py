@@ -1,0 +1,65 @@
+"""`takedown mail-in --lmtp`: an LMTP server (RFC 2033, aiosmtpd) for deployments whose MTA
+delivers the hotline's mail (and the VERP return paths' domain) to it.
+
+Each delivered mail is handed to the handler with its envelope recipients. LMTP answers once
+per recipient: 250 when the mail was taken in, 451 (the MTA keeps it and retries) when it
+could not be, so a mail is never lost to a database outage. Nothing of a mail is written
+anywhere by this module: aiosmtpd holds it in memory for the handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger(__name__)
+Handler = Callable[[bytes, Sequence[str]], Awaitable[object]]
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+
+
+class _Delivery:
+    """The aiosmtpd handler: every recipient accepted, the mail handed over at DATA."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        recipients = [str(r) for r in envelope.rcpt_tos]
+        try:
+            await self.handler(bytes(raw), recipients)
+        except Exception:  # the MTA keeps the mail and tries again later
+            log.exception("mail-in: an LMTP delivery could not be taken in; 451 to the MTA")
+            reply = "451 4.3.0 Not taken in, try again later"
+        else:
+            reply = "250 2.0.0 Taken in"
+        return "\r\n".join([reply] * max(1, len(recipients)))
+
+
+class LmtpServer:
+    """The listener on host:port; port 0 picks a free one (`port` says which)."""
+
+    def __init__(self, handler: Handler, host: str, port: int) -> None:
+        self.handler, self.host, self.port = handler, host, port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        delivery = _Delivery(self.handler)
+
+        def protocol() -> LMTP:
+            return LMTP(delivery, data_size_limit=MAX_MESSAGE_BYTES, hostname="takedown-mail-in")
+
+        self._server = await loop.create_server(protocol, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("mail-in: LMTP listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
