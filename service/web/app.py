@@ -9,7 +9,17 @@ from aiohttp import web
 
 from service.db.pool import create_pool
 from service.settings import Settings
-from service.web import ack, api, bounces, contacts_api, feed_api, health, metrics, oversight
+from service.web import (
+    ack,
+    api,
+    bounces,
+    contacts_api,
+    feed_api,
+    health,
+    metrics,
+    oversight,
+    webhooks_api,
+)
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import error_middleware, secure_headers_middleware
 from service.web.ratelimit import rate_limit_middleware
@@ -30,6 +40,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Appl
     app.add_routes(metrics.routes)
     app.add_routes(api.routes)
     app.add_routes(feed_api.routes)
+    app.add_routes(webhooks_api.routes)
     app.add_routes(ack.routes)
     app.add_routes(bounces.routes)
     app.add_routes(contacts_api.routes)

@@ -9,6 +9,7 @@ Stages hand work to each other only through the jobs table:
   escalate → reminders and the escalation ladder for overdue cases; at the upstream step
              an 'upstream' job for a route without the upstream provider's desk
   upstream → looks that desk up in RDAP, stores it on the route, wakes the escalate sweep
+  webhook  → one periodic job per scanner's receiver: outcomes become signed deliveries
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ STAGE_MODULES = {
     "probe": "service.workers.probe_stage",
     "escalate": "service.workers.escalate_stage",
     "upstream": "service.workers.upstream_stage",
+    "webhook": "service.workers.webhook_stage",
 }
 
 

@@ -1,0 +1,86 @@
+"""Webhook receivers and their deliveries (queries/webhooks.sql)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+
+
+async def insert_webhook(
+    conn: asyncpg.Connection,
+    *,
+    scanner_id: int,
+    url: str,
+    secret: str,
+    position: tuple[int, int],
+    created_by: str,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        q("insert_webhook"), scanner_id, url, secret, str(position[0]), position[1], created_by
+    )
+    return dict(row)
+
+
+async def list_webhooks(conn: asyncpg.Connection, scanner_id: int | None) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("list_webhooks"), scanner_id)]
+
+
+async def remove_webhook(conn: asyncpg.Connection, webhook_id: int) -> bool:
+    return await conn.fetchval(q("remove_webhook"), webhook_id) is not None
+
+
+async def webhook_for_update(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(q("webhook_for_update"), webhook_id)
+    return dict(row) if row else None
+
+
+async def insert_deliveries(
+    conn: asyncpg.Connection, webhook_id: int, outcome_ids: list[int], position: tuple[int, int]
+) -> None:
+    await conn.execute(
+        q("insert_deliveries"), webhook_id, outcome_ids, str(position[0]), position[1]
+    )
+
+
+async def due_deliveries(
+    conn: asyncpg.Connection, webhook_id: int, limit: int
+) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("due_deliveries"), webhook_id, limit)]
+
+
+async def next_delivery_at(conn: asyncpg.Connection, webhook_id: int) -> Any:
+    return await conn.fetchval(q("next_delivery_at"), webhook_id)
+
+
+async def delivery_succeeded(conn: asyncpg.Connection, delivery_id: int) -> None:
+    await conn.execute(q("delivery_succeeded"), delivery_id)
+
+
+async def delivery_failed(
+    conn: asyncpg.Connection,
+    delivery_id: int,
+    error: str,
+    retry_in: timedelta,
+    give_up_after: timedelta,
+) -> str | None:
+    """Record a failed attempt; the delivery's state after it ('pending' or 'parked')."""
+    state: str | None = await conn.fetchval(
+        q("delivery_failed"), delivery_id, error[:500], retry_in, give_up_after
+    )
+    return state
+
+
+async def parked_deliveries(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("parked_deliveries"), limit)]
+
+
+async def retry_parked(conn: asyncpg.Connection, webhook_id: int) -> int:
+    return len(await conn.fetch(q("retry_parked"), webhook_id))
+
+
+async def live_webhook_ids(conn: asyncpg.Connection) -> list[int]:
+    return [r["id"] for r in await conn.fetch(q("live_webhook_ids"))]
