@@ -120,7 +120,7 @@ async def measure_stats(conn: asyncpg.Connection, pool: asyncpg.Pool) -> list[Fi
 
     from service.db import probe_repo
     from service.domain.stats import summaries_of
-    from service.web.oversight_reports import load_stats
+    from service.web.oversight_stats import load_stats
 
     async def probe_stats() -> None:  # what `takedown stats` does
         summaries_of(*await probe_repo.stats_histograms(conn, datetime.now(UTC), "notice"))

@@ -20,7 +20,7 @@ import aiohttp
 import click
 
 from service.cli.base import get_settings, main, run
-from service.cli.demo_report import progress_line, summary_table
+from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
 from service.db.connect import database_url
 from service.db.pool import pool_for

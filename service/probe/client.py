@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 import aiohttp
 
 from service.errors import TransientLookupError
-from service.probe.verdict import LocalProbe, Prober, ProbeReport, algorithms_for
+from service.probe.runner import LocalProbe, Prober, ProbeResult, algorithms_for
 from service.settings import Settings
 
 
@@ -31,7 +31,7 @@ class RemoteProbe:
     def hold(self) -> AbstractAsyncContextManager[object]:
         return nullcontext()
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
         body = {
             "url": url,
             "expected": dict(expected),
@@ -45,7 +45,7 @@ class RemoteProbe:
             ):
                 if resp.status != 200:
                     raise TransientLookupError(f"remote probe answered {resp.status}", 60)
-                return ProbeReport.from_json(await resp.json())
+                return ProbeResult.from_json(await resp.json())
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             raise TransientLookupError(f"remote probe failed: {type(exc).__name__}") from exc
 

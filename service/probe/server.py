@@ -19,7 +19,7 @@ from aiohttp import web
 
 from service.domain.verdicts import ALGORITHMS
 from service.errors import ConfigurationError
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from service.settings import Settings
 
 PROBE_KEY = web.AppKey("probe", LocalProbe)

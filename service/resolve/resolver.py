@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,8 +30,7 @@ import aiohttp
 import asyncpg
 
 from service.domain.contact_book import Subject
-from service.domain.registrar_info import Registrar
-from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
+from service.domain.routing import Cdn, RoutingFacts
 from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
@@ -42,13 +41,13 @@ from service.resolve.cache import NEGATIVE, NetworkCache
 from service.resolve.cdn import CdnDetector, load_cdn_data
 from service.resolve.contactbook import ContactBook
 from service.resolve.cymru import CymruClient, Origin
-from service.resolve.dns import DnsClient, HostAddresses, HostNotFound, NoAddress
+from service.resolve.dns import DnsClient, HostNotFound, NoAddress
 from service.resolve.jurisdiction import hosting_country
 from service.resolve.network import NetworkRecord, lookup_network
 from service.resolve.politeness import Coalescer, gate_for
 from service.resolve.rdap import RdapClient
+from service.resolve.record import Lookups, Resolution, build_resolution
 from service.resolve.registrar import RegistrarLookup
-from service.resolve.report import build_report
 from service.resolve.upstream import UpstreamLookup
 from service.settings import Settings
 
@@ -57,32 +56,6 @@ log = logging.getLogger(__name__)
 # batch holds many URLs on one host, and the warm path must not re-ask anything.
 MEMO_SECONDS = 30.0
 MEMO_SIZE = 100_000
-
-
-@dataclass
-class Lookups:
-    """What was learned for one URL, and which second sources failed."""
-
-    url: str
-    host: str
-    addresses: HostAddresses | None = None
-    origin: Origin | None = None
-    record: NetworkRecord | None = None
-    rdap_source: str = "none"
-    upstream: UpstreamContact | None = None
-    abusix: tuple[str, ...] = ()
-    registrar: Registrar | None = None
-    failures: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """The decision and the case_routes row and event detail that record it."""
-
-    decision: RoutingDecision
-    route: dict[str, Any]
-    detail: dict[str, Any]
 
 
 def _asn(origin: Origin | None) -> int | None:
@@ -142,7 +115,7 @@ class Resolver:
             raise TransientLookupError(
                 f"{what} while a source failed: " + "; ".join(found.failures)
             )
-        return build_report(found, facts, decision)
+        return build_resolution(found, facts, decision)
 
     async def _host_lookups(self, url: str, host: str) -> tuple[Lookups, str | None]:
         """DNS and registry facts of a host, memoised briefly: URLs share hosts."""

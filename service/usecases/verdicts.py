@@ -12,12 +12,12 @@ import asyncpg
 
 from service.db import probe_repo
 from service.domain.verdicts import PLACEHOLDER_MIN_URLS, Why, as_placeholder
-from service.probe.verdict import ProbeReport
+from service.probe.runner import ProbeResult
 
 
 async def read_placeholder(
-    pool: asyncpg.Pool, host: str, case_id: int, report: ProbeReport
-) -> ProbeReport:
+    pool: asyncpg.Pool, host: str, case_id: int, report: ProbeResult
+) -> ProbeResult:
     """`report`, re-read as 'placeholder' when its bytes are the host's learned placeholder.
 
     Only other content served with a 2xx is considered; the sighting is stored (once per

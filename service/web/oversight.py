@@ -2,7 +2,7 @@
 
 Server-rendered (works without JavaScript). Every page needs an analyst session; every form
 carries the session's CSRF token; every action is an event with the analyst's name.
-Statistics, hoster and content pages are in oversight_reports; the JSON API in oversight_api.
+Statistics, hoster and content pages are in oversight_stats; the JSON API in oversight_api.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiohttp import web
 
 from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
-from service.web import csvexport, oversight_api, oversight_reports
+from service.web import csvexport, oversight_api, oversight_stats
 from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
@@ -53,7 +53,7 @@ def setup(app: web.Application) -> None:
     """Register the pages and the JSON API (one line in create_app)."""
     app[LOGIN_THROTTLE] = LoginThrottle(app[SETTINGS])
     app.add_routes(routes)
-    app.add_routes(oversight_reports.routes)
+    app.add_routes(oversight_stats.routes)
     app.add_routes(oversight_api.routes)
 
 

@@ -314,7 +314,7 @@ async def api_queue(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/oversight/stats")
 async def api_stats(request: web.Request) -> web.Response:
-    from service.web.oversight_reports import DIMENSIONS, load_stats
+    from service.web.oversight_stats import DIMENSIONS, load_stats
 
     await require_role(request, "hotline")
     by = request.query.get("by", "hoster")
@@ -334,7 +334,7 @@ async def api_stats(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/oversight/hosters/{name}")
 async def api_hoster(request: web.Request) -> web.Response:
-    from service.web.oversight_reports import load_hoster
+    from service.web.oversight_stats import load_hoster
 
     await require_role(request, "hotline")
     name = clean(request.match_info["name"], 300)

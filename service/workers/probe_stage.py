@@ -47,7 +47,7 @@ from service.domain.verdicts import Verdict
 from service.logging_setup import case_context
 from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
-from service.probe.verdict import Prober, ProbeReport
+from service.probe.runner import Prober, ProbeResult
 from service.settings import Settings
 from service.usecases.verdicts import read_placeholder
 from service.workers.loop import Done, Outcome, RunAgainAt, Saved
@@ -197,7 +197,7 @@ class ProbeStage:
                 due.append((job, case))
         return outcomes, due
 
-    async def _timed_probe(self, case: ProbeCase) -> tuple[ProbeReport, datetime]:
+    async def _timed_probe(self, case: ProbeCase) -> tuple[ProbeResult, datetime]:
         with case_context(case.id):
             report = await self._probe(case, self._fetches)
             report = await read_placeholder(self.pool, case.host, case.id, report)
@@ -233,7 +233,7 @@ class ProbeStage:
 
     async def _probe(
         self, case: ProbeCase, fetches: asyncio.Semaphore | None = None
-    ) -> ProbeReport:
+    ) -> ProbeResult:
         if not self._gated:
             async with fetches or nullcontext():
                 return await self.prober.check(case.url, case.expected)
@@ -247,7 +247,7 @@ class ProbeStage:
             return await self.prober.check(case.url, case.expected)
 
     async def _record_quiet(
-        self, case: ProbeCase, report: ProbeReport, at: datetime
+        self, case: ProbeCase, report: ProbeResult, at: datetime
     ) -> Outcome | None:
         """The common case, one statement: no state change. None: take the locking path."""
         streak = case.streak.after(report.verdict, at)
@@ -261,7 +261,7 @@ class ProbeStage:
         return self._next(case, case.state, tracking, at)
 
     async def _record(
-        self, conn: asyncpg.Connection, case: ProbeCase, report: ProbeReport, at: datetime
+        self, conn: asyncpg.Connection, case: ProbeCase, report: ProbeResult, at: datetime
     ) -> Outcome:
         state = await repo.lock_state(conn, case.id)
         streak = case.streak.after(report.verdict, at)
@@ -380,7 +380,7 @@ class _Checked:
 
     job: Job
     case: ProbeCase
-    report: ProbeReport
+    report: ProbeResult
     at: datetime
     streak: Streak  # the case's streak with this check added
 
@@ -467,7 +467,7 @@ def _removal_clocks(
     }
 
 
-def _row(report: ProbeReport, at: datetime) -> CheckRow:
+def _row(report: ProbeResult, at: datetime) -> CheckRow:
     return CheckRow(
         at=at,
         verdict=report.verdict,
@@ -483,7 +483,7 @@ def _row(report: ProbeReport, at: datetime) -> CheckRow:
     )
 
 
-def _detail(report: ProbeReport, check_id: int) -> dict[str, Any]:
+def _detail(report: ProbeResult, check_id: int) -> dict[str, Any]:
     detail = {"check_id": check_id, "verdict": report.verdict.value, "reason": report.reason[:300]}
     return detail | ({"why": report.why.value} if report.why else {})
 

@@ -16,7 +16,7 @@ from service.db import cases, jobs, resolve_repo
 from service.db.jobs import Job
 from service.domain.states import CaseState
 from service.errors import TransientLookupError
-from service.resolve.resolver import Resolution
+from service.resolve.record import Resolution
 from service.settings import Settings
 from service.workers.loop import Done, Outcome
 from service.workers.resolver_owner import ResolverOwner

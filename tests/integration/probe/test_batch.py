@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from service.db.jobs import Job
-from service.probe.verdict import LocalProbe, ProbeReport
+from service.probe.runner import LocalProbe, ProbeResult
 from service.settings import Settings
 from service.workers.loop import ClaimLoop, Outcome, loop_config
 from service.workers.probe_stage import ProbeStage
@@ -152,7 +152,7 @@ class AcknowledgedMidCheck:
     async def close(self) -> None:
         await self.inner.close()
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
         report = await self.inner.check(url, expected)
         async with self.pool.acquire() as conn:
             await conn.execute(
@@ -182,7 +182,7 @@ async def test_a_case_that_moves_during_its_check_is_recorded_in_its_new_state(
 class LeaseTakenMidCheck(AcknowledgedMidCheck):
     """A prober during whose check another worker takes the job over (its lease ran out)."""
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
         report = await self.inner.check(url, expected)
         async with self.pool.acquire() as conn:
             await conn.execute(

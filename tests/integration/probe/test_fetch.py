@@ -8,7 +8,7 @@ import time
 import pytest
 
 from service.domain.verdicts import Verdict, Why
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.conftest import Web
 from tests.integration.probe.peers import expected_hashes

@@ -11,7 +11,7 @@ import dns.asyncresolver
 
 from service.domain.verdicts import Verdict
 from service.probe.guard import is_ip_literal
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.conftest import Web
 from tests.integration.probe.peers import Zone, expected_hashes

@@ -4,7 +4,7 @@ unless a caller of the remote probe asks for it by name."""
 from __future__ import annotations
 
 from service.domain.verdicts import Verdict
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.conftest import Web
 from tests.integration.probe.peers import expected_hashes

@@ -1,18 +1,46 @@
-"""How a resolution is recorded: the case_routes row and the event detail (provenance)."""
+"""What the resolver learned for a URL (`Lookups`) and how its decision is recorded
+(`Resolution`: the case_routes row and the event detail, i.e. the provenance)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
+from service.domain.registrar_info import Registrar
 from service.domain.routing import RoutingDecision, RoutingFacts
+from service.domain.upstream import UpstreamContact
+from service.resolve.cymru import Origin
+from service.resolve.dns import HostAddresses
+from service.resolve.network import NetworkRecord
 
-if TYPE_CHECKING:
-    from service.resolve.resolver import Lookups, Resolution
+
+@dataclass
+class Lookups:
+    """What was learned for one URL, and which second sources failed."""
+
+    url: str
+    host: str
+    addresses: HostAddresses | None = None
+    origin: Origin | None = None
+    record: NetworkRecord | None = None
+    rdap_source: str = "none"
+    upstream: UpstreamContact | None = None
+    abusix: tuple[str, ...] = ()
+    registrar: Registrar | None = None
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def build_report(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> Resolution:
-    from service.resolve.resolver import Resolution
+@dataclass(frozen=True)
+class Resolution:
+    """The decision and the case_routes row and event detail that record it."""
 
+    decision: RoutingDecision
+    route: dict[str, Any]
+    detail: dict[str, Any]
+
+
+def build_resolution(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> Resolution:
     return Resolution(decision, route_row(found, facts, decision), detail(found, facts, decision))
 
 

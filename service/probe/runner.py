@@ -1,5 +1,5 @@
 """A complete re-check: fetch with our own user agent, look again with browser-like profiles
-when the content is not seen (cloaking), and decide. `ProbeReport` is all that leaves the
+when the content is not seen (cloaking), and decide. `ProbeResult` is all that leaves the
 probe: verdict, hashes, status, hops, timings — never content.
 """
 
@@ -16,7 +16,7 @@ from service.settings import Settings
 
 
 @dataclass(frozen=True)
-class ProbeReport:
+class ProbeResult:
     """The outcome of one re-check, as stored and as sent by the remote probe."""
 
     verdict: Verdict
@@ -34,7 +34,7 @@ class ProbeReport:
         return asdict(self) | {"verdict": self.verdict.value, "why": _value(self.why)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProbeReport:
+    def from_json(cls, data: Mapping[str, Any]) -> ProbeResult:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         why = Why(data["why"]) if data.get("why") in set(Why) else None
         return cls(**(known | {"verdict": Verdict(data["verdict"]), "why": why}))
@@ -42,7 +42,7 @@ class ProbeReport:
     def decision(self) -> Decision:
         return Decision(self.verdict, self.reason, self.matched, self.pdq_distance, self.why)
 
-    def with_decision(self, decision: Decision) -> ProbeReport:
+    def with_decision(self, decision: Decision) -> ProbeResult:
         """The same observation re-read (a learned placeholder)."""
         return replace(self, verdict=decision.verdict, reason=decision.reason, why=decision.why)
 
@@ -50,7 +50,7 @@ class ProbeReport:
 class Prober(Protocol):
     """Local or remote: checks a URL against the expected hashes."""
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport: ...
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult: ...
 
     def hold(self) -> AbstractAsyncContextManager[object]:
         """Keep shared resources (the HTTP session) open while a job is being handled."""
@@ -66,17 +66,17 @@ def algorithms_for(expected: Mapping[str, str], requested: list[str] | None = No
     return wanted | {name for name in requested or [] if name in ALGORITHMS}
 
 
-def report_of(result: FetchResult, decision: Decision, profile: str) -> ProbeReport:
-    hashes = dict(result.hashes) | ({"pdq": result.pdq} if result.pdq else {})
-    return ProbeReport(
+def probe_result_of(fetched: FetchResult, decision: Decision, profile: str) -> ProbeResult:
+    hashes = dict(fetched.hashes) | ({"pdq": fetched.pdq} if fetched.pdq else {})
+    return ProbeResult(
         verdict=decision.verdict,
-        reason=decision.reason if not result.detail else f"{decision.reason}: {result.detail}",
+        reason=decision.reason if not fetched.detail else f"{decision.reason}: {fetched.detail}",
         matched=decision.matched,
         pdq_distance=decision.pdq_distance,
-        status=result.status,
+        status=fetched.status,
         hashes=hashes,
-        hops=[{"url": hop.url, "status": hop.status} for hop in result.hops],
-        timings=result.timings,
+        hops=[{"url": hop.url, "status": hop.status} for hop in fetched.hops],
+        timings=fetched.timings,
         profile=profile,
         why=decision.why,
     )
@@ -97,21 +97,21 @@ class LocalProbe:
 
     async def check(
         self, url: str, expected: Mapping[str, str], requested: list[str] | None = None
-    ) -> ProbeReport:
+    ) -> ProbeResult:
         algorithms = algorithms_for(expected, requested)
         # PDQ only when no exact hash matched, unless the caller asked for it by name.
         skip_pdq_on = None if "pdq" in (requested or []) else expected
-        report = await self._look(url, expected, algorithms, None, "own", skip_pdq_on)
-        if report.verdict is Verdict.PRESENT or report.status is None:
-            return report  # seen, or no HTTP answer at all: a user agent changes nothing
-        reports = [report]
+        probed = await self._look(url, expected, algorithms, None, "own", skip_pdq_on)
+        if probed.verdict is Verdict.PRESENT or probed.status is None:
+            return probed  # seen, or no HTTP answer at all: a user agent changes nothing
+        results = [probed]
         for index, agent in enumerate(self.settings.probe_cloak_profiles):
-            reports.append(
+            results.append(
                 await self._look(url, expected, algorithms, agent, f"profile{index}", skip_pdq_on)
             )
-            if reports[-1].verdict is Verdict.PRESENT:
+            if results[-1].verdict is Verdict.PRESENT:
                 break
-        return _combined(reports)
+        return _combined(results)
 
     async def _look(
         self,
@@ -121,16 +121,16 @@ class LocalProbe:
         agent: str | None,
         profile: str,
         skip_pdq_on: Mapping[str, str] | None = None,
-    ) -> ProbeReport:
-        result = await self.fetcher.fetch(url, algorithms, agent, skip_pdq_on)
-        decision = decide(expected, result.observation(), self.settings.pdq_threshold)
-        return report_of(result, decision, profile)
+    ) -> ProbeResult:
+        fetched = await self.fetcher.fetch(url, algorithms, agent, skip_pdq_on)
+        decision = decide(expected, fetched.observation(), self.settings.pdq_threshold)
+        return probe_result_of(fetched, decision, profile)
 
 
-def _combined(reports: list[ProbeReport]) -> ProbeReport:
-    decisions = [r.decision() for r in reports]
+def _combined(results: list[ProbeResult]) -> ProbeResult:
+    decisions = [r.decision() for r in results]
     chosen = combine(decisions)
-    return reports[decisions.index(chosen)]
+    return results[decisions.index(chosen)]
 
 
 def _value(why: Why | None) -> str | None:
