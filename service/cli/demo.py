@@ -168,7 +168,9 @@ async def _demo_database(base: Settings) -> str:
 async def _submit(pool: Any, settings: Settings, world: Any) -> int:
     async with pool.acquire() as conn:
         _token, secret = await create_token(conn, f"demo-scanner-{int(time.time())}", "scanner")
-    reports = list(world.reports())
+    from service.sim.scanner import reports as scanner_reports  # loads images/PDQ: demo only
+
+    reports = list(scanner_reports(world))
     headers = {"Authorization": f"Bearer {secret}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         for i in range(0, len(reports), 500):

@@ -137,7 +137,6 @@ class Reaction:
 
     moves: tuple[CaseState, ...] = ()
     removal_confirmed: bool = False
-    reappeared: bool = False
 
 
 def react(
@@ -157,5 +156,5 @@ def react(
     if state is S.GONE_PENDING and verdict is Verdict.GONE and streak.confirms(policy):
         return Reaction((S.REMOVED,), removal_confirmed=True)
     if state is S.REMOVED and verdict is Verdict.PRESENT:
-        return Reaction((S.REAPPEARED,), reappeared=True)
+        return Reaction((S.REAPPEARED,))
     return Reaction()

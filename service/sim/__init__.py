@@ -4,7 +4,7 @@
 
     async with SimulatedInternet(World.default(), time_scale=0) as net:
         settings = Settings(**net.settings_overrides())   # DNS, RDAP, proxy, SMTP
-        for report in net.world.reports(): ...            # what a scanner submits
+        for report in scanner.reports(net.world): ...     # what a scanner submits
         net.clock.advance(86400)                          # a day passes for every hoster
         net.mail.messages; net.state.acks                 # notices received, acks given
         net.rdap.counts["ip"]; net.rdap.faults.add("429", registry="ripe", count=3)

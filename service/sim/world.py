@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator
-from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -193,12 +191,6 @@ class World(_Model):
             Path(path).write_text(json.dumps(data, indent=2), encoding="utf-8")
         else:
             Path(path).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-
-    def reports(self, detected_at: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """What a scanner submits for this world (see `scanner.reports`)."""
-        from service.sim.scanner import reports  # images/pdq are only loaded when needed
-
-        return reports(self, detected_at)
 
     # --- lookups ---------------------------------------------------------------------------
     @cached_property

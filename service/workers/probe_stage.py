@@ -96,7 +96,8 @@ class ProbeStage:
         # handle_batch's bound on fetches in flight (handle is bounded by the loop instead).
         self._fetches = asyncio.Semaphore(settings.worker_concurrency)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Called by the runtime at shutdown (it looks for `aclose` on every stage)."""
         await self.prober.close()
 
     def resources(self) -> AbstractAsyncContextManager[object]:

@@ -23,6 +23,7 @@ from service.db.tokens import create_token
 from service.domain.reports import ValidReport, validate_report
 from service.notify.csvpart import parse_items_csv
 from service.settings import Settings
+from service.sim.scanner import reports as scanner_reports
 from service.sim.smtp import ReceivedMail
 from service.sim.world import World
 from tests.conftest import make_settings
@@ -75,7 +76,7 @@ def world_reports(world: World) -> list[ValidReport]:
     now = datetime.now(UTC)
     checked = [
         validate_report(i, raw, now=now, max_skew=timedelta(minutes=5))
-        for i, raw in enumerate(world.reports(now - timedelta(hours=1)))
+        for i, raw in enumerate(scanner_reports(world, now - timedelta(hours=1)))
     ]
     valid = [r for r in checked if isinstance(r, ValidReport)]
     assert len(valid) == len(checked), "the sim's scanner sent a report intake refuses"

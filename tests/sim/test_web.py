@@ -8,6 +8,7 @@ from aiohttp import web
 
 from service.sim.images import content_bytes, hashes_of, pdq_distance
 from service.sim.runner import SimulatedInternet
+from service.sim.scanner import reports as scanner_reports
 from service.sim.world import World
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -48,7 +49,7 @@ async def _removed_after(net: SimulatedInternet, url: str, delay: float) -> tupl
 
 
 async def test_every_image_is_served_with_the_reported_hash(net: SimulatedInternet) -> None:
-    reports = {r["url"]: r for r in net.world.reports()}
+    reports = {r["url"]: r for r in scanner_reports(net.world)}
     for url in (
         "http://edge.pixelbarn.com/u/1001/b.png",
         "http://up.sakurabox.jp/f/0001.jpg",

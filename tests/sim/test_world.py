@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from service.sim.generator import generate_world
 from service.sim.images import content_bytes, hashes_of
+from service.sim.scanner import reports as scanner_reports
 from service.sim.world import BehaviourKind, World
 
 
@@ -94,7 +95,7 @@ def test_world_round_trips_through_yaml_and_json(tmp_path, world: World) -> None
 
 
 def test_reports_carry_the_hashes_of_what_is_served(world: World) -> None:
-    reports = list(world.reports())
+    reports = list(scanner_reports(world))
     assert len(reports) == len(world.urls)
     first = reports[0]
     entry = world.url_entry(first["url"])

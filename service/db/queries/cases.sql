@@ -66,11 +66,6 @@ INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, $2, $3, $4) R
 -- Lock the case row while a stage decides what happens to it.
 SELECT state FROM cases WHERE id = $1 FOR UPDATE;
 
--- name: list_cases
--- Newest cases first, keyset-paged by id.
-SELECT id, url, host, state, media_type, sha256, pdq, detected_at, received_at
-FROM cases WHERE ($1::bigint IS NULL OR id < $1) ORDER BY id DESC LIMIT $2;
-
 -- name: count_cases_by_state
 SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state;
 

@@ -107,7 +107,7 @@ class Workers:
         self.stop.set()
         await asyncio.gather(*self.tasks)
         for stage in self.stages:
-            await stage.close()
+            await stage.aclose()
 
 
 async def until_state(pool: asyncpg.Pool, case_id: int, state: str) -> None:
