@@ -138,6 +138,11 @@ class Reaction:
     moves: tuple[CaseState, ...] = ()
     removal_confirmed: bool = False
 
+    @property
+    def reappeared(self) -> bool:
+        """The check found removed content back (derived: the moves say it already)."""
+        return S.REAPPEARED in self.moves
+
 
 def react(
     state: CaseState,
