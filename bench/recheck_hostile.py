@@ -40,7 +40,7 @@ from bench.database import fresh_database
 from service.db.jobs import Job
 from service.db.pool import create_pool
 from service.probe.client import make_prober
-from service.probe.verdict import Prober, ProbeReport
+from service.probe.runner import Prober, ProbeResult
 from service.settings import Settings
 from service.workers.loop import ClaimLoop, Outcome, loop_config
 from service.workers.probe_stage import ProbeStage
@@ -106,7 +106,7 @@ class Watched:
     async def close(self) -> None:
         await self.inner.close()
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
         host = url.split("/")[2].rsplit(":", 1)[0]
         self.in_flight[host] += 1
         self.most_at_one_host = max(self.most_at_one_host, self.in_flight[host])

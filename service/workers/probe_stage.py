@@ -167,7 +167,7 @@ class ProbeStage:
 
     async def _record_finished(
         self,
-        finished: list[tuple[tuple[Job, ProbeCase], asyncio.Task[tuple[ProbeReport, datetime]]]],
+        finished: list[tuple[tuple[Job, ProbeCase], asyncio.Task[tuple[ProbeResult, datetime]]]],
     ) -> dict[int, Outcome | BaseException]:
         outcomes: dict[int, Outcome | BaseException] = {}
         checked: list[_Checked] = []

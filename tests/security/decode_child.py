@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from service.settings import Settings
 
 CHECKS = 8

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.domain.verdicts import Verdict
-from service.probe.verdict import ProbeReport
+from service.probe.runner import ProbeResult
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.probe_stage import ProbeStage
 from tests.conftest import make_settings
@@ -42,7 +42,7 @@ class HeldHosts:
     async def close(self) -> None:
         pass
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeReport:
+    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
         host = urlsplit(url).hostname or ""
         self.started.append(url)
         self.in_flight[host] += 1
@@ -50,7 +50,7 @@ class HeldHosts:
         try:
             if host in self.held:
                 await self.release.wait()
-            return ProbeReport(Verdict.PRESENT, "sha256 matches", matched="sha256", status=200)
+            return ProbeResult(Verdict.PRESENT, "sha256 matches", matched="sha256", status=200)
         finally:
             self.in_flight[host] -= 1
 
