@@ -556,6 +556,43 @@ CREATE TABLE tokens (
     CONSTRAINT tokens_secret_sha256_check CHECK ((octet_length(secret_sha256) = 32))
 );
 
+CREATE TABLE webhook_deliveries (
+    id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    webhook_id bigint NOT NULL,
+    outcome_id bigint NOT NULL,
+    case_id bigint NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_at timestamp with time zone DEFAULT now() NOT NULL,
+    first_failed_at timestamp with time zone,
+    last_attempt_at timestamp with time zone,
+    last_error text,
+    delivered_at timestamp with time zone,
+    parked_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_webhook_id_outcome_id_key UNIQUE (webhook_id, outcome_id),
+    CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id),
+    CONSTRAINT webhook_deliveries_outcome_id_fkey FOREIGN KEY (outcome_id) REFERENCES scanner_outcomes(id),
+    CONSTRAINT webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES webhooks(id),
+    CONSTRAINT webhook_deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'parked'::text])))
+);
+
+CREATE TABLE webhooks (
+    id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    scanner_id bigint NOT NULL,
+    url text NOT NULL,
+    secret text NOT NULL,
+    cursor_txid xid8 NOT NULL,
+    cursor_id bigint NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    removed_at timestamp with time zone,
+    CONSTRAINT webhooks_pkey PRIMARY KEY (id),
+    CONSTRAINT webhooks_scanner_id_fkey FOREIGN KEY (scanner_id) REFERENCES tokens(id),
+    CONSTRAINT webhooks_secret_check CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]+$'::text)),
+    CONSTRAINT webhooks_url_check CHECK (((url ~ '^https?://'::text) AND (length(url) <= 2048)))
+);
+
 CREATE INDEX ack_answers_open_case ON public.ack_answers USING btree (case_id, id) WHERE ((reviewed_at IS NULL) AND (answer = ANY (ARRAY['not_ours'::text, 'dispute'::text])));
 
 CREATE INDEX ack_answers_queue ON public.ack_answers USING btree (answer, answered_at) WHERE ((reviewed_at IS NULL) AND (answer = ANY (ARRAY['not_ours'::text, 'dispute'::text])));
@@ -635,6 +672,12 @@ CREATE UNIQUE INDEX stats_notices_key ON public.stats_notices USING btree (dimen
 CREATE UNIQUE INDEX stats_removed_key ON public.stats_removed USING btree (dimension, clock, group_key, bucket) NULLS NOT DISTINCT;
 
 CREATE UNIQUE INDEX tokens_live_name ON public.tokens USING btree (name) WHERE (revoked_at IS NULL);
+
+CREATE INDEX webhook_deliveries_open ON public.webhook_deliveries USING btree (webhook_id, case_id, id) WHERE (state <> 'delivered'::text);
+
+CREATE INDEX webhook_deliveries_parked ON public.webhook_deliveries USING btree (parked_at) WHERE (state = 'parked'::text);
+
+CREATE INDEX webhooks_scanner ON public.webhooks USING btree (scanner_id) WHERE (removed_at IS NULL);
 
 CREATE VIEW stats_notices_recount AS
  SELECT k.dimension,
