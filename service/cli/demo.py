@@ -3,7 +3,7 @@
 Starts the database (embedded unless TAKEDOWN_DATABASE_URL is set), a simulated world on
 loopback, and the service (API + every worker stage) with its clock compressed by the world's
 time scale; submits the world's URLs as a scanner would, shows progress live, and prints what
-happened per hoster. Nothing leaves this machine.
+happened per hoster and what the scanner's webhook receiver took. Nothing leaves this machine.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.db.tokens import create_token
 from service.settings import Settings
+from service.sim.webhook_receiver import WebhookReceiver
+from service.usecases.webhooks import add_webhook
 from service.workers.registry import available_stages
 
 # Intervals that must not shrink with simulated time: they bound real work, not the lifecycle.
@@ -123,7 +125,11 @@ async def _demo(
                 "listen": f"127.0.0.1:{port}",
                 "public_url": f"http://127.0.0.1:{port}",
                 "worker_poll_interval": 0.05,
+                "webhook_poll_interval": 0.2,
                 "drain_timeout": 2.0,
+                # The scanner's webhook receiver runs on loopback; the world's hosters stay
+                # on public addresses (reached through the proxy) whatever this says.
+                "allow_private_targets": True,
             }
         )
         stages = available_stages()
@@ -132,12 +138,17 @@ async def _demo(
             f"world {world.name!r}: {len(world.hosters)} hosters, {len(world.urls)} URLs; "
             f"1 real second = {scale / 3600:.1f} simulated hours; stages: {', '.join(stages)}"
         )
-        async with Runtime(settings, stages, http=True) as runtime:
+        async with (
+            Runtime(settings, stages, http=True) as runtime,
+            WebhookReceiver() as receiver,
+        ):
             assert runtime.pool is not None
-            submitted = await _submit(runtime.pool, settings, world)
-            click.echo(f"scanner submitted {submitted} reports")
+            submitted = await _submit(runtime.pool, settings, world, receiver)
+            click.echo(f"scanner submitted {submitted} reports; its webhook: {receiver.url}")
             await _watch(runtime.pool, duration, scale)
             click.echo(await summary_table(runtime.pool, scale))
+            click.echo("\n" + receiver.summary())
+            click.echo("\n".join(receiver.last(5)))
             click.echo(
                 f"\nAPI: {settings.public_url}/api/v1/openapi.json   "
                 f"oversight: {settings.public_url}/oversight/"
@@ -165,9 +176,11 @@ async def _demo_database(base: Settings) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
-async def _submit(pool: Any, settings: Settings, world: Any) -> int:
+async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookReceiver) -> int:
+    name = f"demo-scanner-{int(time.time())}"
     async with pool.acquire() as conn:
-        _token, secret = await create_token(conn, f"demo-scanner-{int(time.time())}", "scanner")
+        _token, secret = await create_token(conn, name, "scanner")
+    receiver.secret = (await add_webhook(pool, name, receiver.url, actor="demo")).secret
     from service.sim.scanner import reports as scanner_reports  # loads images/PDQ: demo only
 
     reports = list(scanner_reports(world))

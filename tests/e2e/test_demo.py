@@ -35,4 +35,13 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     assert sum(int(c[1]) for c in columns) >= 5
     assert sum(int(c[4]) for c in columns) >= 5
     assert "oversight: http://127.0.0.1:" in out
+    # The scanner's webhook receiver took signed outcomes, none refused as forged.
+    hooks = re.search(
+        r"webhook receiver: (\d+) signed outcomes about (\d+) cases \((.*)\); (\d+) refused", out
+    )
+    assert hooks, out[-2000:]
+    assert (
+        int(hooks.group(1)) >= 10 and "notified" in hooks.group(3) and "removed" in hooks.group(3)
+    )
+    assert hooks.group(4) == "0"
     assert re.search(r"log in as 'demo' \(supervisor\) with password \S{12,}", out)
