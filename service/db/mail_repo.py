@@ -73,8 +73,8 @@ async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[dict[str,
     return [dict(r) for r in await conn.fetch(q("mail_case_replies"), case_id)]
 
 
-async def review(conn: asyncpg.Connection, mail_id: int, analyst: str) -> bool:
-    return await conn.fetchval(q("mail_review"), mail_id, analyst) is not None
+async def review_case(conn: asyncpg.Connection, case_id: int, analyst: str) -> int:
+    return len(await conn.fetch(q("mail_review_case"), case_id, analyst))
 
 
 async def counts(conn: asyncpg.Connection) -> dict[str, int]:

@@ -31,6 +31,7 @@ QUEUES: dict[str, str] = {
     "reappeared": "q.state = 'reappeared' OR (q.reappeared_at IS NOT NULL"
     " AND q.state IN ('notified', 'acknowledged', 'escalated'))",
     "held": "q.state = 'held' OR q.hold_reason IS NOT NULL",
+    "replies": "q.reply IS NOT NULL",
 }
 # Sortable columns: SQL expression (NULLs mapped to a sentinel so keyset comparison works)
 # and the type the cursor value is cast to.

@@ -198,16 +198,23 @@ async def mailroom(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-async def case_replies(pool: asyncpg.Pool, case_id: int) -> list[dict[str, Any]]:
+async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
     """Replies and auto-replies about a case, newest first (for the case page)."""
-    async with pool.acquire() as conn:
-        return await mail_repo.case_replies(conn, case_id)
+    return await mail_repo.case_replies(conn, case_id)
 
 
-async def review_reply(pool: asyncpg.Pool, mail_id: int, analyst: str) -> bool:
-    """An analyst has read a reply: it leaves the replies queue. False if there was none."""
-    async with pool.acquire() as conn:
-        return await mail_repo.review(conn, mail_id, analyst)
+async def review_replies(
+    conn: asyncpg.Connection, case_id: int, *, actor: str, note: str = ""
+) -> int:
+    """An analyst has read a case's replies: they leave the replies queue (an event says so).
+    The number of replies marked."""
+    async with conn.transaction():
+        count = await mail_repo.review_case(conn, case_id, actor)
+        detail = {"reviewed": count, "note": note[:500]}
+        await case_store.add_event(
+            conn, case_id, actor=actor, kind="replies_reviewed", detail=detail
+        )
+    return count
 
 
 async def mail_counts(pool: asyncpg.Pool) -> dict[str, int]:

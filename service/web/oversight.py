@@ -16,6 +16,7 @@ from aiohttp import web
 
 from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
+from service.usecases import mail
 from service.web import csvexport, oversight_api, oversight_stats
 from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
@@ -185,6 +186,7 @@ async def case_page(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="no such case")
         timeline = await _timeline(conn, case_id)
         answers = await oversight_repo.case_answers(conn, case_id)
+        replies = await mail.case_replies(conn, case_id)
     settings = request.app[SETTINGS]
     deadline = sla_policy(settings).deadline(
         overview["first_notice_at"], overview["country"], overview["hoster"]
@@ -204,6 +206,7 @@ async def case_page(request: web.Request) -> web.Response:
         columns=TIMELINE_COLUMNS,
         answers=answers,
         answer_columns=ANSWER_COLUMNS,
+        replies=replies,
     )
 
 

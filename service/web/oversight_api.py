@@ -15,6 +15,7 @@ from service.db.cases import jsonable
 from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
 from service.domain.escalation import Action, LadderError
 from service.notify.analyst_route import route_to_address
+from service.usecases import mail
 from service.web.auth import SUPERVISOR, require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
@@ -39,6 +40,7 @@ ActionName = Literal[
     "trigger",
     "review_not_ours",
     "review_dispute",
+    "review_replies",
     "hold",
     "re_resolve",
     "route",
@@ -267,6 +269,9 @@ async def _perform(
             )
         except LadderError as exc:
             raise HttpProblem(409, "Action does not apply", str(exc), slug="ladder") from exc
+    if action == "review_replies":
+        count = await mail.review_replies(conn, case_id, actor=actor, note=note)
+        return {"action": action, "reviewed": count}
     if action in ("review_not_ours", "review_dispute"):
         answer = action.removeprefix("review_")
         count = await oversight_actions.review_answers(

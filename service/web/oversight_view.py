@@ -27,6 +27,7 @@ QUEUE_TITLES = {
     "disputes": "Disputes",
     "reappeared": "Reappeared",
     "held": "Held",
+    "replies": "Replies",
 }
 QUEUE_COLUMNS = [
     ("id", "Case"),
@@ -48,6 +49,7 @@ QUEUE_REASON = {
     "disputes": "dispute",
     "reappeared": "reappeared_at",
     "held": "hold_reason",
+    "replies": "reply",
 }
 
 

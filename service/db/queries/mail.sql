@@ -53,11 +53,12 @@ FROM inbound_mail_cases mc JOIN inbound_mail m ON m.id = mc.mail_id
 WHERE mc.case_id = $1 AND m.kind IN ('reply', 'auto_reply')
 ORDER BY m.id DESC LIMIT 50;
 
--- name: mail_review
--- An analyst has read reply $1 (it leaves the replies queue).
-UPDATE inbound_mail SET reviewed_at = now(), reviewed_by = $2
-WHERE id = $1 AND kind = 'reply' AND reviewed_at IS NULL
-RETURNING id;
+-- name: mail_review_case
+-- An analyst ($2) has read the replies about case $1 (they leave the replies queue).
+UPDATE inbound_mail m SET reviewed_at = now(), reviewed_by = $2
+FROM inbound_mail_cases mc
+WHERE mc.case_id = $1 AND m.id = mc.mail_id AND m.kind = 'reply' AND m.reviewed_at IS NULL
+RETURNING m.id;
 
 -- name: mail_counts
 -- Mail taken in, by kind.

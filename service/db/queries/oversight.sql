@@ -172,7 +172,12 @@ SELECT * FROM (
                 WHERE case_id IS NULL AND lifted_at IS NULL
                   AND (lower(hoster) = lower(coalesce(r.hoster, c.host))
                        OR c.host = domain OR c.host LIKE '%.' || domain)) h
-            ORDER BY h.id LIMIT 1) AS hold_reason
+            ORDER BY h.id LIMIT 1) AS hold_reason,
+           -- the newest reply by mail an analyst has not read yet (0130's case index)
+           (SELECT left(concat_ws(': ', m.sender, nullif(m.subject, '')), 300)
+            FROM inbound_mail_cases mc JOIN inbound_mail m ON m.id = mc.mail_id
+            WHERE mc.case_id = c.id AND m.kind = 'reply' AND m.reviewed_at IS NULL
+            ORDER BY mc.mail_id DESC LIMIT 1) AS reply
     FROM cases c
     LEFT JOIN case_routes r ON r.case_id = c.id
     LEFT JOIN escalations e ON e.case_id = c.id

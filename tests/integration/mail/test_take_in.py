@@ -32,7 +32,8 @@ async def test_a_reply_in_the_thread_is_attached_to_every_case_of_the_notice(
     events = await _events(pool, "mail_reply")
     assert [e["case_id"] for e in events] == sent.case_ids
     assert await _states(pool) == {"notified"}  # a reply never changes a case's state
-    (shown,) = await case_replies(pool, sent.case_ids[0])
+    async with pool.acquire() as conn:
+        (shown,) = await case_replies(conn, sent.case_ids[0])
     assert shown["sender"] == "jane@hoster.example" and "looking into it" in shown["body_text"]
 
 
