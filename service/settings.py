@@ -13,10 +13,46 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.domain.escalation import Step
+
+
+def _seconds_or_iso(value: object) -> object:
+    """A duration from the environment: seconds ('60', '2.5') or ISO 8601 ('PT1M', 'P1DT2H').
+
+    pydantic alone reads a numeric *string* as an ISO duration and refuses it, while the
+    README promises seconds too; numbers inside JSON lists and maps arrive as strings as well.
+    """
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value.strip()
+    return value
+
+
+def _as_seconds(value: object) -> object:
+    """A number of seconds, also written as an ISO 8601 duration ('PT20S')."""
+    value = _seconds_or_iso(value)
+    if isinstance(value, str):
+        return _DURATION.validate_python(value).total_seconds()
+    return value
+
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+# Every duration setting is one of these two (tests/unit/test_settings_durations.py finds them).
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+Seconds = Annotated[float, BeforeValidator(_as_seconds)]
 
 
 def _default_data_dir() -> Path:
@@ -47,14 +83,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
-    db_connect_timeout: float = Field(default=30.0, gt=0, description="seconds to keep retrying")
+    db_connect_timeout: Seconds = Field(default=30.0, gt=0, description="seconds to keep retrying")
 
     # --- HTTP ------------------------------------------------------------------------------
     listen: str = "127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_reports_per_request: int = Field(default=1000, ge=1, le=10000)
-    max_clock_skew: timedelta = Field(
+    max_clock_skew: Duration = Field(
         default=timedelta(minutes=5), description="tolerance for detected_at in the future"
     )
 
@@ -62,11 +98,11 @@ class Settings(BaseSettings):
     dns_nameservers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="host[:port] list; empty = system resolver"
     )
-    dns_timeout: float = Field(default=3.0, gt=0)
+    dns_timeout: Seconds = Field(default=3.0, gt=0)
     rdap_bootstrap_url: str | None = None
-    rdap_timeout: float = Field(default=10.0, gt=0)
-    rdap_cache_ttl: timedelta = timedelta(days=7)
-    rdap_negative_cache_ttl: timedelta = timedelta(hours=6)
+    rdap_timeout: Seconds = Field(default=10.0, gt=0)
+    rdap_cache_ttl: Duration = timedelta(days=7)
+    rdap_negative_cache_ttl: Duration = timedelta(hours=6)
     abusix_zone: str = "abuse-contacts.abusix.zone"
     cymru_origin_zone: str = "origin.asn.cymru.com"
     cymru_origin6_zone: str = "origin6.asn.cymru.com"
@@ -83,7 +119,7 @@ class Settings(BaseSettings):
         description="queries per minute per registry; others use rdap_default_rate",
     )
     rdap_default_rate: float = Field(default=60.0, gt=0, description="queries/minute")
-    rdap_max_wait: float = Field(
+    rdap_max_wait: Seconds = Field(
         default=10.0, ge=0, description="longest in-process wait for a registry slot (s)"
     )
     rdap_concurrency: int = Field(default=16, ge=1)
@@ -102,7 +138,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.NONE
-    smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_timeout: Seconds = Field(default=30.0, gt=0)
     mail_from: str = "takedown@hotline.example"
     reply_to: str = "abuse-desk@hotline.example"
     hotline_name: str = "Example Hotline"
@@ -122,7 +158,7 @@ class Settings(BaseSettings):
     imap_tls: ImapTls = ImapTls.TLS
     imap_folder: str = "INBOX"
     imap_done_folder: str = Field(default="Processed", description="where read mail is moved")
-    imap_poll_interval: float = Field(
+    imap_poll_interval: Seconds = Field(
         default=60.0, gt=0, description="seconds between polls when the server has no IDLE"
     )
     mail_in_text_cap: int = Field(
@@ -131,9 +167,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = Field(
         default=None, description="the hotline's own templates; a file there wins over the shipped"
     )
-    notice_gather_window: timedelta = timedelta(minutes=5)
+    notice_gather_window: Duration = timedelta(minutes=5)
     notice_max_urls: int = Field(default=250, ge=1)
-    ack_token_ttl: timedelta = timedelta(days=30)
+    ack_token_ttl: Duration = timedelta(days=30)
 
     # --- probing -----------------------------------------------------------------------------
     probe_proxy: str | None = None
@@ -141,7 +177,7 @@ class Settings(BaseSettings):
     probe_token: SecretStr | None = None
     allow_private_targets: bool = False
     probe_user_agent: str = "TakedownTracker/0.1 (+https://hotline.example/about-our-checks)"
-    probe_timeout: float = Field(default=20.0, gt=0)
+    probe_timeout: Seconds = Field(default=20.0, gt=0)
     probe_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     probe_max_pixels: int = Field(default=50_000_000, ge=1)
     probe_decode_concurrency: int = Field(default=2, ge=1, description="image decodes at once")
@@ -155,37 +191,37 @@ class Settings(BaseSettings):
     pdq_threshold: int = Field(default=31, ge=0, le=256)
 
     # --- lifecycle clock (all intervals settings) --------------------------------------------
-    recheck_dense_interval: timedelta = timedelta(minutes=15)
-    recheck_dense_for: timedelta = timedelta(hours=6)
-    recheck_hourly_interval: timedelta = timedelta(hours=1)
-    recheck_hourly_until: timedelta = timedelta(days=3)
-    recheck_sparse_interval: timedelta = timedelta(hours=6)
+    recheck_dense_interval: Duration = timedelta(minutes=15)
+    recheck_dense_for: Duration = timedelta(hours=6)
+    recheck_hourly_interval: Duration = timedelta(hours=1)
+    recheck_hourly_until: Duration = timedelta(days=3)
+    recheck_sparse_interval: Duration = timedelta(hours=6)
     recheck_jitter: float = Field(default=0.1, ge=0, le=0.5)
     removal_streak: int = Field(default=2, ge=1)
-    removal_min_span: timedelta = timedelta(hours=1)
-    watch_after_removal: list[timedelta] = Field(
+    removal_min_span: Duration = timedelta(hours=1)
+    watch_after_removal: list[Duration] = Field(
         default_factory=lambda: [timedelta(days=1), timedelta(days=7), timedelta(days=30)]
     )
-    renotice_interval: timedelta = timedelta(hours=24)
-    sla_default: timedelta = timedelta(hours=72)
-    sla_by_country: dict[str, timedelta] = Field(
+    renotice_interval: Duration = timedelta(hours=24)
+    sla_default: Duration = timedelta(hours=72)
+    sla_by_country: dict[str, Duration] = Field(
         default_factory=lambda: {"NL": timedelta(hours=24)}
     )
-    held_min_probe_interval: timedelta = timedelta(days=1)
+    held_min_probe_interval: Duration = timedelta(days=1)
 
     # --- oversight (issue 7): per-hoster SLA, escalation ladder, analyst sessions ------------
-    sla_by_hoster: dict[str, timedelta] = Field(
+    sla_by_hoster: dict[str, Duration] = Field(
         default_factory=dict, description="hoster name → allowance; wins over sla_by_country"
     )
     escalation_steps: list[str] = Field(
         default_factory=lambda: ["upstream", "cdn", "registrar", "hotline", "law_enforcement"],
         description="the ladder after the deadline, in order",
     )
-    escalation_step_interval: timedelta = timedelta(hours=24)
-    escalation_sweep_interval: timedelta = Field(
+    escalation_step_interval: Duration = timedelta(hours=24)
+    escalation_sweep_interval: Duration = Field(
         default=timedelta(minutes=5), description="how often the escalate stage looks for due work"
     )
-    analyst_session_ttl: timedelta = timedelta(hours=8)
+    analyst_session_ttl: Duration = timedelta(hours=8)
 
     # --- probe limits and cloaking check (issue 6) -----------------------------------------
     probe_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="per header line")
@@ -211,13 +247,13 @@ class Settings(BaseSettings):
     )
 
     # --- workers -----------------------------------------------------------------------------
-    lease: timedelta = timedelta(minutes=2)
-    worker_poll_interval: float = Field(default=1.0, gt=0)
+    lease: Duration = timedelta(minutes=2)
+    worker_poll_interval: Seconds = Field(default=1.0, gt=0)
     worker_batch: int = Field(default=20, ge=1)
     worker_concurrency: int = Field(default=8, ge=1)
-    drain_timeout: float = Field(default=10.0, ge=0)
-    retry_base: timedelta = timedelta(seconds=30)
-    retry_max: timedelta = timedelta(hours=6)
+    drain_timeout: Seconds = Field(default=10.0, ge=0)
+    retry_base: Duration = timedelta(seconds=30)
+    retry_max: Duration = timedelta(hours=6)
 
     # --- operations (issue 8): retention, metrics, rate limits ------------------------------
     retention_days: int | None = Field(
