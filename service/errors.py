@@ -16,6 +16,10 @@ class ConfigurationError(TakedownError):
     """The settings cannot work (bad DSN, unreadable data dir, …)."""
 
 
+class SchemaNotCurrent(ConfigurationError):
+    """The database has no schema yet, or misses migrations this code needs."""
+
+
 class DatabaseUnavailable(TakedownError):
     """PostgreSQL cannot be reached right now; the caller should retry later."""
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
+import asyncpg
 import click
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -17,6 +18,12 @@ from service.logging_setup import configure_logging
 from service.settings import Settings
 
 T = TypeVar("T")
+_SCHEMA_MISMATCH = (
+    asyncpg.UndefinedTableError,
+    asyncpg.UndefinedColumnError,
+    asyncpg.UndefinedFunctionError,
+    asyncpg.UndefinedObjectError,
+)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -25,6 +32,13 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except TakedownError as exc:
         raise click.ClickException(str(exc)) from exc
+    except _SCHEMA_MISMATCH as exc:
+        # Commands check the schema when they connect; this catches a database migrated
+        # back or altered behind the code's back, without a traceback.
+        raise click.ClickException(
+            f"the database does not have what this version needs ({exc}); "
+            "run `takedown migrate` first"
+        ) from exc
 
 
 def load_settings() -> Settings:

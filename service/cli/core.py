@@ -31,7 +31,7 @@ def migrate_command(ctx: click.Context) -> None:
 
 async def _migrate(dsn: str, retry_for: float) -> list[str]:
     async with (
-        pool_for(dsn, min_size=1, max_size=1, retry_for=retry_for) as pool,
+        pool_for(dsn, migrated=False, min_size=1, max_size=1, retry_for=retry_for) as pool,
         pool.acquire() as conn,
     ):
         return [f"{m.version:04d}_{m.name}" for m in await migrate(conn)]

@@ -12,12 +12,26 @@ from aiohttp import web
 from service.cli.ops import warn_if_insecure
 from service.db.migrate import migrate
 from service.db.pool import create_pool
+from service.errors import ConfigurationError
+from service.packaged import missing_files
 from service.settings import Settings
 from service.web.app import create_app
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.registry import build_stage
 
 log = logging.getLogger(__name__)
+
+
+def refuse_a_partial_install(settings: Settings) -> None:
+    """Stop before serving when the install lacks templates, SQL or data files: otherwise the
+    first notice or page would fail long after start, far from the cause."""
+    missing = missing_files(settings)
+    if missing:
+        lines = "\n".join(f"  - {line}" for line in missing)
+        raise ConfigurationError(
+            "cannot start: files the service reads at run time are missing:\n"
+            f"{lines}\nReinstall takedown-tracker, or fix TAKEDOWN_TEMPLATES_DIR."
+        )
 
 
 class Runtime:
@@ -36,6 +50,7 @@ class Runtime:
 
     async def __aenter__(self) -> Runtime:
         assert self.settings.database_url
+        refuse_a_partial_install(self.settings)
         warn_if_insecure(self.settings)
         self.pool = await create_pool(
             self.settings.database_url,

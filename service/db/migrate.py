@@ -9,6 +9,8 @@ from importlib import resources
 
 import asyncpg
 
+from service.errors import SchemaNotCurrent
+
 log = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same in every process that migrates.
@@ -76,3 +78,21 @@ async def pending_migrations(conn: asyncpg.Connection) -> list[Migration]:
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     done = await applied_versions(conn) if exists else set()
     return [m for m in available_migrations() if m.version not in done]
+
+
+async def require_current_schema(conn: asyncpg.Connection) -> None:
+    """Refuse to work on a database this code's migrations have not all been applied to.
+
+    Without this, a command against a fresh or older database fails deep inside a query
+    (`relation "tokens" does not exist`) instead of saying what to do.
+    """
+    pending = await pending_migrations(conn)
+    if not pending:
+        return
+    if len(pending) == len(available_migrations()):
+        state = "has no schema yet (it was never migrated)"
+    else:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending[:3])
+        more = f" and {len(pending) - 3} more" if len(pending) > 3 else ""
+        state = f"is out of date: {len(pending)} migration(s) pending ({names}{more})"
+    raise SchemaNotCurrent(f"the database {state}; run `takedown migrate` first")

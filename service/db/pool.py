@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from service.db.migrate import require_current_schema
 from service.errors import ConfigurationError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,34 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # (MagicStack/asyncpg#1069); the pool terminates it when its reset fails on release.
     asyncpg.InternalClientError,
 )
+
+
+_DRIVER_OUTAGES = (
+    DatabaseUnavailable,
+    asyncpg.PostgresConnectionError,
+    *(error for error in CONNECTION_ERRORS if error.__module__.startswith("asyncpg")),
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an error means the database is away (rather than a bug or a missing file).
+
+    asyncpg's own connection errors always do. An OSError or timeout does only when raised
+    inside asyncpg: a missing file is an OSError too, and so is jinja2's TemplateNotFound,
+    which were reported as "database unavailable".
+    """
+    if isinstance(exc, _DRIVER_OUTAGES):
+        return True
+    return isinstance(exc, OSError | asyncio.TimeoutError) and _raised_in_asyncpg(exc)
+
+
+def _raised_in_asyncpg(exc: BaseException) -> bool:
+    frame = exc.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -112,9 +141,15 @@ def redact_dsn(dsn: str) -> str:
 
 
 @asynccontextmanager
-async def pool_for(dsn: str, **kwargs: Any) -> AsyncIterator[asyncpg.Pool]:
+async def pool_for(
+    dsn: str, *, migrated: bool = True, **kwargs: Any
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool for one command; with `migrated`, refuse a database whose schema is not current."""
     pool = await create_pool(dsn, **kwargs)
     try:
+        if migrated:
+            async with pool.acquire() as conn:
+                await require_current_schema(conn)
         yield pool
     finally:
         await pool.close()

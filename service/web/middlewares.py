@@ -8,20 +8,28 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.db.pool import CONNECTION_ERRORS
-from service.errors import DatabaseUnavailable, InvalidInput, NotFound
+from service.db.pool import is_outage
+from service.errors import InvalidInput, NotFound
 from service.web.problems import PROBLEM_TYPE, HttpProblem, problem_response
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
-_DB_DOWN = (*CONNECTION_ERRORS, DatabaseUnavailable, asyncpg.PostgresConnectionError)
 NESTED_TOO_DEEP = "The JSON is nested too deeply."
 _INTERNAL_ERROR = HttpProblem(
     500,
     "Internal server error",
     "Something went wrong on our side; it has been logged. Retry later or report it.",
     slug="internal",
+)
+
+
+_UNAVAILABLE = HttpProblem(
+    503,
+    "Service temporarily unavailable",
+    "The database is not reachable; nothing was stored. Retry later.",
+    slug="unavailable",
+    headers={"Retry-After": RETRY_AFTER_SECONDS},
 )
 
 
@@ -49,27 +57,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # Input the database refused (a NUL byte, an out-of-range number, a reference to a
         # row that does not exist): the client's mistake, said without internals.
         return problem_response(_refused_by_database(exc), request.path)
-    except _DB_DOWN as exc:
-        # The database is away (restart, failover): tell clients to come back, never 500.
-        log.warning("database unavailable while serving %s: %s", request.path, exc)
-        return problem_response(
-            HttpProblem(
-                503,
-                "Service temporarily unavailable",
-                "The database is not reachable; nothing was stored. Retry later.",
-                slug="unavailable",
-                headers={"Retry-After": RETRY_AFTER_SECONDS},
-            )
-        )
     except RecursionError:
         # json.loads on a body nested thousands deep (any handler that parses JSON itself).
         return problem_response(
             HttpProblem(400, "Malformed JSON", NESTED_TOO_DEEP, slug="malformed-json"),
             request.path,
         )
-    except Exception:
-        # A bug: the trace goes to the log, the client gets problem JSON without internals.
-        log.exception("unhandled error while serving %s %s", request.method, request.path)
+    except Exception as exc:
+        if is_outage(exc):
+            # The database is away (restart, failover): tell clients to come back, never 500.
+            log.warning("database unavailable while serving %s: %s", request.path, exc)
+            return problem_response(_UNAVAILABLE)
+        # A bug or a broken install (a missing template): the cause and its trace go to the
+        # log, the client gets problem JSON without internals.
+        log.exception(
+            "unhandled error while serving %s %s: %s: %s",
+            request.method,
+            request.path,
+            type(exc).__name__,
+            exc,
+        )
         return problem_response(_INTERNAL_ERROR, request.path)
 
 
