@@ -236,13 +236,13 @@ class Settings(BaseSettings):
     )
 
     # --- scanners' webhooks (issue 15) -------------------------------------------------------
-    webhook_timeout: float = Field(default=10.0, gt=0, description="seconds per delivery")
-    webhook_retry_base: timedelta = timedelta(seconds=10)
-    webhook_retry_max: timedelta = timedelta(hours=2)
-    webhook_retry_for: timedelta = Field(
+    webhook_timeout: Seconds = Field(default=10.0, gt=0, description="seconds per delivery")
+    webhook_retry_base: Duration = timedelta(seconds=10)
+    webhook_retry_max: Duration = timedelta(hours=2)
+    webhook_retry_for: Duration = Field(
         default=timedelta(days=3), description="a failing delivery is parked after this long"
     )
-    webhook_poll_interval: float = Field(
+    webhook_poll_interval: Seconds = Field(
         default=1.0, gt=0, description="seconds between a receiver's looks for new outcomes"
     )
 

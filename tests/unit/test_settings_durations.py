@@ -16,27 +16,39 @@ MINUTE, SECONDS, SHORT = timedelta(minutes=1), timedelta(seconds=60), timedelta(
 TIME_WORDS = re.compile(r"(ttl|interval|timeout|window|span|wait|lease|_for|_until|_after|sla)")
 
 
-def _is_seconds(info: FieldInfo) -> bool:
-    return info.annotation is float and any(
-        getattr(getattr(m, "func", None), "__name__", "") == "_as_seconds" for m in info.metadata
-    )
+def _validated_by(info: FieldInfo | Any, name: str) -> bool:
+    metadata = getattr(info, "metadata", None) or getattr(info, "__metadata__", ())
+    return any(getattr(getattr(m, "func", None), "__name__", "") == name for m in metadata)
+
+
+def _element(annotation: Any) -> str | None:
+    """'duration' for Duration, 'plain' for a bare timedelta (no seconds from the environment)."""
+    if annotation is timedelta:
+        return "plain"
+    if get_args(annotation)[:1] == (timedelta,):
+        return "duration" if _validated_by(annotation, "_seconds_or_iso") else "plain"
+    return None
 
 
 def _kind(info: FieldInfo) -> str | None:
     annotation, args = info.annotation, get_args(info.annotation)
     if annotation is timedelta:
-        return "duration"
-    if get_origin(annotation) is list and args and get_args(args[0])[:1] == (timedelta,):
-        return "list"
-    if get_origin(annotation) is dict and args and get_args(args[1])[:1] == (timedelta,):
-        return "map"
-    return "seconds" if _is_seconds(info) else None
+        return "duration" if _validated_by(info, "_seconds_or_iso") else "plain"
+    if get_origin(annotation) is list and args and (element := _element(args[0])):
+        return "list" if element == "duration" else "plain"
+    if get_origin(annotation) is dict and args and (element := _element(args[1])):
+        return "map" if element == "duration" else "plain"
+    if annotation is float and _validated_by(info, "_as_seconds"):
+        return "seconds"
+    return None
 
 
 DURATIONS = {name: kind for name, info in Settings.model_fields.items() if (kind := _kind(info))}
 
 
 def test_the_duration_fields_are_all_found() -> None:
+    plain = [name for name, kind in DURATIONS.items() if kind == "plain"]
+    assert plain == [], "use service.settings.Duration, not timedelta, for these"
     assert {"list", "map", "seconds", "duration"} == set(DURATIONS.values())
     assert DURATIONS["watch_after_removal"] == "list"
     assert DURATIONS["sla_by_country"] == DURATIONS["sla_by_hoster"] == "map"
