@@ -17,7 +17,7 @@ from aiohttp import web
 from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.usecases import mail
-from service.web import csvexport, oversight_api, oversight_stats
+from service.web import csvexport, oversight_api, oversight_stats, oversight_webhooks
 from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
@@ -56,6 +56,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(routes)
     app.add_routes(oversight_stats.routes)
     app.add_routes(oversight_api.routes)
+    app.add_routes(oversight_webhooks.routes)
 
 
 @routes.get("/oversight/login")
