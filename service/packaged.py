@@ -23,7 +23,7 @@ from service.settings import Settings
 TEMPLATES_PACKAGE = "service.templates"
 NOTICE_KINDS = ("notice", "reminder", "escalation")
 OVERSIGHT_PAGES = (
-    "base", "case", "content", "holds", "hoster", "login", "macros", "queue", "stats",
+    "base", "case", "content", "holds", "hoster", "login", "macros", "queue", "stats", "webhooks",
 )  # fmt: skip
 # What a running service renders or reads; checked at start (templates relative to a folder).
 REQUIRED_TEMPLATES = (
