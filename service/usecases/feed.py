@@ -49,6 +49,10 @@ class FeedItem:
     at: datetime
     state: str
     reason: str | None
+    # the case's removal clock as it stands when the item is read (time to removal stays
+    # data on the scanner's side, and on a partner hotline's that mirrors this feed)
+    first_gone_at: datetime | None
+    removed_at: datetime | None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +64,13 @@ class FeedItem:
             "at": self.at.isoformat(),
             "state": self.state,
             "reason": self.reason,
+            "first_gone_at": _iso(self.first_gone_at),
+            "removed_at": _iso(self.removed_at),
         }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,8 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
     return txid, row_id
 
 
-def _item(row: dict[str, Any]) -> FeedItem:
+def feed_item(row: dict[str, Any]) -> FeedItem:
+    """A feed row (outcome, case) as the scanner sees it."""
     return FeedItem(
         id=row["id"],
         case_id=row["case_id"],
@@ -101,6 +112,8 @@ def _item(row: dict[str, Any]) -> FeedItem:
         at=row["at"],
         state=scanner_state(row["case_state"]).value,
         reason=row["reason"],
+        first_gone_at=row["first_gone_at"],
+        removed_at=row["removed_at"],
     )
 
 
@@ -112,7 +125,7 @@ async def read_feed(
     if not rows:
         return [], after
     last = rows[-1]
-    return [_item(r) for r in rows], (int(last["txid"]), int(last["id"]))
+    return [feed_item(r) for r in rows], (int(last["txid"]), int(last["id"]))
 
 
 async def feed_page(pool: asyncpg.Pool, scanner_id: int, since: str | None, limit: int) -> FeedPage:

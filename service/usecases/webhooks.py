@@ -19,11 +19,10 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from service.db import jobs, tokens, webhook_repo
-from service.domain.outcomes import scanner_state
 from service.domain.webhooks import Message, new_secret, outcome_message
 from service.notify.webhooks import DeliveryFailed, WebhookSender
 from service.settings import Settings
-from service.usecases.feed import FeedItem, feed_horizon, read_feed
+from service.usecases.feed import feed_horizon, feed_item, read_feed
 
 JOB_KIND = "webhook"
 FAN_OUT_PAGE = 500
@@ -127,16 +126,7 @@ async def _fan_out(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] 
 
 
 def _message(row: dict[str, Any]) -> Message:
-    item = FeedItem(
-        id=row["outcome_id"],
-        case_id=row["case_id"],
-        url=row["url"],
-        source_ref=row["source_ref"],
-        outcome=row["outcome"],
-        at=row["at"],
-        state=scanner_state(row["case_state"]).value,
-        reason=row["reason"],
-    )
+    item = feed_item(row | {"id": row["outcome_id"]})
     return outcome_message(row["outcome_id"], row["outcome"], row["at"], item.as_json())
 
 

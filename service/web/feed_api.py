@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.domain.outcomes import Outcome, ScannerState
 from service.usecases.feed import BadCursor, feed_page
@@ -56,6 +56,8 @@ class FeedItemOut(BaseModel):
     at: datetime
     state: ScannerState
     reason: str | None
+    first_gone_at: datetime | None = Field(description="the case's, when the item is read")
+    removed_at: datetime | None = Field(description="the case's, when the item is read")
 
 
 class FeedOut(BaseModel):

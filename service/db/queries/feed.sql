@@ -4,7 +4,7 @@
 -- transaction that can still commit has an id at or above that horizon, so the rows below it
 -- form a prefix that no later commit changes (no gap, no repeat; see migration 0140).
 SELECT o.id, o.txid::text AS txid, o.case_id, o.outcome, o.case_state, o.reason, o.at,
-       c.url, c.source_ref
+       c.url, c.source_ref, c.first_gone_at, c.removed_at
 FROM scanner_outcomes o JOIN cases c ON c.id = o.case_id
 WHERE o.scanner_id = $1
   AND (o.txid, o.id) > ($2::text::xid8, $3::bigint)

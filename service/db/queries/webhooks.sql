@@ -45,7 +45,7 @@ WHERE id = $1;  -- (a data-modifying CTE runs whether or not it is read)
 -- later one waits while an earlier one is pending or parked), when it is pending and due;
 -- at most $2, oldest first, with what the payload says.
 SELECT d.id, d.outcome_id, d.case_id, d.attempts, d.first_failed_at, o.outcome, o.case_state,
-       o.reason, o.at, c.url, c.source_ref
+       o.reason, o.at, c.url, c.source_ref, c.first_gone_at, c.removed_at
 FROM (
     SELECT DISTINCT ON (case_id) id, outcome_id, case_id, state, attempts, first_failed_at, next_at
     FROM webhook_deliveries

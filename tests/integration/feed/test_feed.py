@@ -64,6 +64,7 @@ async def test_the_feed_lists_own_outcomes_in_order_page_by_page(
         (first, "removed"),
     ]
     assert items[-1]["state"] == "removed" and items[0]["state"] == "notified"
+    assert items[-1]["removed_at"] and items[-1]["first_gone_at"]  # the removal clock
     assert items[0]["source_ref"] == "ref-1" and items[0]["url"].endswith("/img/1.jpg")
     one_by_one, cursor = await drain(api, None, 1)
     assert one_by_one == items

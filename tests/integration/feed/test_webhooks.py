@@ -90,6 +90,8 @@ async def test_outcomes_arrive_signed_and_in_order(
         "at",
         "state",
         "reason",
+        "first_gone_at",
+        "removed_at",
     }
     assert first["id"] == f"msg_{first['data']['id']}"
 
