@@ -73,3 +73,10 @@ RATE_LIMITED = Counter(
     ["bucket"],
     registry=REGISTRY,
 )
+
+WEBHOOK_DELIVERIES = Counter(
+    "takedown_webhook_deliveries_total",
+    "Webhook delivery attempts to scanners' receivers, by result (delivered, failed, parked).",
+    ["result"],
+    registry=REGISTRY,
+)

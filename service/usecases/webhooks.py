@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from service import observability as obs
 from service.db import jobs, tokens, webhook_repo
 from service.domain.webhooks import Message, new_secret, outcome_message
 from service.notify.webhooks import DeliveryFailed, WebhookSender
@@ -167,11 +168,13 @@ async def _record_each(
     for row, error in zip(rows, errors, strict=True):
         if error is None:
             await webhook_repo.delivery_succeeded(conn, row["id"])
-        else:
-            delay = retry_delay(row["attempts"] + 1, settings)
-            await webhook_repo.delivery_failed(
-                conn, row["id"], error, delay, settings.webhook_retry_for
-            )
+            obs.WEBHOOK_DELIVERIES.labels(result="delivered").inc()
+            continue
+        delay = retry_delay(row["attempts"] + 1, settings)
+        state = await webhook_repo.delivery_failed(
+            conn, row["id"], error, delay, settings.webhook_retry_for
+        )
+        obs.WEBHOOK_DELIVERIES.labels(result="parked" if state == "parked" else "failed").inc()
 
 
 async def deliver_round(

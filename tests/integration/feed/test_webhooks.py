@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from service import observability as obs
 from service.db.tokens import create_token
 from service.settings import Settings
 from service.usecases.webhooks import add_webhook
@@ -151,6 +152,7 @@ async def test_deliveries_failing_for_the_retry_period_are_parked_and_shown_to_a
     db_url: str, pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
     settings = fast(db_url, webhook_retry_for=timedelta(milliseconds=300))
+    parked_before = _count("parked")  # the counters are process-wide
     async with running_api(settings, pool) as api, running_stages(pool, settings, ("webhook",)):
         hotline = api.auth("hotline")
         resp = await api.client.post(
@@ -164,6 +166,7 @@ async def test_deliveries_failing_for_the_retry_period_are_parked_and_shown_to_a
             await notified(conn, case_id)
             await move(conn, case_id, S.ACKNOWLEDGED)
         parked = await eventually(lambda: _parked(api))
+        assert _count("parked") == parked_before + 1 and _count("failed") >= 1
         assert [(p["case_id"], p["outcome"]) for p in parked] == [(case_id, "notified")]
         assert parked[0]["last_error"] == "HTTP 500" and parked[0]["attempts"] >= 2
         # the case's later outcome waits behind the parked one: never sent out of order
@@ -211,3 +214,8 @@ async def test_a_receiver_on_a_private_address_is_refused_unless_allowed(
         )
     assert "public" in error or "refused" in error.lower(), error
     assert receiver.ids == []  # nothing reached the loopback receiver
+
+
+def _count(result: str) -> float:
+    value = obs.REGISTRY.get_sample_value("takedown_webhook_deliveries_total", {"result": result})
+    return value or 0.0
