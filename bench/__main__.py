@@ -11,6 +11,7 @@ scale run at sizes that finish in a few minutes on 2 cores; `--factor 5` multipl
 Benchmarks against the slow, rate-limited internet (their own options; `--help` lists them):
 
     python -m bench recheck-hostile [--urls 10000]    re-checks among hanging and slow hosts
+    python -m bench resolve-burst [--urls 50000]      a cold burst under registry pacing
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import growth, recheck_hostile, scale, stages
+from bench import growth, recheck_hostile, resolve_burst, scale, stages
 from bench.plans import Figure
 from bench.stages import Row, Sizes
 
@@ -74,6 +75,7 @@ def figure_table(figures: list[Figure]) -> str:
 # Benchmarks with their own command line: `python -m bench NAME [their options]`.
 OWN_OPTIONS: dict[str, Callable[[list[str]], None]] = {
     "recheck-hostile": recheck_hostile.cli,
+    "resolve-burst": resolve_burst.cli,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -82,9 +83,12 @@ class NetworkRecord:
         return start.version == address.version and int(start) <= int(address) <= int(end)
 
 
-async def lookup_network(client: RdapClient, ip: str, registry: str | None) -> NetworkRecord | None:
-    """The network holding `ip`, or None when the registry has no record of it (404)."""
-    doc = await client.ip(ip)
+async def lookup_network(
+    client: RdapClient, ip: str, registry: str | None, ticket: Hashable | None = None
+) -> NetworkRecord | None:
+    """The network holding `ip`, or None when the registry has no record of it (404).
+    `ticket` reserves a far registry slot for this lookup (PacingDeferral)."""
+    doc = await client.ip(ip, ticket)
     if doc is None:
         return None
     await complete_entities(client, doc)

@@ -3,22 +3,42 @@
 Registries block clients that query too fast (LACNIC after about 10 queries a minute; RIPE
 has banned heavy clients for good). Each registry gets a pace (`settings.rdap_rate_limits`,
 queries per minute) shared by every lookup of this process; a 429 closes that registry until
-its Retry-After has passed. A lookup that would wait longer than `rdap_max_wait` gives up
-with a TransientLookupError carrying the wait, so the job is retried later instead of holding
-a worker slot. Identical lookups running at the same time share one query (`Coalescer`).
+its Retry-After has passed. Identical lookups running at the same time share one query
+(`Coalescer`).
+
+One throttled registry never holds up another: a lookup waiting for its registry's slot is
+parked (`service.parking`: its worker slot goes to other jobs meanwhile), and a lookup whose
+slot is further off than `rdap_max_wait` is not kept waiting in the process at all: the slot
+is reserved for it under a ticket (its coalescing key) and it raises `PacingDeferral`, so its
+job comes back just before the slot and uses it. The registry's queries stay evenly paced and
+its slots are neither lost (a reservation is kept for its ticket) nor taken twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from service.errors import TransientLookupError
+from service.parking import parked
 from service.settings import Settings
 
 T = TypeVar("T")
+# A reserved slot is kept this long after its time for a job that comes back late.
+TICKET_GRACE = 120.0
+
+
+class PacingDeferral(TransientLookupError):
+    """The registry's next free slot is `retry_after` seconds away, more than a lookup may
+    wait in the process; it is reserved for the lookup's ticket. Not a failure: the job
+    should come back shortly before it (no backoff, no attempt counted)."""
+
+    def __init__(self, registry: str, wait: float) -> None:
+        super().__init__(f"{registry}: next query slot in {wait:.1f} s, reserved", wait)
+        self.registry = registry
 
 
 class RegistryGate:
@@ -32,25 +52,55 @@ class RegistryGate:
         self.max_wait = max_wait
         self._next_slot: dict[str, float] = {}
         self._closed_until: dict[str, float] = {}
+        # (registry, ticket) → the reserved slot, in slot order (oldest first).
+        self._tickets: OrderedDict[tuple[str, Hashable], float] = OrderedDict()
         self.waited = 0.0
+        self.deferred = 0
 
     def interval(self, registry: str) -> float:
         return 60.0 / self.per_minute.get(registry, self.default)
 
-    async def acquire(self, registry: str) -> None:
-        """Wait for this registry's next slot; raise TransientLookupError if it is far off."""
+    async def acquire(self, registry: str, ticket: Hashable | None = None) -> None:
+        """Wait for this registry's next slot (parked); raise when it is far off.
+
+        With a `ticket` (the lookup's coalescing key), a far slot is reserved under it and
+        `PacingDeferral` raised; the next acquire with that ticket takes the reserved slot.
+        Without one, a far slot is not reserved and TransientLookupError says how far."""
         now = time.monotonic()
         closed = self._closed_until.get(registry, 0.0) - now
         if closed > 0:
             raise TransientLookupError(f"{registry} asked us to wait", retry_after=closed)
+        self._expire(now)
+        slot = self._tickets.pop((registry, ticket), None) if ticket is not None else None
+        if slot is None:
+            slot = self._reserve(registry, now, ticket)
+        await self._wait(slot - now)
+
+    def _reserve(self, registry: str, now: float, ticket: Hashable | None) -> float:
         slot = max(now, self._next_slot.get(registry, now))
         wait = slot - now
-        if wait > self.max_wait:
+        if wait > self.max_wait and ticket is None:
             raise TransientLookupError(f"{registry} query budget spent", retry_after=wait)
         self._next_slot[registry] = slot + self.interval(registry)
+        if wait > self.max_wait:
+            self._tickets[(registry, ticket)] = slot
+            self.deferred += 1
+            raise PacingDeferral(registry, wait)
+        return slot
+
+    async def _wait(self, wait: float) -> None:
         if wait > 0:
             self.waited += wait
-            await asyncio.sleep(wait)  # pacing, not synchronisation: the slot is reserved
+            async with parked():  # the worker slot serves other registries meanwhile
+                await asyncio.sleep(wait)  # pacing, not synchronisation: the slot is reserved
+
+    def _expire(self, now: float) -> None:
+        """Forget reservations whose lookup never came back (their slot is lost)."""
+        while self._tickets:
+            key, slot = next(iter(self._tickets.items()))
+            if slot + TICKET_GRACE >= now:
+                return
+            del self._tickets[key]
 
     def back_off(self, registry: str, seconds: float) -> None:
         """A 429 (or 503 with Retry-After): close the registry for `seconds`."""
@@ -76,7 +126,8 @@ class Coalescer:
         if running is not None:
             self.shared += 1
             try:
-                result: T = await asyncio.shield(running)
+                async with parked():  # waiting for the leader's answer needs no slot
+                    result: T = await asyncio.shield(running)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if running.cancelled() and task is not None and not task.cancelling():

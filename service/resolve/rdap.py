@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Hashable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -51,27 +52,31 @@ class RdapClient:
         self.queries: Counter[str] = Counter()
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def ip(self, ip: str) -> dict[str, Any] | None:
+    async def ip(self, ip: str, ticket: Hashable | None = None) -> dict[str, Any] | None:
+        """The network document of `ip`; `ticket` reserves a far registry slot (see
+        RegistryGate.acquire)."""
         url = self.bootstrap.ip_url(ip)
-        return await self.get(url) if url else None
+        return await self.get(url, ticket) if url else None
 
-    async def domain(self, name: str) -> dict[str, Any] | None:
+    async def domain(self, name: str, ticket: Hashable | None = None) -> dict[str, Any] | None:
         url = self.bootstrap.domain_url(name)
-        return await self.get(url) if url else None
+        return await self.get(url, ticket) if url else None
 
-    async def get(self, url: str) -> dict[str, Any] | None:
+    async def get(self, url: str, ticket: Hashable | None = None) -> dict[str, Any] | None:
         """The document at `url` after redirects; None on 404; transient errors raised."""
         for _hop in range(MAX_HOPS):
-            status, location, body = await self._request(url)
+            status, location, body = await self._request(url, ticket)
             if location is None:
                 return body if status == 200 else None
             url = urljoin(url, location)
         raise TransientLookupError(f"RDAP: too many redirects at {url}")
 
-    async def _request(self, url: str) -> tuple[int, str | None, dict[str, Any] | None]:
+    async def _request(
+        self, url: str, ticket: Hashable | None = None
+    ) -> tuple[int, str | None, dict[str, Any] | None]:
         registry = self._registry(url)
         if registry is not None:
-            await self.gate.acquire(registry)
+            await self.gate.acquire(registry, ticket)
         self.queries[registry or "redirector"] += 1
         label = metric_label(registry)
         async with self._slots:

@@ -60,7 +60,8 @@ class RegistrarLookup:
         if stored is not None:
             found = None if stored[0] or stored[1] is None else Registrar(**stored[1])
             return self._remember(domain, found, self.ttl)
-        doc = await self.client.domain(domain)  # transient failures propagate
+        # Transient failures propagate; the domain is the ticket of a far registry slot.
+        doc = await self.client.domain(domain, ticket=("domain", domain))
         found = registrar_from_domain(doc) if doc else None
         ttl = self.ttl if found else self.negative_ttl
         async with self.pool.acquire() as conn:

@@ -20,9 +20,10 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
 from service.netguard import AddressGuard, GuardedConnector
+from service.parking import parked
 from service.resolve.abusix import AbusixClient
 from service.resolve.bootstrap import bootstrap_for
 from service.resolve.cache import NEGATIVE, NetworkCache
@@ -44,7 +46,7 @@ from service.resolve.cymru import CymruClient, Origin
 from service.resolve.dns import DnsClient, HostNotFound, NoAddress
 from service.resolve.jurisdiction import hosting_country
 from service.resolve.network import NetworkRecord, lookup_network
-from service.resolve.politeness import Coalescer, gate_for
+from service.resolve.politeness import Coalescer, PacingDeferral, gate_for
 from service.resolve.rdap import RdapClient
 from service.resolve.record import Lookups, Resolution, build_resolution
 from service.resolve.registrar import RegistrarLookup
@@ -159,8 +161,8 @@ class Resolver:
         try:
             return await call
         except TakedownError as exc:
-            if not exc.transient:
-                raise
+            if not exc.transient or isinstance(exc, PacingDeferral):
+                raise  # a reserved registry slot is not a failed source: come back for it
             found.failures.append(f"{name}: {exc}")
             return None
 
@@ -180,12 +182,14 @@ class Resolver:
             if cached is not None:
                 found = None if cached == NEGATIVE else cached
                 return found, "cache" if step == 0 else "rdap"  # type: ignore[return-value]
-            record = await self._coalescer.run(key, lambda: self._fetch(ip, origin))
+            record = await self._coalescer.run(key, partial(self._fetch, ip, origin, key))
             if record is not None and record.contains(ip):
                 break
         return record, "rdap"
 
-    async def _fetch(self, ip: str, origin: Origin | None) -> NetworkRecord | None:
+    async def _fetch(self, ip: str, origin: Origin | None, key: Hashable) -> NetworkRecord | None:
+        """The registry's answer; `key` (where the lookup's callers meet) is also the ticket
+        of a far registry slot: those callers come back together and one of them uses it."""
         asn = _asn(origin)
         cached = await self._cached_after_fetches_of(ip, asn)
         if cached is not None:
@@ -193,7 +197,7 @@ class Resolver:
         finished = asyncio.get_running_loop().create_future()
         self._fetching.setdefault(asn, set()).add(finished)
         try:
-            return await self._query(ip, origin, asn)
+            return await self._query(ip, origin, asn, key)
         finally:
             self._fetching[asn].discard(finished)
             finished.set_result(None)
@@ -210,15 +214,18 @@ class Resolver:
         while True:
             pending = self._fetching.get(asn) if asn is not None else None
             if pending:
-                await asyncio.wait(list(pending))
+                async with parked():  # another lookup's answer: no worker slot needed
+                    await asyncio.wait(list(pending))
                 continue
             cached = await self.cache.get(ip, asn)
             if cached is not None or asn is None or not self._fetching.get(asn):
                 return cached
 
-    async def _query(self, ip: str, origin: Origin | None, asn: int | None) -> NetworkRecord | None:
+    async def _query(
+        self, ip: str, origin: Origin | None, asn: int | None, ticket: Hashable
+    ) -> NetworkRecord | None:
         registry = self.rdap.bootstrap.registry_of_ip(ip) or (origin.registry if origin else None)
-        record = await lookup_network(self.rdap, ip, registry)
+        record = await lookup_network(self.rdap, ip, registry, ticket)
         if record is None:
             await self.cache.put_negative(ip, registry, asn)
         else:

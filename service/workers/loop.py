@@ -15,6 +15,9 @@ in groups as its jobs finish: each group is saved and its jobs leave the claimed
 once, so the loop claims more work while a slow member of the batch is still running —
 no free slot waits for the slowest job of a batch (a re-check of a host that hangs until
 the probe timeout, while the rest of its batch finished long ago).
+A job that waits for someone else (a registry's pacing, another job's lookup of the same
+network) marks the wait with `service.parking.parked()`: it then gives its slot back, and the
+loop may run other jobs meanwhile, up to `PARKED_PER_SLOT · concurrency` parked jobs.
 An outcome `Saved` tells the loop the stage stored it already. A stage may also offer
 `resources()`, an async context manager the loop holds open while it runs (the probe
 stage's keep-alive HTTP session: new connections per check cost 3x).
@@ -34,6 +37,7 @@ from typing import Protocol
 
 import asyncpg
 
+from service import parking
 from service.db import jobs as job_store
 from service.db.jobs import Job
 from service.errors import TakedownError
@@ -43,6 +47,8 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 # Failures of a peer or of the database connection: retried without a stack trace.
 _TRANSPORT_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# Parked jobs a loop may hold per slot: each holds only a lease and a task.
+PARKED_PER_SLOT = 8
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class ClaimLoop:
         self.name = worker_name(stage.kind)
         self.in_flight: dict[int, Job] = {}
         self.wakeup = asyncio.Event()
+        self.lot = parking.ParkingLot(self.wakeup.set)
         self.handled = 0
         self.streamed = callable(getattr(stage, "handle_stream", None))
         self.batched = self.streamed or callable(getattr(stage, "handle_batch", None))
@@ -168,7 +175,9 @@ class ClaimLoop:
     def _free(self, tasks: set[asyncio.Task[None]]) -> int:
         if self.batched:
             return self.config.concurrency + 2 * self.config.batch - len(self.in_flight)
-        return self.config.concurrency - len(tasks)
+        busy = len(tasks) - self.lot.parked
+        most = self.config.concurrency * (1 + PARKED_PER_SLOT)
+        return min(self.config.concurrency - busy, most - len(tasks))
 
     def _work(self, claimed: list[Job]) -> list[Coroutine[None, None, None]]:
         if not claimed:
@@ -200,6 +209,7 @@ class ClaimLoop:
             waiter.cancel()
 
     async def _handle(self, job: Job) -> None:
+        parking.enter(self.lot)  # this task's own context: its waits park in this loop
         try:
             outcome = await self._outcome(job)
             await asyncio.shield(self._persist(job, outcome))

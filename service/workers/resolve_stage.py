@@ -9,6 +9,7 @@ NXDOMAIN are facts: the case becomes 'unresolved' with the reason, for the hotli
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -16,9 +17,10 @@ from service.db import cases, jobs, resolve_repo
 from service.db.jobs import Job
 from service.domain.states import CaseState
 from service.errors import TransientLookupError
+from service.resolve.politeness import PacingDeferral
 from service.resolve.record import Resolution
 from service.settings import Settings
-from service.workers.loop import Done, Outcome
+from service.workers.loop import Done, Outcome, RunAgainAt
 from service.workers.resolver_owner import ResolverOwner
 
 log = logging.getLogger(__name__)
@@ -45,11 +47,20 @@ class ResolveStage(ResolverOwner):
             # (the missing source is noted on the case) rather than wait out a long outage.
             partial_ok = job.attempts > self.settings.resolve_partial_after_attempts
             resolution = await resolver.resolve(case["url"], accept_partial=partial_ok)
+        except PacingDeferral as exc:
+            return self._back_for_slot(exc)
         except TransientLookupError as exc:
             await self._deferred(job.case_id, exc)
             raise
         await self._record(job.case_id, resolution)
         return Done()
+
+    def _back_for_slot(self, deferral: PacingDeferral) -> Outcome:
+        """A registry slot is reserved for this lookup: come back just before it, one poll
+        early (the claim sees the job within a poll interval), as a plain reschedule — no
+        backoff, no attempt counted, no event (waiting one's turn is not a failure)."""
+        ahead = max((deferral.retry_after or 0.0) - self.settings.worker_poll_interval, 0.0)
+        return RunAgainAt(datetime.now(UTC) + timedelta(seconds=ahead))
 
     async def _deferred(self, case_id: int, exc: TransientLookupError) -> None:
         detail = {"error": str(exc), "retry_after": exc.retry_after}
