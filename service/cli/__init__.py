@@ -16,6 +16,7 @@ from service.cli import oversight as _oversight  # noqa: F401
 from service.cli import probe as _probe  # noqa: F401
 from service.cli import resolve as _resolve  # noqa: F401
 from service.cli import webhooks as _webhooks  # noqa: F401
+from service.cli import withdraw as _withdraw  # noqa: F401
 from service.cli.base import main
 from service.sim.cli import sim
 

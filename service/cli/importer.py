@@ -13,11 +13,11 @@ import asyncpg
 import click
 from tqdm import tqdm
 
-from service.db.cases import ingest_reports
 from service.db.pool import pool_for
 from service.db.tokens import live_token_by_name
 from service.domain.reports import RejectedReport, ValidReport, validate_report
 from service.settings import Settings
+from service.usecases.intake import submit_reports
 
 MAX_SHOWN_REJECTIONS = 50
 
@@ -26,11 +26,14 @@ MAX_SHOWN_REJECTIONS = 50
 class ImportSummary:
     created: int = 0
     duplicate: int = 0
+    reopened: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def render(self) -> str:
+        reopened = f", reopened {self.reopened}" if self.reopened else ""
         lines = [
-            f"created {self.created}, duplicate {self.duplicate}, rejected {len(self.rejected)}"
+            f"created {self.created}, duplicate {self.duplicate}{reopened},"
+            f" rejected {len(self.rejected)}"
         ]
         for line_no, reason in self.rejected[:MAX_SHOWN_REJECTIONS]:
             lines.append(f"  line {line_no}: {reason}")
@@ -93,8 +96,11 @@ async def _store(
 ) -> None:
     if not batch:
         return
-    results = await ingest_reports(
+    submitted = await submit_reports(
         pool, batch, scanner_id=scanner_id, actor=f"scanner:{scanner}", via="import"
     )
+    results = submitted.stored
     summary.created += sum(1 for r in results if r.status == "created")
     summary.duplicate += sum(1 for r in results if r.status == "duplicate")
+    summary.reopened += sum(1 for r in results if r.status == "reopened")
+    summary.rejected += [(r.index, f"hash withdrawn: {r.reason}") for r in submitted.refused]

@@ -22,6 +22,7 @@ CLOCK_COLUMNS = frozenset(
         "first_gone_at",
         "removed_at",
         "reappeared_at",
+        "withdrawn_at",
     }
 )
 HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
@@ -32,7 +33,7 @@ _DEADLOCK_RETRIES = 3
 class IntakeResult:
     index: int
     case_id: int
-    status: Literal["created", "duplicate"]
+    status: Literal["created", "duplicate", "reopened"]
 
 
 async def ingest_reports(

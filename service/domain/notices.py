@@ -43,21 +43,25 @@ SUBJECTS = {
         "notice": "Removal request {ref}: {count} URL(s) with known child abuse material",
         "reminder": "Reminder {ref}: {count} URL(s) still serve known child abuse material",
         "escalation": "Escalation {ref}: {count} URL(s) still online after the deadline",
+        "withdrawal": "Withdrawn {ref}: our report of {count} URL(s) is taken back",
     },
     "nl": {
         "notice": "Verwijderverzoek {ref}: {count} URL('s) met bekend kindermisbruikmateriaal",
         "reminder": "Herinnering {ref}: {count} URL('s) tonen nog kindermisbruikmateriaal",
         "escalation": "Escalatie {ref}: {count} URL('s) nog online na de termijn",
+        "withdrawal": "Ingetrokken {ref}: onze melding van {count} URL('s) vervalt",
     },
     "de": {
         "notice": "Löschersuchen {ref}: {count} URL(s) mit bekanntem Missbrauchsmaterial",
         "reminder": "Erinnerung {ref}: {count} URL(s) zeigen weiterhin Missbrauchsmaterial",
         "escalation": "Eskalation {ref}: {count} URL(s) nach Ablauf der Frist online",
+        "withdrawal": "Zurückgezogen {ref}: unsere Meldung von {count} URL(s)",
     },
     "fr": {
         "notice": "Demande de retrait {ref} : {count} URL(s) de contenus pédocriminels connus",
         "reminder": "Rappel {ref} : {count} URL(s) diffusent toujours ces contenus",
         "escalation": "Escalade {ref} : {count} URL(s) toujours en ligne après le délai",
+        "withdrawal": "Retrait {ref} : notre signalement de {count} URL(s) est retiré",
     },
 }
 

@@ -60,6 +60,9 @@ SCANNER_STATE: dict[str, ScannerState] = {
     S.GONE_PENDING: P.GONE_PENDING,
     S.REMOVED: P.REMOVED,
     S.REAPPEARED: P.REAPPEARED,
+    # Handed to a partner hotline that notifies the hoster: to the scanner, the case is out.
+    S.FORWARDED: P.NOTIFIED,
+    S.WITHDRAWN: P.WITHDRAWN,
 }
 
 
@@ -99,6 +102,10 @@ OUTCOME_RULES: tuple[OutcomeRule, ...] = (
     OutcomeRule(130, Outcome.REAPPEARED, to_state=S.REAPPEARED),
     # The hoster's dispute answer; its reason is a fixed choice (lawful_content, wrong_match).
     OutcomeRule(140, Outcome.DISPUTED, kind="ack_dispute", reason_key="dispute_reason"),
+    # Handed to a partner hotline's instance (policy 'forward'): the notice is on its way.
+    OutcomeRule(105, Outcome.NOTIFIED, to_state=S.FORWARDED),
+    # Taken back; the reason is why (dispute_confirmed, hash_withdrawn), never the free text.
+    OutcomeRule(150, Outcome.WITHDRAWN, to_state=S.WITHDRAWN, reason_key="withdrawal"),
 )
 
 

@@ -17,6 +17,10 @@ class CaseState(StrEnum):
     GONE_PENDING = "gone_pending"
     REMOVED = "removed"
     REAPPEARED = "reappeared"
+    # The case was handed to a partner hotline's own instance (country policy 'forward').
+    FORWARDED = "forwarded"
+    # Taken back: a confirmed dispute or a withdrawn hash. Terminal.
+    WITHDRAWN = "withdrawn"
 
 
 S = CaseState
@@ -29,7 +33,9 @@ RE_RESOLVABLE = frozenset({S.UNRESOLVED, S.RESOLVED, S.NOTIFIED, S.ACKNOWLEDGED,
 ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.RECEIVED: frozenset({S.RESOLVING, S.HELD, S.GONE_PENDING}),
     S.RESOLVING: frozenset({S.RESOLVED, S.UNRESOLVED, S.RECEIVED, S.HELD}),
-    S.RESOLVED: frozenset({S.NOTIFIED, S.HELD, S.UNRESOLVED, S.GONE_PENDING, S.RESOLVING}),
+    S.RESOLVED: frozenset(
+        {S.NOTIFIED, S.HELD, S.UNRESOLVED, S.GONE_PENDING, S.RESOLVING, S.FORWARDED}
+    ),
     S.UNRESOLVED: frozenset({S.RESOLVING, S.RESOLVED, S.HELD, S.GONE_PENDING}),
     # → a notice state: a hold placed after the notice went out is lifted back to where the
     # case stood (its hoster was told already; a second "first" notice would only confuse).
@@ -42,9 +48,17 @@ ALLOWED_TRANSITIONS: dict[CaseState, frozenset[CaseState]] = {
     S.GONE_PENDING: frozenset(
         {S.REMOVED, S.NOTIFIED, S.ACKNOWLEDGED, S.ESCALATED, S.REAPPEARED, S.RESOLVED, S.HELD}
     ),
-    S.REMOVED: frozenset({S.REAPPEARED}),
+    # → FORWARDED: the partner hotline that handles the case saw the content again.
+    S.REMOVED: frozenset({S.REAPPEARED, S.FORWARDED}),
     S.REAPPEARED: frozenset({S.NOTIFIED, S.GONE_PENDING, S.ACKNOWLEDGED, S.ESCALATED, S.HELD}),
+    # The partner's outcomes, mirrored; a partner unreachable for too long: back to our mail.
+    S.FORWARDED: frozenset({S.ACKNOWLEDGED, S.GONE_PENDING, S.REMOVED, S.RESOLVED, S.HELD}),
+    S.WITHDRAWN: frozenset(),
 }
+# Every state but the terminal one may be withdrawn (a removed case too: its watch ends).
+WITHDRAWABLE = frozenset(s for s in CaseState if s is not S.WITHDRAWN)
+for _state in WITHDRAWABLE:
+    ALLOWED_TRANSITIONS[_state] = ALLOWED_TRANSITIONS[_state] | {S.WITHDRAWN}
 
 
 class IllegalTransition(ValueError):

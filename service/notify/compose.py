@@ -165,8 +165,15 @@ def build_message(
 ) -> RawMessage:
     """The complete MIME message, shaped as X-ARF v4 sends by mail (an RFC 6522 report with
     `Feedback-Type: xarf`): prose (text+HTML), the feedback-report fields, one X-ARF v4 JSON
-    report per URL, and the CSV of the items."""
+    report per URL, and the CSV of the items.
+
+    A withdrawal is prose only: it takes a report back, so it carries no abuse report (X-ARF)
+    and no item list a machine would act upon."""
     text, html = render_parts(draft, sender, where)
+    if draft.kind == "withdrawal":
+        alternatives = [text_part(text, "plain"), text_part(html, "html")]
+        prose = multipart("alternative", alternatives, _headers(draft, sender))
+        return RawMessage(prose.encode("ascii"))
     ref = notice_reference(draft.notice_id)
     reports = xarf_reports(
         draft.items,
@@ -196,7 +203,8 @@ def build_message(
 
 def _headers(draft: NoticeDraft, sender: Sender) -> list[tuple[str, str]]:
     # Only values we control or have validated go into headers: never a URL.
-    reappeared = any(item.reappeared for item in draft.items)
+    # A withdrawal takes reports back: it never says the content is back online.
+    reappeared = draft.kind != "withdrawal" and any(item.reappeared for item in draft.items)
     title = subject(
         draft.kind, draft.language, draft.notice_id, len(draft.items), reappeared=reappeared
     )

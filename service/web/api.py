@@ -9,7 +9,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, RootModel
 
-from service.db.cases import IntakeResult, get_case, ingest_reports, jsonable
+from service.db.cases import get_case, jsonable
 from service.domain.reports import (
     RejectedReport,
     ReportIn,
@@ -17,6 +17,7 @@ from service.domain.reports import (
     validate_batch,
     validate_body_fast,
 )
+from service.usecases import intake
 from service.usecases.feed import scanner_view
 from service.web.auth import has_role, require_role
 from service.web.feed_api import ScannerCaseOut
@@ -36,7 +37,11 @@ class ReportsRequest(BaseModel):
 
 class ReportResult(BaseModel):
     index: int
-    status: Literal["created", "duplicate", "rejected"]
+    status: Literal["created", "duplicate", "reopened", "rejected"] = Field(
+        description="reopened: the case's content had been removed and its watch had ended;"
+        " it is being notified again. rejected: invalid, or its hash was withdrawn (the"
+        " problem says why)"
+    )
     case_id: int | None = None
     problem: dict[str, Any] | None = None
 
@@ -45,6 +50,7 @@ class ReportsAccepted(BaseModel):
     results: list[ReportResult]
     created: int
     duplicate: int
+    reopened: int
     rejected: int
 
 
@@ -131,10 +137,10 @@ async def submit_reports(request: web.Request) -> web.Response:
             slug="invalid-reports",
             errors=[_rejection(r) for r in rejected],
         )
-    stored = await ingest_reports(
+    submitted = await intake.submit_reports(
         request.app[POOL], valid, scanner_id=token.id, actor=f"scanner:{token.name}", via="api"
     )
-    return web.json_response(_accepted(stored, rejected), status=202)
+    return web.json_response(_accepted(submitted, rejected), status=202)
 
 
 async def _body(request: web.Request) -> bytes:
@@ -183,20 +189,31 @@ def _rejection(rejected: RejectedReport) -> dict[str, Any]:
     return {"index": rejected.index, "status": "rejected", "problem": problem}
 
 
-def _accepted(stored: list[IntakeResult], rejected: list[RejectedReport]) -> dict[str, Any]:
+def _withdrawn(refused: intake.Refused) -> dict[str, Any]:
+    problem = problem_body(
+        422, "Hash withdrawn", refused.reason, slug="withdrawn-hash", hash=refused.hash
+    )
+    return {"index": refused.index, "status": "rejected", "problem": problem}
+
+
+def _accepted(submitted: intake.Submitted, rejected: list[RejectedReport]) -> dict[str, Any]:
     """The 202 body (shaped as ReportsAccepted; plain dicts because this is the hot path)."""
+    stored = submitted.stored
     results: list[dict[str, Any]] = [
         {"index": s.index, "status": s.status, "case_id": s.case_id} for s in stored
     ]
-    if rejected:
+    if rejected or submitted.refused:
         results += [_rejection(r) for r in rejected]
+        results += [_withdrawn(r) for r in submitted.refused]
         results.sort(key=lambda r: int(r["index"]))
     created = sum(1 for s in stored if s.status == "created")
+    reopened = sum(1 for s in stored if s.status == "reopened")
     return {
         "results": results,
         "created": created,
-        "duplicate": len(stored) - created,
-        "rejected": len(rejected),
+        "duplicate": len(stored) - created - reopened,
+        "reopened": reopened,
+        "rejected": len(rejected) + len(submitted.refused),
     }
 
 

@@ -17,7 +17,13 @@ from aiohttp import web
 from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.usecases import mail
-from service.web import csvexport, oversight_api, oversight_stats, oversight_webhooks
+from service.web import (
+    csvexport,
+    oversight_api,
+    oversight_stats,
+    oversight_webhooks,
+    oversight_withdrawals,
+)
 from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
@@ -57,6 +63,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(oversight_stats.routes)
     app.add_routes(oversight_api.routes)
     app.add_routes(oversight_webhooks.routes)
+    app.add_routes(oversight_withdrawals.routes)
 
 
 @routes.get("/oversight/login")

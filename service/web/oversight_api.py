@@ -15,7 +15,7 @@ from service.db.cases import jsonable
 from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
 from service.domain.escalation import Action, LadderError
 from service.notify.analyst_route import route_to_address
-from service.usecases import mail
+from service.usecases import mail, withdraw
 from service.web.auth import SUPERVISOR, require_role
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
@@ -41,6 +41,8 @@ ActionName = Literal[
     "review_not_ours",
     "review_dispute",
     "review_replies",
+    "confirm_dispute",
+    "reject_dispute",
     "hold",
     "re_resolve",
     "route",
@@ -135,6 +137,13 @@ class HoldIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")
 
 
+class WithdrawalIn(BaseModel):
+    """A hash to withdraw (`sha256:<hex>`, also sha1, md5, pdq) and why."""
+
+    hash: str = Field(min_length=5, max_length=80, examples=["sha256:" + "0" * 64])
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")
+
+
 class ActionResult(BaseModel):
     result: dict[str, Any]
 
@@ -188,8 +197,9 @@ OPERATIONS = [
     Operation(
         "post",
         "/api/v1/oversight/cases/{case_id}/actions",
-        "Pause, resume, skip or trigger the ladder; review answers; hold (supervisor token);"
-        " resolve again; route to an address",
+        "Pause, resume, skip or trigger the ladder; review answers; confirm a dispute (the case"
+        " is withdrawn) or reject it; hold (supervisor token); resolve again; route to an"
+        " address",
         _HOTLINE,
         request=CaseAction,
         responses={200: ActionResult, 404: None, 409: None},
@@ -213,6 +223,22 @@ OPERATIONS = [
         (SUPERVISOR,),
         responses={200: ActionResult, 404: None},
         parameters=(_path("hold_id"),),
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/withdrawals",
+        "Withdrawn hashes, newest first",
+        _HOTLINE,
+        responses={200: None},
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/withdrawals",
+        "Withdraw a hash: its open cases stop, notified parties get a withdrawal notice, later"
+        " reports of it are rejected with the reason",
+        (SUPERVISOR,),
+        request=WithdrawalIn,
+        responses={201: ActionResult, 422: None},
     ),
     Operation(
         "get",
@@ -278,6 +304,11 @@ async def _perform(
             conn, case_id, [answer], actor=actor, note=note
         )
         return {"action": action, "reviewed": count}
+    if action == "confirm_dispute":
+        settings = request.app[SETTINGS]
+        return await withdraw.confirm_dispute(conn, settings, case_id, actor=actor, note=note)
+    if action == "reject_dispute":
+        return await withdraw.reject_dispute(conn, case_id, actor=actor, note=note)
     if action == "hold":
         if not supervisor:
             raise HttpProblem(
@@ -432,6 +463,30 @@ async def api_lift_hold(request: web.Request) -> web.Response:
     if lifted is None:
         raise HttpProblem(404, "Not found", "no such active hold", slug="not-found")
     return web.json_response(jsonable({"result": lifted}))
+
+
+@routes.get("/api/v1/oversight/withdrawals")
+async def api_withdrawals(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    hashes = await withdraw.withdrawn_hashes(request.app[POOL])
+    return web.json_response(jsonable({"withdrawals": hashes}))
+
+
+@routes.post("/api/v1/oversight/withdrawals")
+async def api_withdraw(request: web.Request) -> web.Response:
+    token = await require_role(request, SUPERVISOR)
+    body = await _body(request, WithdrawalIn)
+    try:
+        done = await withdraw.withdraw_hash(
+            request.app[POOL],
+            request.app[SETTINGS],
+            body.hash,
+            reason=body.reason,
+            actor=f"hotline:{token.name}",
+        )
+    except ValueError as exc:  # InvalidHashSpec included
+        raise HttpProblem(422, "Invalid withdrawal", str(exc), slug="invalid") from exc
+    return web.json_response(jsonable({"result": done}), status=201)
 
 
 @routes.get("/api/v1/oversight/content/{digest}")

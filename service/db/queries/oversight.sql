@@ -107,7 +107,7 @@ FROM holds h
 JOIN cases c ON h.case_id = c.id OR h.case_id IS NULL
 LEFT JOIN case_routes r ON r.case_id = c.id
 WHERE h.lifted_at IS NULL AND ($1::bigint IS NULL OR h.id = $1)
-  AND c.state NOT IN ('held', 'removed')
+  AND c.state NOT IN ('held', 'removed', 'withdrawn', 'forwarded')
   AND (h.case_id = c.id
        OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
        OR c.host = h.domain OR c.host LIKE '%.' || h.domain)

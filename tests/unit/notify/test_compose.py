@@ -31,8 +31,11 @@ def draft(language: str, kind: str, url: str = "https://a.example/<i>x</i>") -> 
     )
 
 
+ASKING = [kind for kind in KINDS if kind != "withdrawal"]  # the kinds that ask for an answer
+
+
 @pytest.mark.parametrize("language", ["en", "nl", "de", "fr"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", ASKING)
 def test_every_language_and_kind_renders_completely(language: str, kind: str) -> None:
     raw = build_message(draft(language, kind), SENDER).as_bytes()
     message = message_from_bytes(raw, policy=policy.default)
@@ -47,6 +50,21 @@ def test_every_language_and_kind_renders_completely(language: str, kind: str) ->
     assert message["From"].addresses[0].addr_spec == "notices@hotline.example"
     assert message["To"] == "abuse@h.example" and "Bcc" not in message
     assert "TT-N000009" in message["Subject"]
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "de", "fr"])
+def test_a_withdrawal_names_its_items_and_asks_nothing(language: str) -> None:
+    raw = build_message(draft(language, "withdrawal"), SENDER).as_bytes()
+    message = message_from_bytes(raw, policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    for part in (text, html):
+        assert "TT-N000009" in part and "TT-C0000003" in part and "ab" * 32 in part
+        assert "hxxps://a[.]example" in part and "desk@hotline.example" in part
+        assert "/ack/" not in part  # nothing to acknowledge
+    assert "<i>x</i>" not in html
+    assert [p.get_filename() for p in message.walk() if p.get_filename()] == []
+    assert message["To"] == "abuse@h.example" and "TT-N000009" in message["Subject"]
 
 
 def test_a_missing_template_variable_is_an_error() -> None:
