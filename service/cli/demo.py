@@ -9,15 +9,19 @@ happened per hoster and what the scanner's webhook receiver took. Nothing leaves
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import sys
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import click
+from pydantic import SecretStr
 
 from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
@@ -25,8 +29,10 @@ from service.cli.runtime import Runtime
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.db.tokens import create_token
+from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
+from service.usecases.mail import mail_counts, take_in
 from service.usecases.webhooks import add_webhook
 from service.workers.registry import available_stages
 
@@ -130,6 +136,9 @@ async def _demo(
                 # The scanner's webhook receiver runs on loopback; the world's hosters stay
                 # on public addresses (reached through the proxy) whatever this says.
                 "allow_private_targets": True,
+                # Per-notice return paths, so the hosters' bounces come back attributed.
+                "verp_domain": base.verp_domain or "bounces.hotline.example",
+                "verp_secret": base.verp_secret or SecretStr(secrets.token_urlsafe(24)),
             }
         )
         stages = available_stages()
@@ -141,12 +150,17 @@ async def _demo(
         async with (
             Runtime(settings, stages, http=True) as runtime,
             WebhookReceiver() as receiver,
+            _mail_in(runtime.pool, settings) as lmtp,
         ):
             assert runtime.pool is not None
+            # The hosters' mail systems answer through the real mail path: mail-in over LMTP.
+            net.bot.mail_back = (lmtp.host, lmtp.port)
+            click.echo(f"mail-in: LMTP on {lmtp.host}:{lmtp.port} (the hosters' replies)")
             submitted = await _submit(runtime.pool, settings, world, receiver)
             click.echo(f"scanner submitted {submitted} reports; its webhook: {receiver.url}")
             await _watch(runtime.pool, duration, scale)
             click.echo(await summary_table(runtime.pool, scale))
+            click.echo(await _mail_summary(runtime.pool))
             click.echo("\n" + receiver.summary())
             click.echo("\n".join(receiver.last(5)))
             click.echo(
@@ -158,6 +172,29 @@ async def _demo(
             if keep:
                 click.echo("serving until Ctrl-C …")
                 await _until_interrupted()
+
+
+@asynccontextmanager
+async def _mail_in(pool: Any, settings: Settings) -> AsyncIterator[LmtpServer]:
+    """`takedown mail-in --lmtp` inside the demo: every mail is taken in like in production."""
+
+    async def take(raw: bytes, recipients: Sequence[str]) -> None:
+        await take_in(pool, settings, raw, recipients)
+
+    server = LmtpServer(take, "127.0.0.1", 0)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def _mail_summary(pool: Any) -> str:
+    counts = await mail_counts(pool)
+    return (
+        f"mail-in: {counts.get('bounce', 0)} bounces, {counts.get('auto_reply', 0)} auto-replies, "
+        f"{counts.get('reply', 0)} replies taken in"
+    )
 
 
 async def _demo_database(base: Settings) -> str:
@@ -199,8 +236,6 @@ async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookRe
 
 async def _demo_analyst(pool: Any) -> str:
     """A supervisor account for this demo database, with a fresh password shown once."""
-    import secrets
-
     from service.db.oversight_repo import create_analyst
     from service.domain.passwords import hash_password
 

@@ -13,15 +13,19 @@ import html
 import ipaddress
 import logging
 import re
+import smtplib
+from collections.abc import Coroutine
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from service.sim import mailback
 from service.sim.behaviour import AckRecord, WorldState
 from service.sim.smtp import ReceivedMail
-from service.sim.world import AckAnswer, Hoster
+from service.sim.world import AckAnswer, Hoster, MailReaction
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://[^\s<>\"',]+", re.IGNORECASE)  # matched after refanging
@@ -100,18 +104,61 @@ class MailBot:
     def __init__(self, state: WorldState, timeout: float = 10.0) -> None:
         self.state, self.timeout = state, timeout
         self._tasks: set[asyncio.Task[None]] = set()
+        # The hotline's LMTP listener (host, port) that replies and bounces are handed to;
+        # None: the hosters' mail systems send nothing back.
+        self.mail_back: tuple[str, int] | None = None
+        self.sent_back: dict[MailReaction, int] = dict.fromkeys(MailReaction, 0)
 
     def on_message(self, mail: ReceivedMail) -> None:
         urls = urls_in(mail.message)
         link = ack_link(mail.message)
         for hoster in self._hosters(mail.rcpt_tos):
+            if hoster.behaviour.mail is MailReaction.BOUNCE and self.mail_back is not None:
+                # the mailbox behind the MX does not exist: the notice never reaches anyone
+                self._spawn(self._send_back(hoster, mail))
+                continue
             mine = self._claim(hoster, urls)
             for url in mine:
                 self.state.notify(url, hoster=hoster.name)
             if hoster.behaviour.ack is not None and mine:
-                task = asyncio.create_task(self._acknowledge(hoster, link, mine[0]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._acknowledge(hoster, link, mine[0]))
+            if hoster.behaviour.mail is not None and mine and self.mail_back is not None:
+                self._spawn(self._send_back(hoster, mail))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_back(self, hoster: Hoster, mail: ReceivedMail) -> None:
+        """The hoster's mail system answers the notice through the hotline's LMTP listener."""
+        assert self.mail_back is not None
+        reaction = hoster.behaviour.mail
+        desk = next(
+            (r for r in mail.rcpt_tos if hoster in self.state.world.hosters_by_mailbox(r)), ""
+        )
+        message: bytes | EmailMessage
+        if reaction is MailReaction.BOUNCE:
+            sender, rcpts = "", [mail.mail_from]  # a DSN goes to the envelope sender (VERP)
+            message = mailback.delivery_failure(mail.message, mail.mail_from, desk)
+        else:
+            write = (
+                mailback.person_reply
+                if reaction is MailReaction.REPLY
+                else mailback.ticket_acknowledgment
+            )
+            message = write(mail.message, hoster, desk)
+            sender, rcpts = (
+                ("" if reaction is MailReaction.AUTO_REPLY else desk),
+                [str(message["To"])],
+            )
+        try:
+            await mailback.hand_over(*self.mail_back, sender, rcpts, message)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("sim mailbot: %s could not mail the hotline back: %s", hoster.name, exc)
+            return
+        if reaction is not None:
+            self.sent_back[reaction] += 1
 
     async def idle(self) -> None:
         """Wait until every acknowledgment in flight is done."""

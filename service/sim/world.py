@@ -43,6 +43,14 @@ class BehaviourKind(StrEnum):
     FORWARD = "forward"  # a CDN passing the notice on to the origin hoster
 
 
+class MailReaction(StrEnum):
+    """What a hoster's mail system sends back to the hotline after a notice."""
+
+    REPLY = "reply"  # a person answers in the thread
+    AUTO_REPLY = "auto_reply"  # a ticket system acknowledges (RFC 3834 Auto-Submitted)
+    BOUNCE = "bounce"  # accepted by the MX, then refused by the mailbox behind it (a DSN)
+
+
 class AckAnswer(StrEnum):
     RECEIVED = "received"
     REMOVED = "removed"
@@ -63,6 +71,7 @@ class Behaviour(_Model):
     ack: AckAnswer | None = AckAnswer.RECEIVED
     ack_delay: float = Field(default=0.0, ge=0)
     cloak_response: Literal["403", "decoy"] = "403"
+    mail: MailReaction | None = None
 
 
 class Hoster(_Model):

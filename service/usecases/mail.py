@@ -100,6 +100,7 @@ async def _answer(
     case_ids = await _cases(conn, incoming, notice)
     event = AUTO_ACKNOWLEDGED if incoming.kind == "auto_reply" else REPLY_EVENT
     async with conn.transaction():
+        await mail_repo.lock_cases(conn, case_ids)
         mail_id = await _record(conn, incoming, notice, matched_by, {}, case_ids=case_ids)
         if mail_id is None:
             return {"kind": incoming.kind, "action": "duplicate"}

@@ -45,3 +45,8 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     )
     assert hooks.group(4) == "0"
     assert re.search(r"log in as 'demo' \(supervisor\) with password \S{12,}", out)
+    # The hosters' mail systems answered through the real mail path (LMTP into mail-in): the
+    # world has one hoster that replies, one whose ticket system auto-replies, one that bounces.
+    mail = re.search(r"mail-in: (\d+) bounces, (\d+) auto-replies, (\d+) replies taken in", out)
+    assert mail, out[-2000:]
+    assert all(int(count) >= 1 for count in mail.groups()), mail.group(0)

@@ -105,3 +105,9 @@ def test_reports_carry_the_hashes_of_what_is_served(world: World) -> None:
     assert first["media_type"] == "image/jpeg"
     assert set(first) == {"url", "hashes", "media_type", "detected_at", "source_ref"}
     assert len({r["source_ref"] for r in reports}) == len(reports)
+
+
+def test_small_world_mails_the_hotline_back_in_every_way(world: World) -> None:
+    from service.sim.world import MailReaction
+
+    assert {h.behaviour.mail for h in world.hosters} >= set(MailReaction)

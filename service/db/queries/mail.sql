@@ -63,3 +63,9 @@ RETURNING m.id;
 -- name: mail_counts
 -- Mail taken in, by kind.
 SELECT kind, count(*) AS n FROM inbound_mail GROUP BY kind;
+
+-- name: mail_lock_cases
+-- Lock the cases $1 in id order before a mail's rows and events are written about them: the
+-- acknowledgment page and the workers lock a notice's cases in the same order, so the two
+-- cannot deadlock (linking rows alone would take key-share locks in any order).
+SELECT id FROM cases WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
