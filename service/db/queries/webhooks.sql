@@ -91,7 +91,7 @@ FROM webhook_deliveries d
 JOIN webhooks w ON w.id = d.webhook_id
 JOIN tokens t ON t.id = w.scanner_id
 JOIN scanner_outcomes o ON o.id = d.outcome_id
-WHERE d.state = 'parked'
+WHERE d.state = 'parked' AND w.removed_at IS NULL  -- a removed receiver's are nobody's work
 ORDER BY d.parked_at DESC, d.id DESC
 LIMIT $1;
 
@@ -100,6 +100,7 @@ LIMIT $1;
 UPDATE webhook_deliveries
 SET state = 'pending', next_at = now(), first_failed_at = NULL, parked_at = NULL
 WHERE webhook_id = $1 AND state = 'parked'
+  AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = $1 AND w.removed_at IS NULL)
 RETURNING id;
 
 -- name: live_webhook_ids

@@ -190,6 +190,13 @@ async def test_deliveries_failing_for_the_retry_period_are_parked_and_shown_to_a
             f"/api/v1/oversight/webhooks/{hook['id']}/retry", headers=hotline
         )
         assert await resp.json() == {"retried": 0}
+        # a removed receiver's parked deliveries are nobody's work any more
+        receiver.fail_next = 10**6
+        async with pool.acquire() as conn:
+            await move(conn, case_id, S.GONE_PENDING, S.REMOVED)
+        await eventually(lambda: _parked(api))
+        await api.client.delete(f"/api/v1/webhooks/{hook['id']}", headers=hotline)
+        assert await _parked(api) == []
 
 
 async def _parked(api: Api) -> list[dict[str, Any]]:
