@@ -12,6 +12,7 @@ Benchmarks against the slow, rate-limited internet (their own options; `--help` 
 
     python -m bench recheck-hostile [--urls 10000]    re-checks among hanging and slow hosts
     python -m bench resolve-burst [--urls 50000]      a cold burst under registry pacing
+    python -m bench time-to-notice [--reports 10000]  intake to SMTP acceptance, p50/p95
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import growth, recheck_hostile, resolve_burst, scale, stages
+from bench import growth, recheck_hostile, resolve_burst, scale, stages, time_to_notice
 from bench.plans import Figure
 from bench.stages import Row, Sizes
 
@@ -76,6 +77,7 @@ def figure_table(figures: list[Figure]) -> str:
 OWN_OPTIONS: dict[str, Callable[[list[str]], None]] = {
     "recheck-hostile": recheck_hostile.cli,
     "resolve-burst": resolve_burst.cli,
+    "time-to-notice": time_to_notice.cli,
 }
 
 
