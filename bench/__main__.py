@@ -90,7 +90,8 @@ def main() -> None:
     started = time.perf_counter()
     if args.what == "growth":
         counts = tuple(int(n) for n in args.sizes.split(","))
-        print("\n" + growth.table(asyncio.run(growth.run(counts, args.checks))))
+        results = asyncio.run(growth.run(counts, args.checks))
+        print("\n" + growth.table(results) + "\n\n" + growth.exponents(results))
     elif args.what == "scale":
         figures = asyncio.run(scale.run(args.cases or sizes.scale_cases, args.checks))
         print("\n" + figure_table(figures))
