@@ -22,9 +22,12 @@ ORDER BY w.id;
 UPDATE webhooks SET removed_at = now() WHERE id = $1 AND removed_at IS NULL RETURNING id;
 
 -- name: webhook_for_update
--- Lock a live receiver while its new outcomes are turned into deliveries.
-SELECT id, scanner_id, url, secret, cursor_txid::text AS cursor_txid, cursor_id
-FROM webhooks WHERE id = $1 AND removed_at IS NULL FOR UPDATE;
+-- Lock a live receiver while its new outcomes are turned into deliveries. A receiver whose
+-- scanner token was revoked gets nothing more (as that scanner could read nothing more).
+SELECT w.id, w.scanner_id, w.url, w.secret, w.cursor_txid::text AS cursor_txid, w.cursor_id
+FROM webhooks w JOIN tokens t ON t.id = w.scanner_id AND t.revoked_at IS NULL
+WHERE w.id = $1 AND w.removed_at IS NULL
+FOR UPDATE OF w;
 
 -- name: insert_deliveries
 -- One delivery per outcome id in $2 (feed order) for receiver $1, and its new position.

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from service import observability as obs
-from service.db.tokens import create_token
+from service.db.tokens import create_token, revoke_token
 from service.settings import Settings
 from service.usecases.webhooks import add_webhook
 from tests.conftest import make_settings
@@ -75,7 +75,8 @@ async def test_outcomes_arrive_signed_and_in_order(
     assert hook.secret.startswith("whsec_")
     case_ids = await new_cases(pool, scanner, [1, 2, 3])
     [other] = await new_cases(pool, "scanner-b", [9])
-    async with running_stages(pool, settings, ("webhook",)):
+    # two workers side by side: the receiver's job is held by one at a time
+    async with running_stages(pool, settings, ("webhook", "webhook")):
         await _lifecycle(pool, [*case_ids, other])
         await eventually(lambda: _all_taken(receiver, case_ids, FULL))
     assert receiver.bad_signatures == 0
@@ -226,3 +227,26 @@ async def test_a_receiver_on_a_private_address_is_refused_unless_allowed(
 def _count(result: str) -> float:
     value = obs.REGISTRY.get_sample_value("takedown_webhook_deliveries_total", {"result": result})
     return value or 0.0
+
+
+async def test_a_revoked_scanner_gets_nothing_more(
+    db_url: str, pool: asyncpg.Pool, receiver: Receiver, scanner: str
+) -> None:
+    settings = fast(db_url)
+    hook = await add_webhook(pool, scanner, receiver.url, actor="test")
+    receiver.secret = hook.secret
+    first, second = await new_cases(pool, scanner, [1, 2])
+    async with running_stages(pool, settings, ("webhook",)):
+        async with pool.acquire() as conn:
+            await notified(conn, first)
+        await eventually(lambda: _all_taken(receiver, [first], ["notified"]))
+        async with pool.acquire() as conn:
+            await revoke_token(conn, scanner)
+            await notified(conn, second)
+        # the receiver's job ends: it is gone from the queue once the stage saw the revocation
+        await eventually(lambda: _no_job(pool))
+    assert receiver.outcomes(second) == []
+
+
+async def _no_job(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'webhook'")
