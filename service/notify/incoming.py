@@ -18,7 +18,7 @@ from service.notify.returned import _ids_in, is_bounce
 from service.notify.textparts import decoded_text, html_to_text
 
 # RFC 3834 and the vendor headers autoresponders set instead of (or besides) it.
-_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Never", "X-Apple-Action")
+_AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Apple-Action")
 _AUTO_PRECEDENCE = ("auto_reply", "auto-reply")
 _AUTO_SUBJECT = re.compile(
     r"^\s*(?:auto(?:matic)?[ -]?(?:reply|response|answer)|out of (?:the )?office|away|"
@@ -29,6 +29,7 @@ _AUTO_SUBJECT = re.compile(
 # Ticket references as help desks write them into their acknowledgments' subjects.
 _TICKET = re.compile(
     r"\[(?:ticket\s*#?|#|rt\s*#?|case\s*#?|req\s*#?|incident\s*#?)\s*([A-Za-z0-9][\w.-]{0,40})\]"
+    r"|\[[\w.-]+\s+#(\d{1,20})\]"  # Request Tracker: [rt.example.net #12345]
     r"|\b(?:ticket|case|incident|request|req)\s*(?:id|no\.?|number)?\s*[#:]\s*([A-Za-z0-9][\w.-]{0,40})"
     r"|\b(?:ticket|case)\s+([0-9][\w.-]{2,40})",
     re.IGNORECASE,

@@ -75,7 +75,8 @@ class Mailbox:
         """RFC 3501 STARTTLS: aioimaplib sends the command; the transport is upgraded here."""
         assert self.client is not None
         protocol = self.client.protocol
-        await self._ok(protocol.simple_command("STARTTLS"), "STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._ok(protocol.execute(command), "STARTTLS")
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
         loop = asyncio.get_running_loop()
         transport = await loop.start_tls(
@@ -88,8 +89,12 @@ class Mailbox:
         if self.client is None:
             return
         client, self.client = self.client, None
-        with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
-            await client.logout()  # the connection may be gone already
+        if client.get_state() in ("AUTH", "SELECTED"):
+            with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
+                await asyncio.wait_for(client.logout(), timeout=5)  # may be gone already
+        transport = getattr(client.protocol, "transport", None)
+        if transport is not None:  # e.g. a failed TLS handshake: no LOGOUT to wait for
+            transport.close()
 
     async def process(self, handler: Handler) -> Batch:
         """Hand every mail of the folder to `handler`; move each one handled."""

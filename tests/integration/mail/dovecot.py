@@ -41,6 +41,12 @@ class Dovecot:
     imap_port: int
     lmtp_port: int
     process: subprocess.Popen[bytes]
+    imaps_port: int = 0  # with TLS: IMAP over TLS (IMAP on imap_port then offers STARTTLS)
+
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate (for localhost) a client must trust, with TLS."""
+        return self.folder / "cert.pem"
 
     def imap(self) -> imaplib.IMAP4:
         """A plain client of the test user (to put mail in and look at folders)."""
@@ -75,7 +81,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(folder: Path, imap_port: int, lmtp_port: int) -> str:
+def _tls(folder: Path) -> str:
+    """A self-signed certificate for localhost (openssl comes with dovecot-core's ssl-cert)."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return f"ssl = yes\nssl_cert = <{folder}/cert.pem\nssl_key = <{folder}/key.pem\n"
+
+
+def _config(folder: Path, imap_port: int, lmtp_port: int, imaps_port: int, tls: str) -> str:
     nobody = 65534
     return f"""
 instance_name = takedown-test-{imap_port}
@@ -84,7 +101,7 @@ state_dir = {folder}/state
 log_path = {folder}/dovecot.log
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+{tls or "ssl = no"}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -103,7 +120,9 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -144,7 +163,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], folder: Path) -
 
 
 @contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(*, tls: bool = False) -> Iterator[Dovecot]:
     if DOVECOT is None:
         pytest.fail("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")
     folder = Path(tempfile.mkdtemp(prefix="takedown-dovecot-"))
@@ -153,15 +172,20 @@ def running_dovecot() -> Iterator[Dovecot]:
     (folder / "mail").chmod(0o777)
     (folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     imap_port, lmtp_port = _free_port(), _free_port()
+    imaps_port = _free_port() if tls else 0
     config = folder / "dovecot.conf"
-    config.write_text(_config(folder, imap_port, lmtp_port))
+    config.write_text(
+        _config(folder, imap_port, lmtp_port, imaps_port, _tls(folder) if tls else "")
+    )
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         _wait_listening(imap_port, process, folder)
         _wait_listening(lmtp_port, process, folder)
-        yield Dovecot(folder, imap_port, lmtp_port, process)
+        if tls:
+            _wait_listening(imaps_port, process, folder)
+        yield Dovecot(folder, imap_port, lmtp_port, process, imaps_port)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from service.notify.mailbox import read_mailbox
+from service.notify.mailbox import MailboxError, read_mailbox
 from service.settings import Settings
 from service.usecases.mail import take_in
 from tests.integration.cli_runner import takedown
@@ -144,3 +144,26 @@ async def test_an_unreachable_mailbox_is_a_readable_error(db_url: str) -> None:
     }
     result = await takedown("mail-in", "--once", db_url=db_url, env=env)
     assert result.code == 1 and "unreachable" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("mode", ["tls", "starttls"])
+async def test_the_mailbox_is_read_over_verified_tls(
+    pool: asyncpg.Pool, sent: Sent, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_dovecot(tls=True) as server:
+        await asyncio.to_thread(server.append, mail("Hi", In_Reply_To=sent.message_id).as_bytes())
+        port = server.imaps_port if mode == "tls" else server.imap_port
+        settings = reading(
+            sent.settings, server, imap_host="localhost", imap_tls=mode, imap_port=port
+        )
+
+        async def takes_in(raw: bytes, recipients: Sequence[str]) -> None:
+            await take_in(pool, settings, raw, recipients)
+
+        # Not trusted yet: the self-signed certificate is refused, nothing is read.
+        with pytest.raises(MailboxError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
+            await read_mailbox(settings, takes_in, asyncio.Event(), once=True)
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.certificate))
+        batch = await read_mailbox(settings, takes_in, asyncio.Event(), once=True)
+        assert (batch.handled, batch.failed) == (1, 0)
+        assert await asyncio.to_thread(server.count, "Processed") == 1
