@@ -250,7 +250,6 @@ class Fetcher:
             del image  # the only copy of content bytes: gone before anything is recorded
             result.pdq, result.pdq_quality = pdq if pdq else (None, None)
 
-
     async def _pdq(self, image: bytes) -> tuple[str, int] | None:
         """PDQ off the event loop, once the decode fits the gate (count and memory)."""
         cost = decode_cost(image, self.limits.max_pixels)
