@@ -222,6 +222,9 @@ class Settings(BaseSettings):
         default=timedelta(minutes=5), description="how often the escalate stage looks for due work"
     )
     analyst_session_ttl: Duration = timedelta(hours=8)
+    analyst_session_idle: Duration = Field(
+        default=timedelta(minutes=30), description="a session unused this long is over"
+    )
 
     # --- probe limits and cloaking check (issue 6) -----------------------------------------
     probe_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="per header line")

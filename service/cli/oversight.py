@@ -1,4 +1,5 @@
-"""`takedown analyst create`, `takedown hold add|lift|list`, `takedown stats-by`.
+"""`takedown analyst create|disable|sessions|totp-reset`, `takedown hold add|lift|list`,
+`takedown stats-by`.
 
 `takedown stats` (per hoster) belongs to the probe area; `stats-by` adds the ASN and country
 views with the same Kaplan–Meier estimates plus the oversight figures (42-day tail,
@@ -18,9 +19,10 @@ from service.cli.base import get_settings, main, run
 from service.db import oversight_actions, oversight_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
-from service.domain.passwords import WeakPassword, hash_password
+from service.domain.passwords import MIN_LENGTH
 from service.domain.scorecard import GroupHistogram, cards_of_histograms
 from service.domain.stats import Histogram
+from service.usecases import analysts
 from service.web.charts import human
 
 CLI_ACTOR = "cli"
@@ -37,22 +39,66 @@ def analyst() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @click.pass_context
 def analyst_create(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
-    """Create an analyst (or reset its password and role)."""
+    """Create an analyst (or reset its password and role, ending its sessions)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        hashed = hash_password(password)
-    except WeakPassword as exc:
-        raise click.ClickException(str(exc)) from exc
-    row = run(_create(database_url(get_settings(ctx)), name.strip().lower(), hashed, role))
-    click.echo(f"analyst {row['username']} ({row['role']}) ready")
+    if len(password) < MIN_LENGTH:
+        raise click.ClickException(f"a password needs at least {MIN_LENGTH} characters")
+    row = _with_pool(ctx, analysts.set_password, name.strip().lower(), password, role)
+    ended = f"; {row['sessions_ended']} sessions ended" if row["sessions_ended"] else ""
+    click.echo(f"analyst {row['username']} ({row['role']}) ready{ended}")
 
 
-async def _create(dsn: str, name: str, hashed: str, role: str) -> dict[str, Any]:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_repo.create_analyst(conn, name, hashed, role)
+@analyst.command("disable")
+@click.argument("name")
+@click.pass_context
+def analyst_disable(ctx: click.Context, name: str) -> None:
+    """Disable an analyst: no login any more, every session ended."""
+    ended = _with_pool(ctx, analysts.disable, name.strip().lower())
+    if ended is None:
+        raise click.ClickException(f"no enabled analyst named {name!r}")
+    click.echo(f"analyst {name} disabled; {ended} sessions ended")
+
+
+@analyst.command("sessions")
+@click.option("--name", default=None, help="only this analyst's sessions")
+@click.option("--revoke", "revoke", default=None, help="end the session with this id")
+@click.pass_context
+def analyst_sessions(ctx: click.Context, name: str | None, revoke: str | None) -> None:
+    """List open analyst sessions (id, analyst, started, last used, expires), or revoke one."""
+    if revoke:
+        if not _with_pool(ctx, analysts.revoke_session, revoke):
+            raise click.ClickException(f"no open session {revoke!r}")
+        click.echo(f"session {revoke} revoked")
+        return
+    for row in _with_pool(ctx, analysts.sessions, name):
+        started, seen, ends = (
+            row[k].isoformat(timespec="seconds")
+            for k in ("created_at", "last_seen_at", "expires_at")
+        )
+        click.echo(
+            f"{row['id']}  {row['username']}  started {started}  last used {seen}  expires {ends}"
+        )
+
+
+@analyst.command("totp-reset")
+@click.argument("name")
+@click.pass_context
+def analyst_totp_reset(ctx: click.Context, name: str) -> None:
+    """Remove an analyst's second factor (lost device) and end its sessions."""
+    if not _with_pool(ctx, analysts.reset_totp, name.strip().lower()):
+        raise click.ClickException(f"no analyst named {name!r}")
+    click.echo(f"second factor of {name} removed; it can enrol again after logging in")
+
+
+def _with_pool(ctx: click.Context, action: Any, *args: Any) -> Any:
+    async def go() -> Any:
+        async with pool_for(database_url(get_settings(ctx)), min_size=1, max_size=1) as pool:
+            return await action(pool, *args)
+
+    return run(go())
 
 
 @main.group()

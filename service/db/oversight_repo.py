@@ -403,11 +403,6 @@ async def create_session(
     await conn.execute(q("oversight_create_session"), digest, analyst_id, ttl)
 
 
-async def session(conn: asyncpg.Connection, digest: bytes) -> Row | None:
-    row = await conn.fetchrow(q("oversight_session"), digest)
-    return dict(row) if row else None
-
-
 async def end_session(conn: asyncpg.Connection, digest: bytes) -> None:
     await conn.execute(q("oversight_end_session"), digest)
 

@@ -95,12 +95,24 @@ CREATE TABLE ack_tokens (
     CONSTRAINT ack_tokens_sha256_check CHECK ((octet_length(sha256) = 32))
 );
 
+CREATE TABLE analyst_recovery_codes (
+    analyst_id bigint NOT NULL,
+    code_sha256 bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT analyst_recovery_codes_pkey PRIMARY KEY (analyst_id, code_sha256),
+    CONSTRAINT analyst_recovery_codes_analyst_id_fkey FOREIGN KEY (analyst_id) REFERENCES analysts(id),
+    CONSTRAINT analyst_recovery_codes_code_sha256_check CHECK ((octet_length(code_sha256) = 32))
+);
+
 CREATE TABLE analyst_sessions (
     token_sha256 bytea NOT NULL,
     analyst_id bigint NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     ended_at timestamp with time zone,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    ended_reason text,
     CONSTRAINT analyst_sessions_pkey PRIMARY KEY (token_sha256),
     CONSTRAINT analyst_sessions_analyst_id_fkey FOREIGN KEY (analyst_id) REFERENCES analysts(id),
     CONSTRAINT analyst_sessions_check CHECK ((expires_at > created_at)),
@@ -114,9 +126,15 @@ CREATE TABLE analysts (
     role analyst_role DEFAULT 'analyst'::analyst_role NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     disabled_at timestamp with time zone,
+    totp_secret text,
+    totp_enrolled_at timestamp with time zone,
+    totp_last_step bigint,
+    password_changed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT analysts_username_key UNIQUE (username),
     CONSTRAINT analysts_pkey PRIMARY KEY (id),
-    CONSTRAINT analysts_password_hash_check CHECK ((password_hash ~~ 'scrypt$%'::text)),
+    CONSTRAINT analysts_password_hash_check CHECK (((password_hash ~~ 'scrypt$%'::text) OR (password_hash ~~ '$argon2id$%'::text))),
+    CONSTRAINT analysts_totp_enrolled_has_secret CHECK (((totp_enrolled_at IS NULL) OR (totp_secret IS NOT NULL))),
+    CONSTRAINT analysts_totp_secret_check CHECK ((totp_secret ~ '^[A-Z2-7]{32}$'::text)),
     CONSTRAINT analysts_username_check CHECK ((username ~ '^[a-z0-9][a-z0-9._-]{1,63}$'::text))
 );
 

@@ -18,6 +18,7 @@ from service.db import cases, oversight_repo, probe_repo
 from service.db.oversight_actions import ladder_policy, sla_policy
 from service.usecases import mail
 from service.web import (
+    account,
     csvexport,
     oversight_api,
     oversight_stats,
@@ -60,6 +61,7 @@ def setup(app: web.Application) -> None:
     """Register the pages and the JSON API (one line in create_app)."""
     app[LOGIN_THROTTLE] = LoginThrottle(app[SETTINGS])
     app.add_routes(routes)
+    app.add_routes(account.routes)
     app.add_routes(oversight_stats.routes)
     app.add_routes(oversight_api.routes)
     app.add_routes(oversight_webhooks.routes)
@@ -86,10 +88,10 @@ async def login_submit(request: web.Request) -> web.Response:
     session = await log_in(request, form)
     if session is None:
         throttle.failed(client, username)
-        return _login_page(request, next_path, 401, "Unknown user or wrong password.")
+        return _login_page(request, next_path, 401, "Unknown user, wrong password or code.")
     throttle.succeeded(client, username)
     response = web.HTTPSeeOther(next_path)
-    set_session_cookie(request, response, session[0])
+    set_session_cookie(request, response, session)
     raise response
 
 
@@ -281,7 +283,7 @@ async def case_action(request: web.Request) -> web.Response:
             action,
             note,
             analyst.actor,
-            supervisor=analyst.supervisor,
+            supervisor=analyst.may_hold,
             address=clean(str(form.get("address", "")), 254) or None,
         )
     raise web.HTTPSeeOther(f"/oversight/cases/{case_id}")

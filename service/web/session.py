@@ -17,8 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from service.db import oversight_repo
-from service.domain.passwords import verify_password
+from service.usecases import analysts
 from service.web.keys import POOL, SETTINGS
 
 COOKIE = "tt_session"
@@ -34,6 +33,7 @@ class Analyst:
     username: str
     role: str
     csrf: str
+    totp_enrolled: bool = False
 
     @property
     def actor(self) -> str:
@@ -43,12 +43,13 @@ class Analyst:
     def supervisor(self) -> bool:
         return self.role == "supervisor"
 
+    @property
+    def may_hold(self) -> bool:
+        """Holds need a supervisor who has enrolled a second factor."""
+        return self.supervisor and self.totp_enrolled
+
 
 ANALYST_KEY = web.RequestKey("analyst", Analyst)
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def csrf_for(secret: str) -> str:
@@ -61,11 +62,11 @@ async def current_analyst(request: web.Request) -> Analyst | None:
     secret = request.cookies.get(COOKIE, "")
     if not secret or len(secret) > 200:
         return None
-    async with request.app[POOL].acquire() as conn:
-        row = await oversight_repo.session(conn, _digest(secret))
+    idle = request.app[SETTINGS].analyst_session_idle
+    row = await analysts.session_analyst(request.app[POOL], secret, idle)
     if row is None:
         return None
-    analyst = Analyst(row["id"], row["username"], row["role"], csrf_for(secret))
+    analyst = Analyst(row.id, row.username, row.role, csrf_for(secret), row.totp_enrolled)
     request[ANALYST_KEY] = analyst
     return analyst
 
@@ -77,6 +78,10 @@ async def require_analyst(request: web.Request, *, supervisor: bool = False) -> 
         raise web.HTTPSeeOther(f"{LOGIN_PATH}?next={_local(request.path_qs)}")
     if supervisor and not analyst.supervisor:
         raise web.HTTPForbidden(text="This action needs a supervisor.")
+    if supervisor and not analyst.may_hold:
+        raise web.HTTPForbidden(
+            text="Enrol a second factor first (/oversight/account/totp): holds need it."
+        )
     return analyst
 
 
@@ -102,20 +107,14 @@ def set_login_cookie(request: web.Request, response: web.StreamResponse, token: 
     )
 
 
-async def log_in(request: web.Request, form: Mapping[str, Any]) -> tuple[str, str] | None:
-    """Check the login form; on success a new session: (cookie secret, username)."""
+async def log_in(request: web.Request, form: Mapping[str, Any]) -> str | None:
+    """Check the login form; on success the new session's cookie secret."""
     token, cookie = form.get("csrf"), request.cookies.get(LOGIN_COOKIE, "")
     if not isinstance(token, str) or not cookie or not hmac.compare_digest(token, cookie):
         raise web.HTTPForbidden(text="The login form expired; reload it.")
-    username, password = login_name(form), str(form.get("password", ""))
-    async with request.app[POOL].acquire() as conn:
-        row = await oversight_repo.analyst_by_name(conn, username)
-        if row is None or not verify_password(password, row["password_hash"]):
-            return None
-        secret = secrets.token_urlsafe(32)
-        ttl = request.app[SETTINGS].analyst_session_ttl
-        await oversight_repo.create_session(conn, _digest(secret), row["id"], ttl)
-    return secret, row["username"]
+    password, code = str(form.get("password", ""))[:1024], str(form.get("code", ""))[:64]
+    ttl = request.app[SETTINGS].analyst_session_ttl
+    return await analysts.log_in(request.app[POOL], login_name(form), password, code, ttl)
 
 
 def login_name(form: Mapping[str, Any]) -> str:
@@ -140,8 +139,7 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, secre
 async def log_out(request: web.Request, response: web.StreamResponse) -> None:
     secret = request.cookies.get(COOKIE, "")
     if secret:
-        async with request.app[POOL].acquire() as conn:
-            await oversight_repo.end_session(conn, _digest(secret))
+        await analysts.log_out(request.app[POOL], secret)
     response.del_cookie(COOKIE, path="/")
 
 

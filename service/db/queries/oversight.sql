@@ -395,13 +395,6 @@ WHERE username = $1 AND disabled_at IS NULL;
 -- name: oversight_create_session
 INSERT INTO analyst_sessions (token_sha256, analyst_id, expires_at) VALUES ($1, $2, now() + $3);
 
--- name: oversight_session
--- The live session with token hash $1 and its analyst.
-SELECT a.id, a.username, a.role::text AS role, s.expires_at
-FROM analyst_sessions s JOIN analysts a ON a.id = s.analyst_id
-WHERE s.token_sha256 = $1 AND s.ended_at IS NULL AND s.expires_at > now()
-  AND a.disabled_at IS NULL;
-
 -- name: oversight_end_session
 UPDATE analyst_sessions SET ended_at = now() WHERE token_sha256 = $1 AND ended_at IS NULL;
 

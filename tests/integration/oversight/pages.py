@@ -54,3 +54,19 @@ async def log_in(client: TestClient, name: str, password: str = PASSWORD) -> Any
         data={"username": name, "password": password, "csrf": token, "next": "/oversight/"},
         allow_redirects=False,
     )
+
+
+async def enrol_totp(client: TestClient) -> str:
+    """Enrol the logged-in analyst's second factor with a real TOTP code; the secret."""
+    import pyotp
+
+    csrf = csrf_of(await (await client.get("/oversight/holds")).text())
+    started = await client.post("/oversight/account/totp", data={"csrf": csrf, "action": "start"})
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', await started.text())
+    assert secret, "no TOTP secret on the enrolment page"
+    code = pyotp.TOTP(secret.group(1)).now()
+    done = await client.post(
+        "/oversight/account/totp", data={"csrf": csrf, "action": "confirm", "code": code}
+    )
+    assert done.status == 200
+    return secret.group(1)

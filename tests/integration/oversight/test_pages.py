@@ -14,7 +14,7 @@ from service.db.jobs import Job
 from service.settings import Settings
 from service.web.app import create_app
 from service.workers.escalate_stage import EscalateStage
-from tests.integration.oversight.pages import analyst, csrf_of, log_in, notified_case
+from tests.integration.oversight.pages import analyst, csrf_of, enrol_totp, log_in, notified_case
 from tests.integration.oversight.world import ROUTE, events, scanner
 
 SLOW = {**ROUTE, "hoster": "Slow Host", "country": "NL"}
@@ -63,7 +63,7 @@ async def test_pages_need_a_login(client: TestClient, world: dict[str, int]) -> 
 async def test_wrong_password_is_refused(client: TestClient, world: dict[str, int]) -> None:
     response = await log_in(client, "alice", "not the password")
     assert response.status == 401
-    assert "Unknown user or wrong password" in await response.text()
+    assert "Unknown user, wrong password or code" in await response.text()
     assert (await client.get("/oversight/stats", allow_redirects=False)).status == 303
 
 
@@ -143,6 +143,7 @@ async def test_holds_need_a_supervisor(
     assert refused.status == 403
     await client.post("/oversight/logout", data={"csrf": csrf_of(page)}, allow_redirects=False)
     await log_in(client, "sam")
+    await enrol_totp(client)  # holds need a supervisor with a second factor
     page = await (await client.get("/oversight/holds")).text()
     placed = await client.post(
         "/oversight/holds",
