@@ -204,9 +204,7 @@ class Settings(BaseSettings):
     )
     renotice_interval: Duration = timedelta(hours=24)
     sla_default: Duration = timedelta(hours=72)
-    sla_by_country: dict[str, Duration] = Field(
-        default_factory=lambda: {"NL": timedelta(hours=24)}
-    )
+    sla_by_country: dict[str, Duration] = Field(default_factory=lambda: {"NL": timedelta(hours=24)})
     held_min_probe_interval: Duration = timedelta(days=1)
 
     # --- oversight (issue 7): per-hoster SLA, escalation ladder, analyst sessions ------------

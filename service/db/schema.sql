@@ -18,13 +18,16 @@ CREATE TYPE case_state AS ENUM (
     'escalated',
     'gone_pending',
     'removed',
-    'reappeared'
+    'reappeared',
+    'withdrawn',
+    'forwarded'
 );
 
 CREATE TYPE notice_kind AS ENUM (
     'notice',
     'reminder',
-    'escalation'
+    'escalation',
+    'withdrawal'
 );
 
 CREATE TYPE notice_state AS ENUM (
@@ -203,6 +206,7 @@ CREATE TABLE cases (
     last_seen_at timestamp with time zone,
     last_checked_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    withdrawn_at timestamp with time zone,
     CONSTRAINT cases_pkey PRIMARY KEY (id),
     CONSTRAINT cases_scanner_id_fkey FOREIGN KEY (scanner_id) REFERENCES tokens(id),
     CONSTRAINT cases_detected_before_received CHECK ((detected_at <= (received_at + '1 day'::interval))),
@@ -609,6 +613,22 @@ CREATE TABLE webhooks (
     CONSTRAINT webhooks_scanner_id_fkey FOREIGN KEY (scanner_id) REFERENCES tokens(id),
     CONSTRAINT webhooks_secret_check CHECK ((secret ~ '^whsec_[A-Za-z0-9+/=]+$'::text)),
     CONSTRAINT webhooks_url_check CHECK (((url ~ '^https?://'::text) AND (length(url) <= 2048)))
+);
+
+CREATE TABLE withdrawn_hashes (
+    id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    algorithm text NOT NULL,
+    digest text NOT NULL,
+    reason text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    cases_withdrawn integer DEFAULT 0 NOT NULL,
+    CONSTRAINT withdrawn_hashes_algorithm_digest_key UNIQUE (algorithm, digest),
+    CONSTRAINT withdrawn_hashes_pkey PRIMARY KEY (id),
+    CONSTRAINT withdrawn_hashes_algorithm_check CHECK ((algorithm = ANY (ARRAY['sha256'::text, 'sha1'::text, 'md5'::text, 'pdq'::text]))),
+    CONSTRAINT withdrawn_hashes_cases_withdrawn_check CHECK ((cases_withdrawn >= 0)),
+    CONSTRAINT withdrawn_hashes_digest_check CHECK ((digest ~ '^[0-9a-f]{32,64}$'::text)),
+    CONSTRAINT withdrawn_hashes_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 2000)))
 );
 
 CREATE INDEX ack_answers_open_case ON public.ack_answers USING btree (case_id, id) WHERE ((reviewed_at IS NULL) AND (answer = ANY (ARRAY['not_ours'::text, 'dispute'::text])));

@@ -106,9 +106,7 @@ def legal_text(
     return texts or table["default"][DEFAULT_LANGUAGE]
 
 
-def context(
-    draft: NoticeDraft, sender: Sender, where: Templates | None = None
-) -> dict[str, Any]:
+def context(draft: NoticeDraft, sender: Sender, where: Templates | None = None) -> dict[str, Any]:
     return {
         "ref": notice_reference(draft.notice_id),
         "kind": draft.kind,
@@ -160,9 +158,7 @@ def render_parts(
     return text.render(values), html.render(values)
 
 
-def build_message(
-    draft: NoticeDraft, sender: Sender, where: Templates | None = None
-) -> RawMessage:
+def build_message(draft: NoticeDraft, sender: Sender, where: Templates | None = None) -> RawMessage:
     """The complete MIME message, shaped as X-ARF v4 sends by mail (an RFC 6522 report with
     `Feedback-Type: xarf`): prose (text+HTML), the feedback-report fields, one X-ARF v4 JSON
     report per URL, and the CSV of the items.

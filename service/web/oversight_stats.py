@@ -232,7 +232,7 @@ async def holds_page(request: web.Request) -> web.Response:
 
 @routes.post("/oversight/holds")
 async def add_hold(request: web.Request) -> web.Response:
-    analyst = await require_analyst(request, supervisor=True)
+    analyst = await require_analyst(request, supervisor=True, second_factor=True)
     form = await request.post()
     check_csrf(analyst, form)
     scope, value = str(form.get("scope", "")), clean(str(form.get("value", "")), 300)
@@ -253,7 +253,7 @@ async def add_hold(request: web.Request) -> web.Response:
 
 @routes.post("/oversight/holds/{hold_id:\\d+}/lift")
 async def lift_hold(request: web.Request) -> web.Response:
-    analyst = await require_analyst(request, supervisor=True)
+    analyst = await require_analyst(request, supervisor=True, second_factor=True)
     check_csrf(analyst, await request.post())
     async with request.app[POOL].acquire() as conn:
         await oversight_actions.lift_hold(

@@ -86,9 +86,11 @@ def render(
     request: web.Request, template: str, analyst: Analyst | None, status: int = 200, **values: Any
 ) -> web.Response:
     base = {"analyst": analyst, "csrf": analyst.csrf if analyst else "", "path": request.path}
-    html = environment(Templates.of(request.app[SETTINGS])).get_template(
-        f"pages/oversight/{template}"
-    ).render(base | values)
+    html = (
+        environment(Templates.of(request.app[SETTINGS]))
+        .get_template(f"pages/oversight/{template}")
+        .render(base | values)
+    )
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"  # analyst pages are never cached
     return response

@@ -71,16 +71,20 @@ async def current_analyst(request: web.Request) -> Analyst | None:
     return analyst
 
 
-async def require_analyst(request: web.Request, *, supervisor: bool = False) -> Analyst:
-    """The analyst of this request; redirects to the login page without a session."""
+async def require_analyst(
+    request: web.Request, *, supervisor: bool = False, second_factor: bool = False
+) -> Analyst:
+    """The analyst of this request; redirects to the login page without a session.
+
+    `second_factor`: the analyst must have enrolled TOTP (holds need it)."""
     analyst = await current_analyst(request)
     if analyst is None:
         raise web.HTTPSeeOther(f"{LOGIN_PATH}?next={_local(request.path_qs)}")
     if supervisor and not analyst.supervisor:
         raise web.HTTPForbidden(text="This action needs a supervisor.")
-    if supervisor and not analyst.may_hold:
+    if second_factor and not analyst.totp_enrolled:
         raise web.HTTPForbidden(
-            text="Enrol a second factor first (/oversight/account/totp): holds need it."
+            text="Enrol a second factor first (/oversight/account/totp): this action needs it."
         )
     return analyst
 

@@ -110,7 +110,9 @@ async def test_a_missing_template_is_a_logged_500_not_a_database_outage(
     body = await resp.text()
     assert resp.status == 500 and "database" not in body.lower()
     messages = [r.getMessage() for r in caplog.records]
-    assert any("TemplateNotFound: 'pages/oversight/nowhere.html.j2' not found" in m for m in messages)
+    assert any(
+        "TemplateNotFound: 'pages/oversight/nowhere.html.j2' not found" in m for m in messages
+    )
     assert not any("database unavailable" in m for m in messages)
 
 

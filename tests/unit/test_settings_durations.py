@@ -68,7 +68,10 @@ def test_seconds_and_iso_8601(monkeypatch: pytest.MonkeyPatch, name: str) -> Non
     kind = DURATIONS[name]
     if kind == "list":
         assert _read(monkeypatch, name, '[60, "2.5", "PT1M", " 60 "]') == [
-            SECONDS, SHORT, MINUTE, SECONDS
+            SECONDS,
+            SHORT,
+            MINUTE,
+            SECONDS,
         ]
     elif kind == "map":
         value = _read(monkeypatch, name, '{"NL": 60, "DE": "2.5", "FR": "PT1M", "BE": "60"}')
