@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from service.domain.stats import Duration, summarise
+from service.usecases.addresses import split_hosts
+from service.usecases.verdicts import removals_by_reason
 
 PER_HOSTER = """
 SELECT coalesce(r.hoster, c.host) AS hoster, c.state, c.first_notice_at, c.acknowledged_at,
@@ -53,7 +55,31 @@ async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
     ]
     for hoster, items in sorted(by_hoster.items()):
         lines.append(_hoster_line(hoster, items, now, scale))
+    lines += await _reasons_lines(pool)
+    lines += await _split_lines(pool)
     return "\n".join(lines)
+
+
+async def _reasons_lines(pool: asyncpg.Pool) -> list[str]:
+    """Removals by what the confirming check saw (docs/verdicts.md), per hoster."""
+    reasons = await removals_by_reason(pool)
+    lines = ["\nremovals by what was seen (a login wall is never one)"]
+    for hoster, counts in sorted(reasons.items()):
+        seen = "  ".join(f"{why}={n}" for why, n in sorted(counts.items()))
+        lines.append(f"  {hoster[:33]:<34}{seen}")
+    return lines if reasons else []
+
+
+async def _split_lines(pool: asyncpg.Pool) -> list[str]:
+    """Hosts served from several networks: each network told, each address checked."""
+    rows = await split_hosts(pool)
+    lines = ["\nhosts served from several networks (each desk told, each address checked)"]
+    for r in rows:
+        hosters = " + ".join([r["hoster"] or "?", *r["other_hosters"]])
+        lines.append(f"  {r['url']}  {r['state']}  {hosters}")
+        if r["last_check"]:
+            lines.append(f"    last check: {r['last_check']}")
+    return lines if rows else []
 
 
 def _hoster_line(hoster: str, items: list[asyncpg.Record], now: datetime, scale: float) -> str:

@@ -294,3 +294,8 @@ async def add_items(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> N
     await conn.execute(
         q("notify_add_items"), [notice for notice, _ in pairs], [case for _, case in pairs]
     )
+
+
+async def address_routes(conn: asyncpg.Connection, case_ids: list[int]) -> list[dict[str, Any]]:
+    """The other networks' routes of these cases (case_id, position, recipients, country)."""
+    return [dict(r) for r in await conn.fetch(q("notify_address_routes"), case_ids)]

@@ -35,6 +35,8 @@ class ProbeCase:
     resume_state: CaseState | None
     cycle_started_at: datetime | None
     last_removed_at: datetime | None
+    # Every address of a host served from several networks (each is checked); else empty.
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def _case(row: asyncpg.Record) -> ProbeCase:
         resume_state=_STATES.get(row["resume_state"]),
         cycle_started_at=row["cycle_started_at"],
         last_removed_at=row["last_removed_at"],
+        addresses=tuple(row["addresses"] or ()),
     )
 
 

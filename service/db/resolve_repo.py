@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -171,6 +172,21 @@ async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, A
         route["recipients"],
         route["no_contact_reason"],
     )
+    await conn.execute(q("resolve_clear_address_routes"), case_id)
+    others = route.get("address_routes") or []
+    if others:
+        await conn.execute(
+            q("resolve_store_address_routes"),
+            case_id,
+            list(range(1, len(others) + 1)),
+            [",".join(r["ip_addresses"]) for r in others],
+            [json.dumps(r["network"]) for r in others],
+            [r["hoster"] for r in others],
+            [r["asn"] for r in others],
+            [r["country"] for r in others],
+            [json.dumps(r["recipients"]) for r in others],
+            [r["no_contact_reason"] for r in others],
+        )
 
 
 async def upstream_subject(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
@@ -193,3 +209,8 @@ async def settle_upstream(
     return (
         await conn.fetchval(q("resolve_upstream_settled"), case_id, recipients, lookup) is not None
     )
+
+
+async def split_cases(conn: asyncpg.Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """Cases whose host is served from several networks (see resolve_split_cases)."""
+    return [dict(r) for r in await conn.fetch(q("resolve_split_cases"), limit)]

@@ -91,7 +91,30 @@ async def place_cases(
         if chosen:
             by_id = {r["id"]: r for r in wanted}
             placed |= await _join_batches(conn, settings, kind, chosen, by_id)
+            await _tell_other_networks(conn, settings, kind, chosen)
     return placed
+
+
+async def _tell_other_networks(
+    conn: asyncpg.Connection, settings: Settings, kind: str, chosen: dict[int, _Choice]
+) -> None:
+    """A host served from several networks: each other network's desk gets its own notice
+    about the case (the batch of its best working contact), as the first network's does."""
+    rows = await notify_repo.address_routes(conn, sorted(chosen))
+    if not rows:
+        return
+    contacts = {(r["case_id"], r["position"]): _contacts(r | {"registrar": None}) for r in rows}
+    known = sorted({a for c in contacts.values() for a in c.addresses})
+    failing = await notify_repo.failing_among(conn, known)
+    countries = {(r["case_id"], r["position"]): r["country"] for r in rows}
+    rounds: dict[int, dict[int, _Choice]] = {}
+    for (case_id, position), mine in contacts.items():
+        recipient = mine.choose(failing)
+        if recipient is not None and recipient.address != chosen[case_id].recipient.address:
+            rounds.setdefault(position, {})[case_id] = _Choice(recipient, ())
+    for position, round_ in sorted(rounds.items()):
+        where = {case_id: {"country": countries[(case_id, position)]} for case_id in round_}
+        await _join_batches(conn, settings, kind, round_, where)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ process (another network, another region) and only hashes and metadata come back
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 import aiohttp
@@ -31,13 +31,15 @@ class RemoteProbe:
     def hold(self) -> AbstractAsyncContextManager[object]:
         return nullcontext()
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
+    async def check(
+        self, url: str, expected: Mapping[str, str], *, addresses: Sequence[str] = ()
+    ) -> ProbeResult:
         body = {
             "url": url,
             "expected": dict(expected),
             # PDQ is not named: the probe computes it anyway when an exact hash fails to match.
             "algorithms": sorted(algorithms_for(expected) - {"pdq"}),
-        }
+        } | ({"addresses": list(addresses)} if addresses else {})
         try:
             async with (
                 aiohttp.ClientSession(timeout=self.timeout) as session,

@@ -74,10 +74,14 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class _Wanted:
-    """What a fetch computes: these algorithms; PDQ is skipped when `skip_pdq_on` matched."""
+    """What a fetch computes: these algorithms; PDQ is skipped when `skip_pdq_on` matched.
+    `address`: every request to the URL's own host goes to this one address (a re-check of
+    each address of a host whose records sit in several networks)."""
 
     algorithms: set[str]
     skip_pdq_on: Mapping[str, str] | None
+    host: str = ""
+    address: str | None = None
 
 
 class Fetcher:
@@ -146,13 +150,15 @@ class Fetcher:
         algorithms: set[str],
         user_agent: str | None = None,
         expected: Mapping[str, str] | None = None,
+        address: str | None = None,
     ) -> FetchResult:
         """GET `url` and hash what it serves; failures come back as `FetchResult.failure`.
 
         With `expected`, PDQ is computed only when no exact hash matched: an exact match
-        already decides "present", and decoding costs about 100x the hashing."""
+        already decides "present", and decoding costs about 100x the hashing. With `address`,
+        the URL's host is reached at that address only (checked by the same guard)."""
         result = FetchResult()
-        wanted = _Wanted(algorithms, expected)
+        wanted = _Wanted(algorithms, expected, (URL(url).host or "").lower(), address)
         started = time.monotonic()
         try:
             async with (
@@ -181,11 +187,13 @@ class Fetcher:
         for _hop in range(self.settings.probe_max_redirects + 1):
             if url.scheme not in ("http", "https") or not url.host:
                 raise BodyLimit(Failure.BAD_REDIRECT, "redirect to a non-web URL")
-            target = await self._check_target(url)
+            pin = wanted.address if (url.host or "").lower() == wanted.host else None
+            target = await self._check_target(url, pin)
             headers = {} if ua is None else {"User-Agent": ua}  # a cloaking-check profile
             request_url, server_hostname = url, None
-            if target is not None and url.scheme == "https":
+            if target is not None and (url.scheme == "https" or pin is not None):
                 request_url, server_hostname = _pinned(url, target, headers)
+                server_hostname = server_hostname if url.scheme == "https" else None
             async with session.get(
                 request_url,
                 allow_redirects=False,
@@ -204,9 +212,13 @@ class Fetcher:
                 return
         raise BodyLimit(Failure.TOO_MANY_REDIRECTS, "redirect limit reached")
 
-    async def _check_target(self, url: URL) -> str | None:
+    async def _check_target(self, url: URL, pin: str | None = None) -> str | None:
         """With a proxy the connector never sees the target: resolve and check it here, and
-        return the checked address to connect to (None without a proxy or a guard)."""
+        return the checked address to connect to (None without a proxy or a guard). A pinned
+        address is checked and returned whatever the setup (the connector checks it again)."""
+        if pin is not None:
+            self.guard.check([pin], url.host or "")
+            return pin
         if self.proxy is None or self.guard.allow_private:
             return None
         host = url.host or ""
@@ -285,7 +297,12 @@ def _pinned(url: URL, address: str, headers: dict[str, str]) -> tuple[URL, str]:
     to CONNECT to the IP literal, so a name answering differently for the proxy's own lookup
     (DNS rebinding) cannot move the request to another host. Inside the tunnel TLS still
     sends SNI and checks the certificate for the name, and Host names it, so the origin sees
-    the same request as before. (Plain http cannot be pinned this way; see guard.py.)"""
+    the same request as before. (Plain http cannot be pinned this way; see guard.py.)
+
+    A re-check of one address of a host (`Fetcher.fetch(address=…)`) pins plain http too:
+    without a proxy the connection is opened to the address and Host names the host; through
+    a proxy the request names the address (`GET http://[2001:db8::1]/f.jpg`, Host: the
+    name), so the proxy must pass Host on as sent (an https URL needs nothing of the kind)."""
     host = url.host or ""
     headers["Host"] = host if url.is_default_port() else f"{host}:{url.port}"
     return url.with_host(address), host.rstrip(".")

@@ -5,7 +5,7 @@ probe: verdict, hashes, status, hops, timings — never content.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
@@ -48,9 +48,12 @@ class ProbeResult:
 
 
 class Prober(Protocol):
-    """Local or remote: checks a URL against the expected hashes."""
+    """Local or remote: checks a URL against the expected hashes (at each of `addresses`
+    when given: a host whose records sit in several networks)."""
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult: ...
+    async def check(
+        self, url: str, expected: Mapping[str, str], *, addresses: Sequence[str] = ()
+    ) -> ProbeResult: ...
 
     def hold(self) -> AbstractAsyncContextManager[object]:
         """Keep shared resources (the HTTP session) open while a job is being handled."""
@@ -96,35 +99,76 @@ class LocalProbe:
         return self.fetcher.session_lease()
 
     async def check(
-        self, url: str, expected: Mapping[str, str], requested: list[str] | None = None
+        self,
+        url: str,
+        expected: Mapping[str, str],
+        requested: list[str] | None = None,
+        *,
+        addresses: Sequence[str] = (),
+    ) -> ProbeResult:
+        """One check of `url`; with `addresses`, one at each address, combined: the content is
+        gone only when no address serves it any more."""
+        if not addresses:
+            return await self._check_at(url, expected, None, requested)
+        results = [await self._check_at(url, expected, a, requested) for a in addresses]
+        return across_addresses(list(addresses), results)
+
+    async def _check_at(
+        self,
+        url: str,
+        expected: Mapping[str, str],
+        address: str | None,
+        requested: list[str] | None = None,
     ) -> ProbeResult:
         algorithms = algorithms_for(expected, requested)
         # PDQ only when no exact hash matched, unless the caller asked for it by name.
         skip_pdq_on = None if "pdq" in (requested or []) else expected
-        probed = await self._look(url, expected, algorithms, None, "own", skip_pdq_on)
+        look = _Look(url, expected, algorithms, skip_pdq_on, address)
+        probed = await self._look(look, None, "own")
         if probed.verdict is Verdict.PRESENT or probed.status is None:
             return probed  # seen, or no HTTP answer at all: a user agent changes nothing
         results = [probed]
         for index, agent in enumerate(self.settings.probe_cloak_profiles):
-            results.append(
-                await self._look(url, expected, algorithms, agent, f"profile{index}", skip_pdq_on)
-            )
+            results.append(await self._look(look, agent, f"profile{index}"))
             if results[-1].verdict is Verdict.PRESENT:
                 break
         return _combined(results)
 
-    async def _look(
-        self,
-        url: str,
-        expected: Mapping[str, str],
-        algorithms: set[str],
-        agent: str | None,
-        profile: str,
-        skip_pdq_on: Mapping[str, str] | None = None,
-    ) -> ProbeResult:
-        fetched = await self.fetcher.fetch(url, algorithms, agent, skip_pdq_on)
-        decision = decide(expected, fetched.observation(), self.settings.pdq_threshold)
+    async def _look(self, look: _Look, agent: str | None, profile: str) -> ProbeResult:
+        fetched = await self.fetcher.fetch(
+            look.url, look.algorithms, agent, look.skip_pdq_on, look.address
+        )
+        decision = decide(look.expected, fetched.observation(), self.settings.pdq_threshold)
         return probe_result_of(fetched, decision, profile)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One fetch's parameters, the same for every user-agent profile."""
+
+    url: str
+    expected: Mapping[str, str]
+    algorithms: set[str]
+    skip_pdq_on: Mapping[str, str] | None
+    address: str | None
+
+
+def across_addresses(addresses: list[str], results: list[ProbeResult]) -> ProbeResult:
+    """The checks of each address of a host as one: present where any address serves the
+    content; gone only when every address is gone; otherwise inconclusive (an address that
+    could not be checked may still serve it). The reason names each address's verdict."""
+    verdicts = {r.verdict for r in results}
+    if Verdict.PRESENT in verdicts:
+        chosen = next(r for r in results if r.verdict is Verdict.PRESENT)
+    elif verdicts == {Verdict.GONE}:
+        chosen = results[0]
+    else:
+        chosen = next(r for r in results if r.verdict is Verdict.INCONCLUSIVE)
+    each = "; ".join(
+        f"{a} {r.verdict.value}" + (f" ({r.why.value})" if r.why else "")
+        for a, r in zip(addresses, results, strict=True)
+    )
+    return replace(chosen, reason=f"{chosen.reason} [per address: {each}]"[:300])
 
 
 def _combined(results: list[ProbeResult]) -> ProbeResult:

@@ -11,6 +11,7 @@ network or region with nothing but its settings (the LIBRA "remote analysis" pri
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,12 +54,14 @@ async def probe(request: web.Request) -> web.Response:
     if not _authorised(request):
         return _problem(401, "Unauthorised", "Send 'Authorization: Bearer <probe token>'.")
     try:
-        url, expected, algorithms = _parse(await request.json())
+        body = await request.json()
+        url, expected, algorithms = _parse(body)
+        addresses = _addresses(body.get("addresses"))
     except RecursionError:  # JSON nested deeper than the parser's stack
         return _problem(400, "Invalid request", "The JSON is nested too deeply.")
     except ValueError as exc:  # json.JSONDecodeError included
         return _problem(400, "Invalid request", str(exc))
-    report = await request.app[PROBE_KEY].check(url, expected, algorithms)
+    report = await request.app[PROBE_KEY].check(url, expected, algorithms, addresses=addresses)
     return web.json_response(report.to_json())
 
 
@@ -88,6 +91,18 @@ def _parse(body: Any) -> tuple[str, dict[str, str], list[str]]:
     if not isinstance(algorithms, list):
         raise ValueError("algorithms must be a list of names")
     return url, expected, [a for a in algorithms if isinstance(a, str) and a in ALGORITHMS]
+
+
+def _addresses(raw: object) -> list[str]:
+    """The addresses to check the URL's host at (each through the guard); at most 16."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > 16 or not all(isinstance(a, str) for a in raw):
+        raise ValueError("addresses must be a list of at most 16 IP addresses")
+    try:
+        return [str(ipaddress.ip_address(a)) for a in raw]
+    except ValueError:
+        raise ValueError("addresses must be IP addresses") from None
 
 
 def _expected_hashes(raw: object) -> dict[str, str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.domain.registrar_info import Registrar
-from service.domain.routing import RoutingDecision, RoutingFacts
+from service.domain.routing import Network, RoutingDecision, RoutingFacts
 from service.domain.upstream import UpstreamContact
 from service.resolve.cymru import Origin
 from service.resolve.dns import HostAddresses
@@ -29,6 +29,18 @@ class Lookups:
     registrar: Registrar | None = None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    others: list[OtherNetwork] = field(default_factory=list)
+
+
+@dataclass
+class OtherNetwork:
+    """Addresses of the host in another network than the one the routing follows (another
+    origin AS): round-robin across providers, IPv4 at one host and IPv6 at another."""
+
+    ips: list[str]
+    origin: Origin
+    record: NetworkRecord | None
+    abusix: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,4 +98,20 @@ def detail(found: Lookups, facts: RoutingFacts, decision: RoutingDecision) -> di
         "no_contact_reason": decision.no_contact_reason,
         "notes": [*found.notes, *decision.notes],
         "failed_sources": list(found.failures),
+    }
+
+
+def other_route(
+    other: OtherNetwork, network: Network | None, decision: RoutingDecision
+) -> dict[str, Any]:
+    """The case_address_routes row of another network (also the event's detail)."""
+    hoster = (network.org or network.name) if network else None
+    return {
+        "ip_addresses": list(other.ips),
+        "network": network.as_json() if network else None,
+        "hoster": hoster or other.origin.as_name,
+        "asn": other.origin.asn,
+        "country": decision.country,
+        "recipients": [r.as_json() for r in decision.recipients],
+        "no_contact_reason": decision.no_contact_reason,
     }

@@ -31,7 +31,7 @@ import aiohttp
 import asyncpg
 
 from service.domain.contact_book import Subject
-from service.domain.routing import Cdn, RoutingFacts
+from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
@@ -48,7 +48,13 @@ from service.resolve.jurisdiction import hosting_country
 from service.resolve.network import NetworkRecord, lookup_network
 from service.resolve.politeness import Coalescer, PacingDeferral, gate_for
 from service.resolve.rdap import RdapClient
-from service.resolve.record import Lookups, Resolution, build_resolution
+from service.resolve.record import (
+    Lookups,
+    OtherNetwork,
+    Resolution,
+    build_resolution,
+    other_route,
+)
 from service.resolve.registrar import RegistrarLookup
 from service.resolve.upstream import UpstreamLookup
 from service.settings import Settings
@@ -117,7 +123,49 @@ class Resolver:
             raise TransientLookupError(
                 f"{what} while a source failed: " + "; ".join(found.failures)
             )
-        return build_resolution(found, facts, decision)
+        resolution = build_resolution(found, facts, decision)
+        others = await self._other_routes(found, facts, decision)
+        if not others:
+            return resolution
+        return replace(
+            resolution,
+            route=resolution.route | {"address_routes": others},
+            detail=resolution.detail | {"other_networks": others},
+        )
+
+    async def _other_routes(
+        self, found: Lookups, facts: RoutingFacts, decision: RoutingDecision
+    ) -> list[dict[str, Any]]:
+        """A route per other network of the host, decided by the same policy; a network
+        whose best desk is already a recipient of the case is not told twice."""
+        told = {r.address for r in decision.recipients}
+        routes = []
+        for other in found.others:
+            network = other.record.network if other.record else None
+            if network is not None:
+                network = replace(network, asn=other.origin.asn)
+            ips = tuple(other.ips)
+            names = tuple(n for n in (network and network.name, network and network.org) if n)
+            subject = Subject(found.host, ips, other.origin.asn, names)
+            mine = decide(
+                replace(
+                    facts,
+                    ips=ips,
+                    network=network,
+                    findings=other.record.findings if other.record else None,
+                    abusix=other.abusix,
+                    cdn=None,
+                    registrar=None,  # the domain's registrar is the first route's fallback
+                    rules=await self.book.rules_for(subject),
+                    country=(network.country if network else None) or other.origin.country,
+                )
+            )
+            first = next((r.address for r in mine.recipients if not r.copy), None)
+            if first is not None and first in told:
+                continue
+            told |= {r.address for r in mine.recipients}
+            routes.append(other_route(other, network, mine))
+        return routes
 
     async def _host_lookups(self, url: str, host: str) -> tuple[Lookups, str | None]:
         """DNS and registry facts of a host, memoised briefly: URLs share hosts."""
@@ -156,6 +204,30 @@ class Resolver:
         found.registrar = await self._second(
             found, "registrar", self.registrars.for_host(found.host)
         )
+        await self._other_networks(found, ip)
+
+    async def _other_networks(self, found: Lookups, primary: str) -> None:
+        """The host's other addresses, grouped by origin AS; an AS other than the primary
+        address's is another network, looked up like the first (RDAP and Abusix once per
+        network). Addresses inside the primary's RDAP network, or of the same AS, are the
+        same provider: one origin query each, nothing more."""
+        assert found.addresses is not None
+        groups: dict[int, OtherNetwork] = {}
+        ours = _asn(found.origin)
+        for ip in found.addresses.addresses:
+            if ip == primary or (found.record is not None and found.record.contains(ip)):
+                continue
+            origin = await self._second(found, "cymru", self.cymru.origin(ip))
+            asn = _asn(origin)
+            if origin is None or asn is None or asn == ours:
+                continue
+            if asn in groups:
+                groups[asn].ips.append(ip)
+                continue
+            record, _source = await self.network(ip, origin)
+            abusix = await self._second(found, "abusix", self.abusix.contacts(ip)) or ()
+            groups[asn] = OtherNetwork([ip], origin, record, abusix)
+        found.others = list(groups.values())
 
     async def _second(self, found: Lookups, name: str, call: Any) -> Any:
         try:

@@ -88,12 +88,20 @@ class WorldState:
         log.info("sim: %s notified about a url of %s", who.name, entry.hoster)
         return True
 
-    def phase(self, url: str) -> Phase | None:
-        """What the URL serves now; None when the URL is not part of the world."""
+    def phase(self, url: str, at_hoster: str | None = None) -> Phase | None:
+        """What the URL serves now; None when the URL is not part of the world.
+
+        `at_hoster`: asked at an address of that hoster's network (a request pinned to one
+        address). A host whose addresses sit in several networks is served by each of them,
+        and each removes (or not) when *it* is told."""
         entry = self.world.url_entry(url)
         if entry is None:
             return None
         now = self.clock.now()
+        if at_hoster is not None and at_hoster != entry.hoster:
+            hoster = self.world.hoster(at_hoster)
+            if not hoster.cdn:
+                return self._hoster_phase(hoster, entry, now)
         front = self.world.front_of(entry)
         if front is not None:
             front_phase = self._hoster_phase(front, entry, now)

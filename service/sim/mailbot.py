@@ -185,7 +185,12 @@ class MailBot:
             if entry is None:
                 continue
             front = world.front_of(entry)
-            if entry.hoster == hoster.name or (front is not None and front.name == hoster.name):
+            serving = {h.name for h in world.hosters_at(entry.host)}  # a split host: each
+            if (
+                entry.hoster == hoster.name
+                or hoster.name in serving
+                or (front is not None and front.name == hoster.name)
+            ):
                 mine.append(entry.url)
         return mine
 

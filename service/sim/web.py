@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import struct
@@ -19,6 +20,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from yarl import URL
 
 from service.sim.behaviour import Phase, WorldState
 from service.sim.images import (
@@ -85,7 +87,8 @@ class WebProxy:
 
     # --- routing ----------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        host = (request.url.host or "").lower()
+        pinned = _pinned_address(request)
+        host = _named_host(request) if pinned else (request.url.host or "").lower()
         self.hits[f"host:{host}"] += 1
         custom = self._custom.get(host)
         if custom is not None:
@@ -96,12 +99,24 @@ class WebProxy:
         if request.path == REMOVED_PATH:
             return _page(200, "Content removed", "This content was removed following a report.")
         url = f"http://{host}{request.path_qs}"
-        phase = self.state.phase(url)
+        at_hoster = self._hoster_at(host, pinned) if pinned else None
+        if pinned and at_hoster is None:
+            self.hits["bad_gateway"] += 1
+            return web.Response(status=502, text=f"proxy: {host} is not served at {pinned}\n")
+        phase = self.state.phase(url, at_hoster)
         entry = self.state.world.url_entry(url)
         if phase is None or entry is None:
             return _page(404, "404 Not Found", "The requested URL was not found on this server.")
         self.hits[phase.value] += 1
         return await self._serve(phase, entry, request)
+
+    def _hoster_at(self, host: str, address: str) -> str | None:
+        """The hoster answering for `host` at `address` (None: the name has no such address)."""
+        world = self.state.world
+        if ipaddress.ip_address(address) not in world.resolve(host):
+            return None
+        found = world.network_for(ipaddress.ip_address(address))
+        return found[0].name if found else None
 
     async def _serve(
         self, phase: Phase, entry: UrlEntry, request: web.Request
@@ -139,6 +154,28 @@ class WebProxy:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self.hang_seconds)
         return web.Response(status=504)
+
+
+def _pinned_address(request: web.Request) -> str | None:
+    """The address a request was sent to, when its target names one (absolute form
+    `GET http://[2602:fb12::77]/f/1.jpg` with `Host: dl.example`): a re-check of one address
+    of a host. The proxy connects to that address and passes Host on, as a forward proxy
+    does; here that means answering as the hoster whose network holds the address."""
+    target = request.raw_path
+    if not target.startswith(("http://", "https://")):
+        return None
+    literal = (URL(target).host or "").strip("[]")
+    try:
+        ipaddress.ip_address(literal)
+    except ValueError:
+        return None
+    return literal
+
+
+def _named_host(request: web.Request) -> str:
+    """The host name the Host header names (port dropped)."""
+    named = request.headers.get("Host", "")
+    return URL(f"http://{named}").host or "" if named else ""
 
 
 @web.middleware

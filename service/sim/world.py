@@ -299,6 +299,16 @@ class World(_Model):
                 return found[0]
         return None
 
+    def hosters_at(self, host: str) -> list[Hoster]:
+        """Every hoster holding one of the addresses `host` resolves to (a name whose records
+        sit in several networks is served by each of them), in address order."""
+        found: dict[str, Hoster] = {}
+        for ip in self.resolve(host):
+            network = self.network_for(ip)
+            if network is not None:
+                found.setdefault(network[0].name, network[0])
+        return list(found.values())
+
     def hosters_by_mailbox(self, address: str) -> list[Hoster]:
         address = address.lower()
         return [h for h in self.hosters if address in (a.lower() for a in h.abuse)]

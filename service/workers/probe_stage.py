@@ -237,7 +237,7 @@ class ProbeStage:
     ) -> ProbeResult:
         if not self._gated:
             async with fetches or nullcontext():
-                return await self.prober.check(case.url, case.expected)
+                return await self._check(case)
         host = self._hosts.get(case.host)
         if host is None:
             host = self._hosts[case.host] = asyncio.Semaphore(
@@ -245,7 +245,13 @@ class ProbeStage:
             )
         # The host's gate first: a check waiting for a busy host holds no global slot.
         async with host, fetches or nullcontext():
-            return await self.prober.check(case.url, case.expected)
+            return await self._check(case)
+
+    async def _check(self, case: ProbeCase) -> ProbeReport:
+        """A host served from several networks is checked at each of its addresses."""
+        if case.addresses:
+            return await self.prober.check(case.url, case.expected, addresses=case.addresses)
+        return await self.prober.check(case.url, case.expected)
 
     async def _record_quiet(
         self, case: ProbeCase, report: ProbeResult, at: datetime

@@ -34,6 +34,14 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     # The world's quick removers are notified, re-checked and confirmed removed in the run.
     assert sum(int(c[1]) for c in columns) >= 5
     assert sum(int(c[4]) for c in columns) >= 5
+    # The world's placeholder host is learned, its removals said to be placeholders; the host
+    # split over two providers is checked at each address.
+    reasons = out.split("removals by what was seen", 1)[1].split("\n\n", 1)[0]
+    assert "placeholder=" in reasons and "http_gone=" in reasons
+    split = out.split("hosts served from several networks", 1)[1]
+    assert "http://dl.twinmirror.net/f/t1.png" in split
+    assert "SAVANNAHOST-NET + PixelBarn Hosting, Inc." in split
+    assert "per address: 102.67.141.50" in split
     assert "oversight: http://127.0.0.1:" in out
     # The scanner's webhook receiver took signed outcomes, none refused as forged.
     hooks = re.search(

@@ -298,3 +298,10 @@ INSERT INTO notice_items (notice_id, case_id)
 SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS p(notice_id, case_id)
 ORDER BY 1, 2
 ON CONFLICT DO NOTHING;
+
+-- name: notify_address_routes
+-- The routes of the other networks of cases $1 (a host served from several networks), in
+-- order: each network's desk gets its own notice.
+SELECT case_id, position, recipients, country
+FROM case_address_routes WHERE case_id = ANY($1::bigint[])
+ORDER BY case_id, position;

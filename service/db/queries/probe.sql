@@ -5,7 +5,10 @@ SELECT c.id, c.url, c.host, c.state, c.sha256, c.sha1, c.md5, c.pdq, c.detected_
        c.first_notice_at, c.first_gone_at, c.removed_at, c.reappeared_at, c.last_checked_at,
        t.streak_started_at, t.streak_last_gone, coalesce(t.streak_count, 0) AS streak_count,
        t.resume_state, t.cycle_started_at, t.last_removed_at,
-       coalesce(r.hoster, c.host) AS hoster
+       coalesce(r.hoster, c.host) AS hoster,
+       -- A host served from several networks is checked at each of its addresses.
+       CASE WHEN EXISTS (SELECT FROM case_address_routes a WHERE a.case_id = c.id)
+            THEN ARRAY(SELECT host(x) FROM unnest(r.ip_addresses) AS x) END AS addresses
 FROM cases c
 LEFT JOIN probe_tracking t ON t.case_id = c.id
 LEFT JOIN case_routes r ON r.case_id = c.id

@@ -104,3 +104,32 @@ UPDATE case_routes SET upstream_lookup = $2 WHERE case_id = $1;
 UPDATE case_routes SET recipients = $2, upstream_lookup = $3
 WHERE case_id = $1 AND upstream_lookup->>'state' = 'requested'
 RETURNING case_id;
+
+-- name: resolve_clear_address_routes
+-- Case $1 is routed again: its other networks' routes are decided anew.
+DELETE FROM case_address_routes WHERE case_id = $1;
+
+-- name: resolve_store_address_routes
+-- The routes of case $1's other networks, one element per route in each array (addresses as a
+-- comma-joined list per route, network and recipients as JSON text: a jsonb[] of JSON arrays
+-- would read as a two-dimensional array).
+INSERT INTO case_address_routes (case_id, position, ip_addresses, network, hoster, asn,
+                                 country, recipients, no_contact_reason)
+SELECT $1, r.position, string_to_array(r.addresses, ',')::inet[], r.network::jsonb, r.hoster,
+       r.asn, r.country, r.recipients::jsonb, r.no_contact_reason
+FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+            $8::text[], $9::text[])
+    AS r(position, addresses, network, hoster, asn, country, recipients, no_contact_reason);
+
+-- name: resolve_split_cases
+-- Cases whose host is served from several networks: the first route's hoster, the other
+-- networks' hosters, the state and the latest check's reason (which names each address).
+SELECT c.id, c.url, c.state::text AS state, r.hoster,
+       ARRAY(SELECT coalesce(a.hoster, '?') FROM case_address_routes a
+             WHERE a.case_id = c.id ORDER BY a.position) AS other_hosters,
+       (SELECT k.reason FROM checks k WHERE k.case_id = c.id ORDER BY k.id DESC LIMIT 1)
+           AS last_check
+FROM cases c JOIN case_routes r ON r.case_id = c.id
+WHERE EXISTS (SELECT FROM case_address_routes a WHERE a.case_id = c.id)
+ORDER BY c.id
+LIMIT $1;

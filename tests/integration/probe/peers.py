@@ -17,7 +17,7 @@ from functools import cache
 
 import numpy as np
 from aiohttp import ClientSession, web
-from dnslib import QTYPE, RCODE, RR, A
+from dnslib import AAAA, QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -265,7 +265,8 @@ async def _big_header() -> web.StreamResponse:
 
 
 class Zone(BaseResolver):  # type: ignore[misc]
-    """DNS answers a test can change: name → list of IPv4 addresses; unknown → NXDOMAIN."""
+    """DNS answers a test can change: name → list of addresses (IPv4 answer A queries, IPv6
+    AAAA queries); unknown → NXDOMAIN."""
 
     def __init__(self) -> None:
         self.names: dict[str, list[str]] = {}
@@ -277,7 +278,12 @@ class Zone(BaseResolver):  # type: ignore[misc]
             reply.header.rcode = RCODE.NXDOMAIN
         elif request.q.qtype == QTYPE.A:
             for ip in self.names[name]:
-                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=0))
+                if ":" not in ip:
+                    reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=0))
+        elif request.q.qtype == QTYPE.AAAA:
+            for ip in self.names[name]:
+                if ":" in ip:
+                    reply.add_answer(RR(request.q.qname, QTYPE.AAAA, rdata=AAAA(ip), ttl=0))
         return reply
 
 
@@ -319,10 +325,10 @@ def proxy_app(origin_port: int) -> web.Application:
     return app
 
 
-async def serve(app: web.Application) -> AsyncIterator[int]:
+async def serve(app: web.Application, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[int]:
     runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     port = runner.addresses[0][1]
     try:
