@@ -29,7 +29,7 @@ import multiprocessing
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,13 +106,15 @@ class Watched:
     async def close(self) -> None:
         await self.inner.close()
 
-    async def check(self, url: str, expected: Mapping[str, str]) -> ProbeResult:
+    async def check(
+        self, url: str, expected: Mapping[str, str], *, addresses: Sequence[str] = ()
+    ) -> ProbeResult:
         host = url.split("/")[2].rsplit(":", 1)[0]
         self.in_flight[host] += 1
         self.most_at_one_host = max(self.most_at_one_host, self.in_flight[host])
         started = time.perf_counter()
         try:
-            return await self.inner.check(url, expected)
+            return await self.inner.check(url, expected, addresses=addresses)
         finally:
             self.durations.append(time.perf_counter() - started)
             self.in_flight[host] -= 1

@@ -247,7 +247,7 @@ class ProbeStage:
         async with host, fetches or nullcontext():
             return await self._check(case)
 
-    async def _check(self, case: ProbeCase) -> ProbeReport:
+    async def _check(self, case: ProbeCase) -> ProbeResult:
         """A host served from several networks is checked at each of its addresses."""
         if case.addresses:
             return await self.prober.check(case.url, case.expected, addresses=case.addresses)

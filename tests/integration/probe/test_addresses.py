@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from service.domain.verdicts import Verdict
-from service.probe.verdict import LocalProbe
+from service.probe.runner import LocalProbe
 from tests.conftest import make_settings
 from tests.integration.probe.peers import Origin, Zone, expected_hashes, serve
 
