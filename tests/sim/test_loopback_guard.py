@@ -63,6 +63,12 @@ def test_the_guard_sees_and_refuses_a_public_address(destinations: list[str]) ->
     assert destinations == ["192.0.2.1"]
 
 
+# The world's own objects (redirected by the bootstrap, with self links); the recorded
+# corpus' too when ../shared is there (their links are rewritten to the simulator).
+RDAP_PATHS = ("/ip/94.130.170.66", "/ip/23.160.8.10", "/domain/pixelbarn.com")
+RECORDED_PATHS = ("/ip/74.125.225.229", "/domain/google.com")
+
+
 async def _exercise(net: SimulatedInternet, ack_url: str) -> None:
     host, port = net.dns_address.rsplit(":", 1)
     r = dns.asyncresolver.Resolver(configure=False)
@@ -71,7 +77,7 @@ async def _exercise(net: SimulatedInternet, ack_url: str) -> None:
         await r.resolve(u.host, "A", tcp=u.hoster == "pixelbarn", raise_on_no_answer=False)
     timeout = aiohttp.ClientTimeout(total=0.5)
     async with aiohttp.ClientSession(timeout=timeout) as s:
-        for path in ("/ip/94.130.170.66", "/ip/74.125.225.229", "/domain/google.com"):
+        for path in RDAP_PATHS + (RECORDED_PATHS if _corpus() else ()):
             async with s.get(net.rdap_url + path) as resp:
                 doc = await resp.json(content_type=None)
             for e in doc.get("entities", []):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import asyncpg
 
 from service.db import resolve_repo
 from service.resolve.resolver import Resolver, open_resolver
-from tests.integration.resolve.conftest import Peers
+from service.sim.clock import SimClock
+from service.sim.dns import DnsServer
+from service.sim.rdap import RdapServer
+from service.sim.world import Hoster, World
+from tests.integration.resolve.conftest import Peers, serving
 
 
 def _recipients(route: dict[str, object]) -> list[tuple[str, str]]:
@@ -136,12 +142,29 @@ async def test_country_policy_hotline_or_both(
 
 
 async def test_no_published_contact_is_unresolved_with_reason(
-    pool: asyncpg.Pool, peers: Peers, db_url: str
+    pool: asyncpg.Pool, db_url: str
 ) -> None:
-    # AFRINIC-style record without roles; Abusix disabled so nothing fills the gap.
-    settings = peers.settings(db_url, abusix_zone="")
-    async with open_resolver(pool, settings) as resolver:
-        result = await resolver.resolve("http://196.11.240.215/x.jpg")
+    # AFRINIC-style record without roles and no abuse@ anywhere, only role mailboxes (the
+    # world's own, so the test needs no ../shared corpus); Abusix disabled so nothing fills
+    # the gap.
+    quiet = Hoster(
+        name="quietnet",
+        org_name="Quiet Networks (Pty) Ltd",
+        country="ZA",
+        registry="afrinic",
+        asn=328999,
+        networks=[ipaddress.ip_network("196.11.250.0/24")],
+        abuse=["ip-maint@quietnet.co.za"],  # published in the org's vCard, not as abuse
+        abusix=[],
+    )
+    base = World.default()
+    world = base.model_copy(update={"hosters": [*base.hosters, quiet]})
+    rdap = RdapServer(world, SimClock())
+    async with serving(world, rdap, DnsServer(world)) as peers:
+        settings = peers.settings(db_url, abusix_zone="")
+        async with open_resolver(pool, settings) as resolver:
+            result = await resolver.resolve("http://196.11.250.10/x.jpg")
     assert result.decision.resolved is False
     assert "no abuse contact" in result.route["no_contact_reason"]
-    assert [r["confidence"] for r in result.route["recipients"]] == ["low"]
+    fallbacks = {r["address"]: r["confidence"] for r in result.route["recipients"]}
+    assert fallbacks == {"noc@quietnet.co.za": "low", "ip-maint@quietnet.co.za": "low"}
