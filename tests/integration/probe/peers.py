@@ -93,6 +93,7 @@ class Origin:
     path_in_flight: dict[str, int] = field(default_factory=dict)
     path_max_in_flight: dict[str, int] = field(default_factory=dict)
     delay: float = 0.0
+    gate: asyncio.Event | None = None  # when set by a test, requests wait until it opens
     bodies: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name → (body, type)
 
     def app(self) -> web.Application:
@@ -110,6 +111,8 @@ class Origin:
             self.path_max_in_flight.get(name, 0), self.path_in_flight[name]
         )
         try:
+            if self.gate is not None:
+                await self.gate.wait()
             if self.delay:
                 await asyncio.sleep(self.delay)  # a slow server, so overlaps would show
             custom = self._custom(name)

@@ -3,6 +3,7 @@ taken over, and per-host politeness holds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -18,18 +19,33 @@ from tests.integration.probe.peers import expected_hashes
 async def test_two_workers_never_check_the_same_case_at_once(
     pool: asyncpg.Pool, db_url: str, web_origin: Web
 ) -> None:
+    # Deterministic under any load: the origin holds every request until both workers hold
+    # claims (each may hold at most concurrency + 2 x batch = 6 of the 12 cases, so the
+    # second must take the rest) and requests overlap; the lease and timeout are long enough
+    # that no claim can expire while held, which would be the lease takeover tested below.
     web_origin.origin.delay = 0.03
+    web_origin.origin.gate = gate = asyncio.Event()
     names = [f"c{i}" for i in range(12)]
     for name in names:
         web_origin.origin.state[name] = "image"
     cases = [await notified_case(pool, web_origin.url(n), expected_hashes()) for n in names]
-    settings = make_settings(db_url, **FAST | {"probe_per_host_concurrency": 50})
+    held = {"worker_concurrency": 2, "worker_batch": 2, "lease": timedelta(minutes=5)}
+    settings = make_settings(
+        db_url, **FAST | held | {"probe_per_host_concurrency": 50, "probe_timeout": 60.0}
+    )
     async with Workers(pool, settings, count=2) as workers:
+
+        async def both_hold_claims_and_requests_overlap() -> bool:
+            claimed = [len(loop.in_flight) for loop in workers.loops]
+            return claimed == [6, 6] and web_origin.origin.in_flight >= 2
+
+        await wait_for(both_hold_claims_and_requests_overlap, timeout=60)
+        gate.set()
 
         async def each_checked_thrice() -> bool:
             return all([len(await verdicts(pool, c)) >= 3 for c in cases])
 
-        await wait_for(each_checked_thrice)
+        await wait_for(each_checked_thrice, timeout=60)
     assert all(workers.loops[i].handled > 0 for i in range(2))  # both took part
     assert max(web_origin.origin.path_max_in_flight.values()) == 1
     assert web_origin.origin.max_in_flight > 1  # while different cases did overlap
