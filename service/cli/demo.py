@@ -36,8 +36,18 @@ from service.usecases.mail import mail_counts, take_in
 from service.usecases.webhooks import add_webhook
 from service.workers.registry import available_stages
 
-# Intervals that must not shrink with simulated time: they bound real work, not the lifecycle.
-REAL_TIME_FIELDS = {"lease", "max_clock_skew", "db_connect_timeout"}
+# Durations that must not shrink with simulated time. Some bound real work (a lease, the
+# clock skew of real timestamps); the others are lived through by a person at the demo's
+# pages, in real seconds: the analyst's session (8 h would end ~3 s after login at the
+# default scale) and how long an acknowledgment link works. Login throttles are rates per
+# real minute/hour and are never scaled.
+REAL_TIME_FIELDS = {
+    "lease",
+    "max_clock_skew",
+    "db_connect_timeout",
+    "analyst_session_ttl",
+    "ack_token_ttl",
+}
 
 
 @main.command("demo")
@@ -61,6 +71,12 @@ REAL_TIME_FIELDS = {"lease", "max_clock_skew", "db_connect_timeout"}
     help="Simulated seconds per real second (default: the world's).",
 )
 @click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Recorded RDAP responses to serve too (default: ../shared/rdap-corpus of a checkout).",
+)
+@click.option(
     "--exit/--keep-serving",
     "exit_after",
     default=None,
@@ -72,17 +88,18 @@ def demo_command(
     world_file: Path | None,
     duration: float,
     time_scale: float | None,
+    corpus: Path | None,
     exit_after: bool | None,
 ) -> None:
     """Run the end-to-end demo against a simulated internet."""
+    from service.sim.rdap_corpus import checkout_corpus
     from service.sim.world import World
 
     world = World.load(world_file) if world_file else World.default()
     scale = time_scale or world.time_scale or 10080.0
     keep = not exit_after if exit_after is not None else sys.stdout.isatty()
-    # The recorded RDAP responses, when the project sits beside its shared/ folder.
-    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "rdap-corpus"
-    run(_demo(get_settings(ctx), world, scale, duration, keep, corpus))
+    # The world's own RDAP objects suffice; recorded responses are an extra when at hand.
+    run(_demo(get_settings(ctx), world, scale, duration, keep, corpus or checkout_corpus()))
 
 
 def compress(settings: Settings, scale: float) -> dict[str, Any]:
@@ -116,7 +133,7 @@ def _free_port(preferred: int) -> int:
 
 
 async def _demo(
-    base: Settings, world: Any, scale: float, duration: float, keep: bool, corpus: Path
+    base: Settings, world: Any, scale: float, duration: float, keep: bool, corpus: Path | None
 ) -> None:
     from service.sim.runner import SimulatedInternet
 

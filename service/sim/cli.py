@@ -11,10 +11,9 @@ from pathlib import Path
 import click
 
 from service.sim.generator import generate_world
+from service.sim.rdap_corpus import checkout_corpus
 from service.sim.runner import SimulatedInternet
 from service.sim.world import World
-
-DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "rdap-corpus"
 
 
 @click.group()
@@ -33,7 +32,11 @@ def sim() -> None:
 @click.option("--hosters", type=int, default=20, show_default=True)
 @click.option("--urls", type=int, default=200, show_default=True)
 @click.option("--time-scale", type=float, help="Simulated seconds per real second.")
-@click.option("--corpus", type=click.Path(file_okay=False), help="Recorded RDAP corpus folder.")
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False),
+    help="Recorded RDAP responses to serve too (default: ../shared/rdap-corpus of a checkout).",
+)
 def serve(
     world_file: str | None,
     seed: int | None,
@@ -48,7 +51,7 @@ def serve(
         world = generate_world(seed, hosters=hosters, urls=urls)
     else:
         world = World.load(world_file) if world_file else World.default()
-    corpus_dir = corpus or (DEFAULT_CORPUS if DEFAULT_CORPUS.is_dir() else None)
+    corpus_dir = corpus or checkout_corpus()
     asyncio.run(_serve(world, corpus_dir, time_scale))
 
 

@@ -57,6 +57,19 @@ class CorpusIndex:
         return reg, doc
 
 
+def checkout_corpus() -> Path | None:
+    """`../shared/rdap-corpus` beside a source checkout, when it is there.
+
+    An installed package has no such neighbour: the demo and `takedown sim serve` then run on
+    the world's own generated RDAP objects alone (the recorded responses are an extra, used by
+    the conformance tests; `--corpus DIR` points at a copy).
+    """
+    checkout = Path(__file__).resolve().parents[2]
+    folder = checkout.parent / "shared" / "rdap-corpus"
+    in_checkout = (checkout / "pyproject.toml").is_file()
+    return folder if in_checkout and folder.is_dir() else None
+
+
 def load_corpus(folder: str | Path | None) -> CorpusIndex:
     """Index every recorded response in `folder`; an absent folder gives an empty index."""
     index = CorpusIndex()
