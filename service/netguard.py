@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import TCPConnector
 from aiohttp.abc import ResolveResult
@@ -26,6 +27,20 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 # Local-use NAT64 (RFC 8215): a translator of the local network, whatever it embeds.
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Refused whatever the running Python's `is_global` says: its tables change between releases
+# (3.11.7 calls the deprecated site-local fec0::/10 and the IPv4-translated ::ffff:0:0:0/96
+# global). From the IANA special-purpose registries, every block not globally reachable.
+_NEVER_PUBLIC = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
+        "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3",
+        "::/127", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "100::/64",
+        "2001:db8::/32", "2001:10::/28", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10",
+        "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 def is_public(address: str) -> bool:
@@ -43,6 +58,8 @@ def is_public(address: str) -> bool:
 
 
 def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if any(ip in block for block in _NEVER_PUBLIC):
+        return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -82,10 +99,12 @@ def is_ip_literal(host: str) -> bool:
 class GuardedConnector(TCPConnector):
     """A TCPConnector that connects only to addresses the guard allows.
 
-    `exempt` holds host names never checked: the operator-configured proxy.
+    `exempt` holds the (host, port) pairs never checked: the operator-configured proxy or RDAP
+    redirector. Host *and* port: a redirect to another port of the redirector's host (another
+    service on that machine) is checked like any target.
     """
 
-    def __init__(self, guard: AddressGuard, exempt: set[str], **kwargs: Any) -> None:
+    def __init__(self, guard: AddressGuard, exempt: set[tuple[str, int]], **kwargs: Any) -> None:
         super().__init__(use_dns_cache=False, **kwargs)
         self._guard = guard
         self._exempt = exempt
@@ -94,9 +113,19 @@ class GuardedConnector(TCPConnector):
         self, host: str, port: int, traces: Sequence[Any] | None = None
     ) -> list[ResolveResult]:
         results = await super()._resolve_host(host, port, traces=traces)
-        if host in self._exempt:
+        if (host, port) in self._exempt:
             return results
         allowed = [r for r in results if self._guard.allows(r["host"])]
         if not allowed:
             raise TargetRefused(f"{host} has no public address")
         return allowed
+
+
+def endpoint(url: str | None) -> set[tuple[str, int]]:
+    """The (host, port) of a configured URL, for `GuardedConnector`'s exemption."""
+    if not url:
+        return set()
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return set()
+    return {(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))}

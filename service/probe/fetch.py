@@ -28,6 +28,7 @@ from service.probe.guard import (
     NameNotFound,
     NoAddress,
     TargetRefused,
+    endpoint,
     is_ip_literal,
 )
 from service.probe.login import LoginFormSniffer, is_html
@@ -126,7 +127,7 @@ class Fetcher:
 
     def _new_session(self) -> aiohttp.ClientSession:
         """No cookies (a dummy jar); connections are checked by the guard when opened."""
-        exempt = {self.proxy.host} if self.proxy and self.proxy.host else set()
+        exempt = endpoint(str(self.proxy)) if self.proxy else set()
         connector = GuardedConnector(self.guard, exempt, resolver=self.resolver, limit=0)
         return aiohttp.ClientSession(
             connector=connector,

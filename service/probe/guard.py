@@ -38,6 +38,7 @@ from service.netguard import (
     AddressGuard,
     GuardedConnector,
     TargetRefused,
+    endpoint,
     is_ip_literal,
     is_public,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "NameNotFound",
     "NoAddress",
     "TargetRefused",
+    "endpoint",
     "is_ip_literal",
     "is_public",
 ]

@@ -35,7 +35,7 @@ from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
 from service.errors import TakedownError, TransientLookupError
-from service.netguard import AddressGuard, GuardedConnector
+from service.netguard import AddressGuard, GuardedConnector, endpoint
 from service.parking import parked
 from service.resolve.abusix import AbusixClient
 from service.resolve.bootstrap import bootstrap_for
@@ -415,7 +415,6 @@ async def open_resolver(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator
         yield Resolver(pool, settings, session)
 
 
-def _configured_hosts(settings: Settings) -> set[str]:
-    """Hosts the operator configured, trusted wherever they are (the sim's loopback)."""
-    host = urlsplit(settings.rdap_bootstrap_url).hostname if settings.rdap_bootstrap_url else None
-    return {host} if host else set()
+def _configured_hosts(settings: Settings) -> set[tuple[str, int]]:
+    """The redirector the operator configured (host and port), trusted wherever it is."""
+    return endpoint(settings.rdap_bootstrap_url)
