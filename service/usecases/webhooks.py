@@ -20,6 +20,7 @@ import asyncpg
 
 from service import observability as obs
 from service.db import jobs, tokens, webhook_repo
+from service.domain.backoff import exponential_backoff
 from service.domain.webhooks import Message, new_secret, outcome_message
 from service.notify.webhooks import DeliveryFailed, WebhookSender
 from service.settings import Settings
@@ -145,8 +146,7 @@ async def _attempt(
 
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
     """Exponential backoff after the `attempts`-th failure: base, 2·base, 4·base, … ≤ max."""
-    delay: timedelta = settings.webhook_retry_base * (2 ** max(attempts - 1, 0))
-    return min(delay, settings.webhook_retry_max)
+    return exponential_backoff(attempts, settings.webhook_retry_base, settings.webhook_retry_max)
 
 
 async def _record(

@@ -40,6 +40,7 @@ import asyncpg
 from service import parking
 from service.db import jobs as job_store
 from service.db.jobs import Job
+from service.domain.backoff import exponential_backoff
 from service.errors import TakedownError
 from service.logging_setup import case_context
 from service.settings import Settings
@@ -127,8 +128,8 @@ def worker_name(stage: str) -> str:
 
 
 def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
-    """Exponential backoff: base, 2·base, 4·base, … up to cap."""
-    return min(base * (2 ** max(attempts - 1, 0)), cap)
+    """Exponential backoff: base, 2·base, 4·base, … up to cap (never overflowing)."""
+    return exponential_backoff(attempts, base, cap)
 
 
 class ClaimLoop:
