@@ -70,9 +70,14 @@ class Incoming:
     fingerprint: str = ""  # SHA-256 of the whole mail: recognises it when taken in again
 
 
+def clean(text: str, limit: int) -> str:
+    """Text as the database keeps it: no NUL (PostgreSQL text cannot hold one), capped."""
+    return text.replace("\x00", "")[:limit]
+
+
 def sender_of(message: Message) -> str | None:
     pairs = getaddresses([str(v) for k, v in message.raw_items() if k.lower() == "from"])
-    return next((a.lower() for _, a in pairs if "@" in a), None)
+    return next((clean(a.lower(), 320) for _, a in pairs if "@" in a), None)
 
 
 def auto_reply_of(message: Message) -> AutoReply | None:
@@ -99,11 +104,11 @@ def ticket_of(message: Message) -> str | None:
     """A help desk's ticket reference, from its header or the subject."""
     for name in _TICKET_HEADERS:
         if value := str(message.get(name, "")).strip():
-            return value[:60]
+            return clean(value, 60)
     match = _TICKET.search(str(message.get("Subject", "")))
     if match is None:
         return None
-    return next(g for g in match.groups() if g)
+    return clean(next(g for g in match.groups() if g), 60)
 
 
 def classify(message: Message, *, text_cap: int = TEXT_CAP) -> Incoming:
@@ -113,7 +118,7 @@ def classify(message: Message, *, text_cap: int = TEXT_CAP) -> Incoming:
     incoming = Incoming(
         kind="reply",
         sender=sender_of(message),
-        subject=" ".join(str(message.get("Subject", "")).split())[:300],
+        subject=clean(" ".join(str(message.get("Subject", "")).split()), 300),
         message_id=own[0] if own else None,
         refers_to=list(dict.fromkeys(refers)),
     )
@@ -143,7 +148,7 @@ def _contents(message: Message, cap: int) -> tuple[str, bool, list[Attachment]]:
             plain_seen = True
         elif media_type == "text/html" and not plain_seen:
             texts.append(html_to_text(decoded_text(part)))
-    text = "\n\n".join(t.strip() for t in texts if t.strip())
+    text = "\n\n".join(t.strip() for t in texts if t.strip()).replace("\x00", "")
     return text[:cap], len(text) > cap, attachments
 
 

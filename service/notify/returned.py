@@ -27,8 +27,11 @@ from email.message import Message
 
 from service.notify.textparts import decoded_text
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
-_MESSAGE_ID_LINE = re.compile(r"(?im)^[ \t>]*message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]{1,250}>)")
+# Message-IDs as the database can hold them: no whitespace, no control characters (NUL).
+_MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
+_MESSAGE_ID_LINE = re.compile(
+    r"(?im)^[ \t>]*message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s\x00-\x1f\x7f]{1,250}>)"
+)
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'=/!#$&*?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 _REPLY_CODE = re.compile(r"(?<![\d.#-])([45])([0-9])([0-9])(?=[ -]|$)", re.MULTILINE)
@@ -224,9 +227,14 @@ def _from_block(
         address=final or original,
         action=action,
         status=status,
-        diagnostic=" ".join(diagnostic.split())[:500],
+        diagnostic=_plain(diagnostic),
         original=original if final and original and original != final else None,
     )
+
+
+def _plain(text: str) -> str:
+    """One line of printable text, at most 500 characters (stored with the notice)."""
+    return " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())[:500]
 
 
 def _dsn_status(status: str, diagnostic: str) -> str:
@@ -240,7 +248,7 @@ def _address(value: str) -> str:
     """`rfc822; <Name@Host>` → `name@host` (the address type prefix and brackets dropped)."""
     value = value.rpartition(";")[2] if ";" in value else value
     value = value.strip().strip("<>").strip()
-    return value.lower() if "@" in value else ""
+    return value.lower() if "@" in value and value.isprintable() and len(value) <= 320 else ""
 
 
 def _status_blocks(part: Message) -> list[dict[str, str]]:
@@ -286,7 +294,7 @@ def _text_recipients(message: Message, texts: list[str]) -> list[FailedRecipient
             address=address,
             action="delayed" if warning else "failed",
             status=_text_status(notice),
-            diagnostic=" ".join(notice.split())[:500],
+            diagnostic=_plain(notice),
             original=original if original and original != address else None,
         )
     ]
