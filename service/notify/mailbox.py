@@ -115,14 +115,18 @@ class Mailbox:
         return batch
 
     async def wait_for_mail(self, stop: asyncio.Event) -> None:
-        """Until new mail may be there: IDLE when offered, else the poll interval."""
+        """Until new mail may be there: IDLE when offered (a new mail wakes it at once), else
+        the poll interval. IDLE too ends after the poll interval: a mail that arrived between
+        the last search and the start of IDLE is announced by no push, and waits at most that
+        long."""
         assert self.client is not None
         if not self.client.has_capability("IDLE"):
             await _wait(stop, self.settings.imap_poll_interval)
             return
-        idle = await self.client.idle_start(timeout=IDLE_RENEW)
+        renew = min(IDLE_RENEW, self.settings.imap_poll_interval)
+        idle = await self.client.idle_start(timeout=renew)
         try:
-            push = asyncio.ensure_future(self.client.wait_server_push(timeout=IDLE_RENEW + 60))
+            push = asyncio.ensure_future(self.client.wait_server_push(timeout=renew + 60))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({push, stopped}, return_when=asyncio.FIRST_COMPLETED)
             for task in (push, stopped):
@@ -202,7 +206,8 @@ async def read_mailbox(
                 total.failed += batch.failed
                 if once:
                     return total
-                await mailbox.wait_for_mail(stop)
+                if batch.handled == 0:  # mail that came meanwhile is read by another pass
+                    await mailbox.wait_for_mail(stop)
         except MailboxError as exc:
             if once:
                 raise
