@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
-from service.db.connect import database_url
+from service.db.connect import create_database, database_url
 from service.db.pool import pool_for
 from service.db.tokens import create_token
 from service.notify.lmtp import LmtpServer
@@ -219,15 +219,7 @@ async def _demo_database(base: Settings) -> str:
     dsn = database_url(base)
     if base.database_url:
         return dsn
-    from urllib.parse import urlsplit, urlunsplit
-
-    import asyncpg
-
-    name = f"demo_{int(time.time())}"
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+    return await create_database(dsn, f"demo_{int(time.time())}")
 
 
 async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookReceiver) -> int:

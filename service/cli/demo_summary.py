@@ -6,18 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from service.db.cases import cases_per_hoster, count_by_state
 from service.domain.stats import Duration, summarise
 from service.usecases.addresses import split_hosts
 from service.usecases.verdicts import removals_by_reason
-
-PER_HOSTER = """
-SELECT coalesce(r.hoster, c.host) AS hoster, c.state, c.first_notice_at, c.acknowledged_at,
-       c.first_gone_at, c.removed_at,
-       (SELECT array_agg(i.notice_id) FROM notice_items i JOIN notices n ON n.id = i.notice_id
-        WHERE i.case_id = c.id AND n.sent_at IS NOT NULL) AS notices
-FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-ORDER BY 1
-"""
 
 
 def world_time(delta: timedelta | None) -> str:
@@ -34,16 +26,13 @@ def world_time(delta: timedelta | None) -> str:
 
 async def progress_line(pool: asyncpg.Pool, simulated_seconds: float) -> str:
     async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state"
-        )
-    counts = "  ".join(f"{r['state']}={r['n']}" for r in rows)
+        counts = "  ".join(f"{state}={n}" for state, n in (await count_by_state(conn)).items())
     return f"[day {simulated_seconds / 86400:4.1f}] {counts}"
 
 
 async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
     async with pool.acquire() as conn:
-        rows = await conn.fetch(PER_HOSTER)
+        rows = await cases_per_hoster(conn)
     now = datetime.now(UTC)
     by_hoster: dict[str, list[asyncpg.Record]] = {}
     for row in rows:

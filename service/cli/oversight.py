@@ -16,13 +16,13 @@ from typing import Any
 import click
 
 from service.cli.base import get_settings, main, run
-from service.db import oversight_actions, oversight_repo
+from service.db import oversight_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.domain.passwords import MIN_LENGTH
 from service.domain.scorecard import GroupHistogram, cards_of_histograms
 from service.domain.stats import Histogram
-from service.usecases import analysts
+from service.usecases import analysts, oversee
 from service.web.charts import human
 
 CLI_ACTOR = "cli"
@@ -133,7 +133,7 @@ def hold_add(
 
 async def _place(dsn: str, actor: str, reason: str, scopes: dict[str, Any]) -> dict[str, Any]:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_actions.place_hold(conn, actor=actor, reason=reason, **scopes)
+        return await oversee.place_hold(conn, actor=actor, reason=reason, **scopes)
 
 
 @hold.command("lift")
@@ -150,7 +150,7 @@ def hold_lift(ctx: click.Context, hold_id: int, by: str) -> None:
 
 async def _lift(dsn: str, hold_id: int, actor: str) -> dict[str, Any] | None:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_actions.lift_hold(conn, hold_id, actor=actor)
+        return await oversee.lift_hold(conn, hold_id, actor=actor)
 
 
 @hold.command("list")

@@ -15,6 +15,7 @@ from service.db.pool import create_pool
 from service.errors import ConfigurationError
 from service.packaged import missing_files
 from service.settings import Settings
+from service.usecases.policies import policies_from
 from service.web.app import create_app
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.registry import build_stage
@@ -40,6 +41,7 @@ class Runtime:
     def __init__(self, settings: Settings, stages: list[str], *, http: bool = True) -> None:
         self.settings = settings
         self.stage_names = stages
+        self.policies = policies_from(settings)  # the one set of rules for HTTP and workers
         self.http = http
         self.stop = asyncio.Event()
         self.pool: asyncpg.Pool | None = None
@@ -66,7 +68,7 @@ class Runtime:
         return self
 
     async def _start_http(self, pool: asyncpg.Pool) -> None:
-        self.runner = web.AppRunner(create_app(self.settings, pool), access_log=None)
+        self.runner = web.AppRunner(create_app(self.settings, pool, self.policies), access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.listen_host, self.settings.listen_port)
         await site.start()
@@ -77,7 +79,9 @@ class Runtime:
     def _start_workers(self, pool: asyncpg.Pool) -> None:
         config = loop_config(self.settings)
         for name in self.stage_names:
-            claim_loop = ClaimLoop(pool, build_stage(name, pool, self.settings), config, self.stop)
+            claim_loop = ClaimLoop(
+                pool, build_stage(name, pool, self.settings, self.policies), config, self.stop
+            )
             self.loops.append(claim_loop)
             self.tasks.append(asyncio.create_task(claim_loop.run(), name=f"stage-{name}"))
 

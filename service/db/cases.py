@@ -219,6 +219,28 @@ async def add_event(
     return event_id
 
 
+async def count_by_state(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many cases are in each state (states without cases left out)."""
+    return {r["state"]: r["n"] for r in await conn.fetch(q("count_cases_by_state"))}
+
+
+async def cases_per_hoster(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every case with its hoster, clock and sent notice ids, ordered by hoster."""
+    rows: list[asyncpg.Record] = await conn.fetch(q("cases_per_hoster"))
+    return rows
+
+
+async def state_for_update(conn: asyncpg.Connection, case_id: int) -> CaseState:
+    """The case's state, its row locked until the end of the transaction."""
+    return CaseState(await conn.fetchval(q("case_state_for_update"), case_id))
+
+
+async def database_now(conn: asyncpg.Connection) -> datetime:
+    """The database's now() (the transaction's start time), for times compared with it."""
+    now: datetime = await conn.fetchval(q("database_now"))
+    return now
+
+
 async def get_case(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
     row = await conn.fetchrow(q("get_case"), case_id)
     if row is None:

@@ -111,6 +111,11 @@ async def heartbeat(conn: asyncpg.Connection, jobs: list[Job], lease: timedelta)
         )
 
 
+async def due_lag(conn: asyncpg.Connection) -> list[tuple[str, float, int]]:
+    """Per job kind: how late the oldest due job is (seconds) and how many are due."""
+    return [(r["kind"], r["lag"], r["due"]) for r in await conn.fetch(q("ops_due_job_lag"))]
+
+
 async def _now(conn: asyncpg.Connection) -> datetime:
     value: datetime = await conn.fetchval("SELECT now()")
     return value

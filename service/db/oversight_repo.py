@@ -408,5 +408,5 @@ async def end_session(conn: asyncpg.Connection, digest: bytes) -> None:
 
 
 async def wake_case(conn: asyncpg.Connection, case_id: int) -> None:
-    """Make the case's ladder due now (the sweep must be woken too: oversight_actions)."""
+    """Make the case's ladder due now (the sweep must be woken too: usecases.oversee.wake_sweep)."""
     await conn.execute(q("oversight_wake_case"), case_id)

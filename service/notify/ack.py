@@ -67,7 +67,7 @@ def new_token() -> tuple[str, bytes, bytes]:
 async def issue(conn: asyncpg.Connection, notice_id: int, ttl: timedelta) -> str:
     """A new token for one notice; the secret is returned once and only its hash stored."""
     token, digest, csrf_secret = new_token()
-    now: datetime = await conn.fetchval("SELECT now()")
+    now = await cases.database_now(conn)
     await notify_repo.insert_ack_token(conn, digest, notice_id, csrf_secret, now + ttl)
     return token
 

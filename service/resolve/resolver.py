@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 
-from service.domain.contact_book import Subject
 from service.domain.routing import Cdn, RoutingDecision, RoutingFacts
 from service.domain.routing_policy import decide
 from service.domain.upstream import UpstreamContact, add_upstream
@@ -41,7 +40,7 @@ from service.resolve.abusix import AbusixClient
 from service.resolve.bootstrap import bootstrap_for
 from service.resolve.cache import NEGATIVE, NetworkCache
 from service.resolve.cdn import CdnDetector, load_cdn_data
-from service.resolve.contactbook import ContactBook
+from service.resolve.contact_book import ContactBook, Subject
 from service.resolve.cymru import CymruClient, Origin
 from service.resolve.dns import DnsClient, HostNotFound, NoAddress
 from service.resolve.jurisdiction import hosting_country

@@ -17,7 +17,6 @@ import asyncpg
 
 from service.db import cases, jobs, oversight_repo, withdraw_repo
 from service.db.connect import database_url
-from service.db.oversight_actions import ActionRefused, case_state_for_update
 from service.db.pool import pool_for
 from service.domain.states import WITHDRAWABLE, CaseState
 from service.domain.withdrawal import (
@@ -28,6 +27,7 @@ from service.domain.withdrawal import (
     parse_hash_spec,
 )
 from service.settings import Settings
+from service.usecases.refusals import ActionRefused
 
 __all__ = [
     "ActionRefused",
@@ -105,7 +105,7 @@ async def confirm_dispute(
 ) -> dict[str, Any]:
     """The analyst agrees with the hoster's dispute: the case is withdrawn (a false positive)."""
     async with conn.transaction():
-        state = await case_state_for_update(conn, case_id)
+        state = await cases.state_for_update(conn, case_id)
         disputes = await withdraw_repo.dispute_answers(conn, case_id)
         if not disputes:
             raise ActionRefused("there is no open dispute on this case")
@@ -127,7 +127,7 @@ async def reject_dispute(
 ) -> dict[str, Any]:
     """The analyst holds to the match: the dispute leaves the queue and the case goes on."""
     async with conn.transaction():
-        await case_state_for_update(conn, case_id)
+        await cases.state_for_update(conn, case_id)
         disputes = await withdraw_repo.dispute_answers(conn, case_id)
         if not disputes:
             raise ActionRefused("there is no open dispute on this case")

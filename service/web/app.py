@@ -9,6 +9,7 @@ from aiohttp import web
 
 from service.db.pool import create_pool
 from service.settings import Settings
+from service.usecases.policies import Policies, policies_from
 from service.web import (
     ack,
     api,
@@ -20,18 +21,22 @@ from service.web import (
     oversight,
     webhooks_api,
 )
-from service.web.keys import POOL, SETTINGS
+from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.middlewares import error_middleware, secure_headers_middleware
 from service.web.ratelimit import rate_limit_middleware
 
 
-def create_app(settings: Settings, pool: asyncpg.Pool | None = None) -> web.Application:
-    """Build the application. Without `pool`, one is opened from settings.database_url."""
+def create_app(
+    settings: Settings, pool: asyncpg.Pool | None = None, policies: Policies | None = None
+) -> web.Application:
+    """Build the application. Without `pool`, one is opened from settings.database_url;
+    without `policies`, they are built from the settings here (once)."""
     app = web.Application(
         middlewares=[secure_headers_middleware, rate_limit_middleware(settings), error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[POLICIES] = policies or policies_from(settings)
     if pool is not None:
         app[POOL] = pool
     else:

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from service import observability
-from service.db.queries import q
+from service.db import cases, jobs
 from service.domain.states import CaseState
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Body, Operation, operation
@@ -97,8 +97,8 @@ def _is_loopback(remote: str | None) -> bool:
 async def metrics(request: web.Request) -> web.Response:
     _check_access(request)
     async with request.app[POOL].acquire() as conn:
-        states = {r["state"]: r["n"] for r in await conn.fetch(q("count_cases_by_state"))}
-        lags = [(r["kind"], r["lag"], r["due"]) for r in await conn.fetch(q("ops_due_job_lag"))]
+        states = await cases.count_by_state(conn)
+        lags = await jobs.due_lag(conn)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Snapshot(states, lags))
     body = generate_latest(observability.REGISTRY) + generate_latest(scrape)

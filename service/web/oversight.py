@@ -15,8 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from service.db import cases, oversight_repo, probe_repo
-from service.db.oversight_actions import ladder_policy, sla_policy
-from service.usecases import mail
+from service.usecases import mail, oversee
 from service.web import (
     account,
     csvexport,
@@ -26,10 +25,11 @@ from service.web import (
     oversight_withdrawals,
 )
 from service.web.clients import client_address
-from service.web.keys import POOL, SETTINGS
+from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.login_throttle import LOGIN_THROTTLE, LoginThrottle
 from service.web.oversight_view import (
     QUEUE_COLUMNS,
+    act,
     clean,
     decode_cursor,
     encode_cursor,
@@ -136,7 +136,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         page = await oversight_repo.queue(
             conn,
             name,
-            sla_policy(request.app[SETTINGS]),
+            request.app[POLICIES].sla,
             filters_from(request.query),
             sort=sort,
             descending=descending,
@@ -166,14 +166,14 @@ async def _queue_chunks(
     """The whole queue for a CSV export, CSV_CHUNK rows at a time by the pages' keyset
     cursor. A connection is held for one chunk only, so a slow download never pins the
     pool; a case whose sort value changes mid-export may appear in neither or both chunks."""
-    settings, filters = request.app[SETTINGS], filters_from(request.query)
+    filters = filters_from(request.query)
     after = decode_cursor(request.query.get("after"))
     while True:
         async with request.app[POOL].acquire() as conn:
             page = await oversight_repo.queue(
                 conn,
                 name,
-                sla_policy(settings),
+                request.app[POLICIES].sla,
                 filters,
                 sort=sort,
                 descending=descending,
@@ -197,11 +197,10 @@ async def case_page(request: web.Request) -> web.Response:
         timeline = await _timeline(conn, case_id)
         answers = await oversight_repo.case_answers(conn, case_id)
         replies = await mail.case_replies(conn, case_id)
-    settings = request.app[SETTINGS]
-    deadline = sla_policy(settings).deadline(
+    deadline = request.app[POLICIES].sla.deadline(
         overview["first_notice_at"], overview["country"], overview["hoster"]
     )
-    steps = [s.value for s in ladder_policy(settings).steps]
+    steps = [s.value for s in request.app[POLICIES].ladder.steps]
     if request.query.get("format") == "csv":
         return csvexport.response(f"case-{case_id}", TIMELINE_COLUMNS, timeline)
     return render(
@@ -276,15 +275,17 @@ async def case_action(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         if await oversight_repo.case_overview(conn, case_id) is None:
             raise web.HTTPNotFound(text="no such case")
-        await oversight_api.perform(
+        await act(
             request,
             conn,
-            case_id,
-            action,
-            note,
-            analyst.actor,
-            supervisor=analyst.may_hold,
-            address=clean(str(form.get("address", "")), 254) or None,
+            oversee.CaseAction(
+                case_id,
+                action,
+                analyst.actor,
+                note,
+                supervisor=analyst.may_hold,
+                address=clean(str(form.get("address", "")), 254) or None,
+            ),
         )
     raise web.HTTPSeeOther(f"/oversight/cases/{case_id}")
 

@@ -4,23 +4,21 @@ content movement, case actions and holds — the same as the pages, for other to
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from service.db import notify_repo, oversight_actions, oversight_repo
+from service.db import notify_repo, oversight_repo
 from service.db.cases import jsonable
-from service.db.oversight_actions import ActionRefused, ladder_policy, sla_policy
-from service.domain.escalation import Action, LadderError
-from service.notify.analyst_route import route_to_address
-from service.usecases import mail, withdraw
+from service.usecases import oversee, withdraw
 from service.web.auth import SUPERVISOR, require_role
-from service.web.keys import POOL, SETTINGS
+from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.openapi import Operation, operation
 from service.web.oversight_view import (
     QUEUE_REASON,
+    act,
     clean,
     decode_cursor,
     encode_cursor,
@@ -32,7 +30,6 @@ from service.web.oversight_view import (
 from service.web.problems import HttpProblem
 
 routes = web.RouteTableDef()
-LADDER_ACTIONS = {a.value for a in Action}
 ActionName = Literal[
     "pause",
     "resume",
@@ -253,79 +250,6 @@ for _op in OPERATIONS:
     operation(_op)
 
 
-async def perform(
-    request: web.Request,
-    conn: Any,
-    case_id: int,
-    action: str,
-    note: str,
-    actor: str,
-    *,
-    supervisor: bool,
-    address: str | None = None,
-) -> dict[str, Any]:
-    """One analyst action on a case (the pages and this API share it)."""
-    note = clean(note, 500)
-    try:
-        return await _perform(request, conn, case_id, action, note, actor, supervisor, address)
-    except ActionRefused as exc:
-        raise HttpProblem(409, "Action does not apply", str(exc), slug="refused") from exc
-
-
-async def _perform(
-    request: web.Request,
-    conn: Any,
-    case_id: int,
-    action: str,
-    note: str,
-    actor: str,
-    supervisor: bool,
-    address: str | None,
-) -> dict[str, Any]:
-    if action in LADDER_ACTIONS:
-        try:
-            return await oversight_actions.ladder_action(
-                conn,
-                case_id,
-                Action(action),
-                ladder_policy(request.app[SETTINGS]),
-                actor=actor,
-                now=datetime.now(UTC),
-                note=note,
-            )
-        except LadderError as exc:
-            raise HttpProblem(409, "Action does not apply", str(exc), slug="ladder") from exc
-    if action == "review_replies":
-        count = await mail.review_replies(conn, case_id, actor=actor, note=note)
-        return {"action": action, "reviewed": count}
-    if action in ("review_not_ours", "review_dispute"):
-        answer = action.removeprefix("review_")
-        count = await oversight_actions.review_answers(
-            conn, case_id, [answer], actor=actor, note=note
-        )
-        return {"action": action, "reviewed": count}
-    if action == "confirm_dispute":
-        settings = request.app[SETTINGS]
-        return await withdraw.confirm_dispute(conn, settings, case_id, actor=actor, note=note)
-    if action == "reject_dispute":
-        return await withdraw.reject_dispute(conn, case_id, actor=actor, note=note)
-    if action == "hold":
-        if not supervisor:
-            raise HttpProblem(
-                403, "Forbidden", "Holds are placed by supervisors.", slug="forbidden"
-            )
-        reason = note or "law-enforcement hold"
-        return await oversight_actions.place_hold(conn, actor=actor, reason=reason, case_id=case_id)
-    if action == "re_resolve":
-        return await oversight_actions.re_resolve(conn, case_id, actor=actor, note=note)
-    if action == "route":
-        if not address:
-            raise HttpProblem(422, "Invalid input", "route needs an address", slug="invalid")
-        settings = request.app[SETTINGS]
-        return await route_to_address(conn, settings, case_id, address, actor=actor, note=note)
-    raise HttpProblem(400, "Unknown action", f"unknown action {action!r}", slug="action")
-
-
 @routes.get("/api/v1/oversight/queues/{queue}")
 async def api_queue(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
@@ -336,7 +260,7 @@ async def api_queue(request: web.Request) -> web.Response:
         page = await oversight_repo.queue(
             conn,
             name,
-            sla_policy(request.app[SETTINGS]),
+            request.app[POLICIES].sla,
             filters_from(request.query),
             sort=sort,
             descending=descending,
@@ -409,15 +333,17 @@ async def api_action(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         if await oversight_repo.case_overview(conn, case_id) is None:
             raise HttpProblem(404, "Not found", "no such case", slug="not-found")
-        result = await perform(
+        result = await act(
             request,
             conn,
-            case_id,
-            body.action,
-            body.note,
-            f"hotline:{token.name}",
-            supervisor=token.role == SUPERVISOR,
-            address=body.address,
+            oversee.CaseAction(
+                case_id,
+                body.action,
+                f"hotline:{token.name}",
+                clean(body.note, 500),
+                supervisor=token.role == SUPERVISOR,
+                address=body.address,
+            ),
         )
     return web.json_response(jsonable({"result": result}))
 
@@ -447,7 +373,7 @@ async def api_add_hold(request: web.Request) -> web.Response:
             422, "Invalid hold", "give exactly one of case_id, hoster, domain", slug="invalid"
         )
     async with request.app[POOL].acquire() as conn:
-        hold = await oversight_actions.place_hold(
+        hold = await oversee.place_hold(
             conn, actor=f"hotline:{token.name}", reason=body.reason, **scopes
         )
     return web.json_response(jsonable({"result": hold}), status=201)
@@ -457,7 +383,7 @@ async def api_add_hold(request: web.Request) -> web.Response:
 async def api_lift_hold(request: web.Request) -> web.Response:
     token = await require_role(request, SUPERVISOR)
     async with request.app[POOL].acquire() as conn:
-        lifted = await oversight_actions.lift_hold(
+        lifted = await oversee.lift_hold(
             conn, _int(request.match_info["hold_id"]), actor=f"hotline:{token.name}"
         )
     if lifted is None:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
-from service.db import oversight_actions, oversight_repo
+from service.db import oversight_repo
 from service.domain.scorecard import (
     Scorecard,
     cards_of_histograms,
@@ -18,6 +18,7 @@ from service.domain.scorecard import (
     days_filled,
 )
 from service.domain.verdicts import Why
+from service.usecases import oversee
 from service.usecases.verdicts import removals_by_reason
 from service.web import charts, csvexport
 from service.web.keys import POOL
@@ -247,7 +248,7 @@ async def add_hold(request: web.Request) -> web.Response:
         if not re.fullmatch(r"[a-z0-9.-]+", target["domain"]):
             raise web.HTTPBadRequest(text="not a domain name")
     async with request.app[POOL].acquire() as conn:
-        await oversight_actions.place_hold(conn, actor=analyst.actor, reason=reason, **target)
+        await oversee.place_hold(conn, actor=analyst.actor, reason=reason, **target)
     raise web.HTTPSeeOther("/oversight/holds")
 
 
@@ -256,7 +257,5 @@ async def lift_hold(request: web.Request) -> web.Response:
     analyst = await require_analyst(request, supervisor=True, second_factor=True)
     check_csrf(analyst, await request.post())
     async with request.app[POOL].acquire() as conn:
-        await oversight_actions.lift_hold(
-            conn, int(request.match_info["hold_id"]), actor=analyst.actor
-        )
+        await oversee.lift_hold(conn, int(request.match_info["hold_id"]), actor=analyst.actor)
     raise web.HTTPSeeOther("/oversight/holds")

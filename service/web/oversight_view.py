@@ -14,9 +14,12 @@ import jinja2
 from aiohttp import web
 
 from service.db.oversight_repo import QUEUES, SORTS, QueueFilter
+from service.domain.escalation import LadderError
 from service.packaged import Templates
+from service.usecases import oversee
 from service.web.charts import human
-from service.web.keys import SETTINGS
+from service.web.keys import POLICIES, SETTINGS
+from service.web.problems import HttpProblem
 from service.web.session import Analyst
 
 QUEUE_TITLES = {
@@ -160,3 +163,24 @@ def valid_queue(name: str) -> str:
     if name not in QUEUES:
         raise web.HTTPNotFound(text="no such queue")
     return name
+
+
+# How the refusals of an analyst action read over HTTP (the pages and the API share this).
+REFUSALS: tuple[tuple[type[Exception], int, str, str], ...] = (
+    (LadderError, 409, "Action does not apply", "ladder"),
+    (oversee.ActionForbidden, 403, "Forbidden", "forbidden"),
+    (oversee.ActionInvalid, 422, "Invalid input", "invalid"),
+    (oversee.UnknownAction, 400, "Unknown action", "action"),
+    (oversee.ActionRefused, 409, "Action does not apply", "refused"),
+)
+
+
+async def act(request: web.Request, conn: Any, action: oversee.CaseAction) -> dict[str, Any]:
+    """One analyst action on a case (oversee.act_on_case); a refusal as a problem answer."""
+    try:
+        return await oversee.act_on_case(
+            conn, action, request.app[SETTINGS], request.app[POLICIES], datetime.now(UTC)
+        )
+    except (LadderError, oversee.ActionRefused) as exc:
+        status, title, slug = next((s, t, g) for k, s, t, g in REFUSALS if isinstance(exc, k))
+        raise HttpProblem(status, title, str(exc), slug=slug) from exc

@@ -25,10 +25,8 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, notify_repo, oversight_actions, oversight_repo, resolve_repo
+from service.db import cases, jobs, notify_repo, oversight_repo, resolve_repo
 from service.db.jobs import Job
-from service.db.oversight_actions import ladder_policy, sla_policy
-from service.db.queries import q
 from service.db.retention import purge_closed_cases
 from service.domain.escalation import (
     CaseClock,
@@ -47,12 +45,14 @@ from service.domain.notices import choose_language
 from service.domain.states import CaseState
 from service.domain.upstream import UpstreamReadiness, ladder_upstream, lookup_requested
 from service.settings import Settings
+from service.usecases import oversee
+from service.usecases.policies import Policies, policies_from
 from service.workers.loop import Done, Outcome, RunAgainAt
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:escalate"
 BATCH = 500
-RETENTION_REF = 1  # the retention job (the sweep is oversight_actions.SWEEP_REF, 0)
+RETENTION_REF = 1  # the retention job (the sweep is oversee.SWEEP_REF, 0)
 RETENTION_INTERVAL = timedelta(hours=1)
 
 
@@ -61,20 +61,23 @@ class EscalateStage:
 
     kind = "escalate"
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, policies: Policies | None = None
+    ) -> None:
         self.pool = pool
         self.settings = settings
-        self.sla = sla_policy(settings)
-        self.policy = ladder_policy(settings)
+        policies = policies or policies_from(settings)
+        self.sla = policies.sla
+        self.policy = policies.ladder
 
     async def handle(self, job: Job) -> Outcome:
         if job.ref_id == RETENTION_REF:
             return await self.retention()
         async with self.pool.acquire() as conn:
-            now: datetime = await conn.fetchval("SELECT now()")
+            now = await cases.database_now(conn)
             if self.settings.retention_days is not None:
                 await jobs.ensure_ref_job(conn, self.kind, RETENTION_REF)
-            await oversight_actions.apply_holds(conn, actor=ACTOR)
+            await oversee.apply_holds(conn, actor=ACTOR)
             due = await oversight_repo.sweep_due(conn, now, BATCH)
             for row in due:
                 await self.case(conn, row, now)
@@ -99,7 +102,7 @@ class EscalateStage:
     async def case(self, conn: asyncpg.Connection, row: dict[str, Any], now: datetime) -> None:
         """Plan one case and carry out what is due, atomically."""
         async with conn.transaction():
-            state = CaseState(await conn.fetchval(q("case_state_for_update"), row["id"]))
+            state = await cases.state_for_update(conn, row["id"])
             ladder = await oversight_repo.ladder_for_update(conn, row["id"])
             deadline = self.sla.deadline(row["first_notice_at"], row["country"], row["hoster"])
             clock = CaseClock(state, row["first_notice_at"], row["last_notice_at"], deadline)
@@ -258,5 +261,5 @@ def _handoff_detail(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(pool: asyncpg.Pool, settings: Settings) -> EscalateStage:
-    return EscalateStage(pool, settings)
+def build(pool: asyncpg.Pool, settings: Settings, policies: Policies) -> EscalateStage:
+    return EscalateStage(pool, settings, policies)

@@ -35,7 +35,6 @@ from service.db.jobs import Job, enqueue_for_case
 from service.db.probe_repo import CheckRow, ProbeCase, QuietCheck
 from service.domain.schedule import (
     PROBED_STATES,
-    CheckPolicy,
     Reaction,
     Streak,
     held_check_due,
@@ -49,6 +48,7 @@ from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.runner import Prober, ProbeResult
 from service.settings import Settings
+from service.usecases.policies import Policies, policies_from
 from service.usecases.verdicts import read_placeholder
 from service.workers.loop import Done, Outcome, RunAgainAt, Saved
 
@@ -56,21 +56,6 @@ log = logging.getLogger(__name__)
 ACTOR = "worker:probe"
 T = TypeVar("T")
 S = CaseState
-
-
-def policy_from(settings: Settings) -> CheckPolicy:
-    return CheckPolicy(
-        dense_interval=settings.recheck_dense_interval,
-        dense_for=settings.recheck_dense_for,
-        hourly_interval=settings.recheck_hourly_interval,
-        hourly_until=settings.recheck_hourly_until,
-        sparse_interval=settings.recheck_sparse_interval,
-        jitter=settings.recheck_jitter,
-        watch_after=tuple(settings.watch_after_removal),
-        held_min_interval=settings.held_min_probe_interval,
-        streak_length=settings.removal_streak,
-        min_span=settings.removal_min_span,
-    )
 
 
 class ProbeStage:
@@ -84,10 +69,11 @@ class ProbeStage:
         settings: Settings,
         prober: Prober | None = None,
         rand: Callable[[], float] = random.random,
+        policies: Policies | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings
-        self.policy = policy_from(settings)
+        self.policy = (policies or policies_from(settings)).checks
         self.prober = prober or make_prober(settings)
         self.rand = rand
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -503,5 +489,5 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def build(pool: asyncpg.Pool, settings: Settings) -> ProbeStage:
-    return ProbeStage(pool, settings)
+def build(pool: asyncpg.Pool, settings: Settings, policies: Policies) -> ProbeStage:
+    return ProbeStage(pool, settings, policies=policies)

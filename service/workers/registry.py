@@ -1,4 +1,5 @@
-"""The stages a worker can run, by name. Each module exposes `build(pool, settings) -> Stage`.
+"""The stages a worker can run, by name. Each module exposes `build(pool, settings) -> Stage`
+(or `build(pool, settings, policies)` when it applies rules: SLA, ladder, re-check schedule).
 
 Stages hand work to each other only through the jobs table:
   intake   → 'resolve' job per new case
@@ -15,11 +16,13 @@ Stages hand work to each other only through the jobs table:
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 
 import asyncpg
 
 from service.settings import Settings
+from service.usecases.policies import Policies, policies_from
 from service.workers.loop import Stage
 
 STAGE_MODULES = {
@@ -47,9 +50,14 @@ def available_stages() -> list[str]:
     return names
 
 
-def build_stage(name: str, pool: asyncpg.Pool, settings: Settings) -> Stage:
+def build_stage(
+    name: str, pool: asyncpg.Pool, settings: Settings, policies: Policies | None = None
+) -> Stage:
+    """The named stage; stages that apply rules get the process's one `Policies`."""
     if name not in STAGE_MODULES:
         raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGE_MODULES)}")
     module = importlib.import_module(STAGE_MODULES[name])
-    build: Callable[[asyncpg.Pool, Settings], Stage] = module.build
+    build: Callable[..., Stage] = module.build
+    if "policies" in inspect.signature(build).parameters:
+        return build(pool, settings, policies or policies_from(settings))
     return build(pool, settings)

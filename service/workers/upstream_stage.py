@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.db import cases, oversight_actions, oversight_repo, resolve_repo
+from service.db import cases, oversight_repo, resolve_repo
 from service.db.jobs import Job
-from service.db.queries import q
 from service.domain.upstream import (
     lookup_failed,
     lookup_found,
@@ -30,6 +29,7 @@ from service.domain.upstream import (
 from service.errors import TransientLookupError
 from service.resolve.resolver import UpstreamAnswer, primary_address
 from service.settings import Settings
+from service.usecases import oversee
 from service.workers.loop import Done, Outcome
 from service.workers.resolver_owner import ResolverOwner
 
@@ -77,7 +77,7 @@ class UpstreamStage(ResolverOwner):
         async with self.pool.acquire() as conn, conn.transaction():
             # The case row first, as the sweep locks it: a sweep deciding this case right now
             # finishes before the wake-up below, so it cannot overwrite it with a later one.
-            await conn.fetchval(q("case_state_for_update"), case_id)
+            await cases.state_for_update(conn, case_id)
             route = await resolve_repo.upstream_subject(conn, case_id)
             if route is None:
                 return
@@ -86,7 +86,7 @@ class UpstreamStage(ResolverOwner):
                 return  # the route was decided again meanwhile: its own ladder asks anew
             await cases.add_event(conn, case_id, actor=ACTOR, kind=kind, detail=detail)
             await oversight_repo.wake_case(conn, case_id)
-            await oversight_actions.wake_sweep(conn)
+            await oversee.wake_sweep(conn)
 
 
 def build(pool: asyncpg.Pool, settings: Settings) -> UpstreamStage:

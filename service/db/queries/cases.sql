@@ -66,8 +66,21 @@ INSERT INTO case_events (case_id, actor, kind, detail) VALUES ($1, $2, $3, $4) R
 -- Lock the case row while a stage decides what happens to it.
 SELECT state FROM cases WHERE id = $1 FOR UPDATE;
 
+-- name: database_now
+-- The database's clock (the transaction's start): what now() in the statements that follow reads.
+SELECT now();
+
 -- name: count_cases_by_state
 SELECT state, count(*) AS n FROM cases GROUP BY state ORDER BY state;
+
+-- name: cases_per_hoster
+-- Every case with its hoster (or host), clock and sent notices: the demo's summary table.
+SELECT coalesce(r.hoster, c.host) AS hoster, c.state, c.first_notice_at, c.acknowledged_at,
+       c.first_gone_at, c.removed_at,
+       (SELECT array_agg(i.notice_id) FROM notice_items i JOIN notices n ON n.id = i.notice_id
+        WHERE i.case_id = c.id AND n.sent_at IS NOT NULL) AS notices
+FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
+ORDER BY 1;
 
 -- name: transition_many
 -- Move every case of $1 that is in one of the states $3 to state $2, appending one event per

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from service.db import cases
-from service.db.oversight_actions import place_hold
 from service.notify.ack import AckToken, AnswerDetails, record_answer
 from service.settings import Settings
+from service.usecases.oversee import place_hold
 from tests.integration.api_client import Api, running_api
 from tests.integration.feed.world import S, move, new_cases, notified
 from tests.integration.oversight.world import sent_notice

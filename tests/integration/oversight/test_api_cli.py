@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.db import cases, oversight_actions
+from service.db import cases
 from service.domain.states import CaseState
 from service.settings import Settings
+from service.usecases import oversee
 from tests.integration.api_client import running_api
 from tests.integration.cli_runner import takedown
 from tests.integration.oversight.pages import notified_case
@@ -93,7 +94,7 @@ async def test_only_a_supervisor_token_places_or_lifts_holds_as_on_the_pages(
     async with pool.acquire() as conn:
         sid = await scanner(conn)
         case_id = await add_case(conn, sid, "http://held.example/2.png", route=ROUTE)
-        hold = await oversight_actions.place_hold(
+        hold = await oversee.place_hold(
             conn, actor="analyst:sue", reason="police request", hoster="Other Host"
         )
     async with running_api(settings, pool) as api:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.db import oversight_actions
 from service.db.jobs import Job
+from service.usecases import oversee
 from service.workers.outbox_stage import OutboxStage
 from tests.conftest import make_settings
 from tests.integration.oversight.world import ROUTE, add_case, events, scanner
@@ -16,7 +16,7 @@ async def test_a_case_arriving_under_a_hoster_hold_is_held_not_batched(
 ) -> None:
     async with pool.acquire() as conn:
         sid = await scanner(conn)
-        await oversight_actions.place_hold(
+        await oversee.place_hold(
             conn, actor="analyst:alice", reason="police request 7", hoster=ROUTE["hoster"]
         )
         # The case arrives after the hold; no escalation sweep runs in this test.

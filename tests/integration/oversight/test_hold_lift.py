@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.db import cases, oversight_actions
+from service.db import cases
 from service.domain.states import CaseState
+from service.usecases import oversee
 from tests.integration.oversight.world import ROUTE, add_case, events, scanner
 
 
@@ -19,11 +20,11 @@ async def _state_and_jobs(pool: asyncpg.Pool, case_id: int) -> tuple[str, set[st
 
 async def _hold_and_lift(pool: asyncpg.Pool, case_id: int) -> dict[str, object]:
     async with pool.acquire() as conn:
-        hold = await oversight_actions.place_hold(
+        hold = await oversee.place_hold(
             conn, actor="analyst:alice", reason="police request", case_id=case_id
         )
         assert await conn.fetchval("SELECT state FROM cases WHERE id = $1", case_id) == "held"
-        lifted = await oversight_actions.lift_hold(conn, hold["id"], actor="analyst:bob")
+        lifted = await oversee.lift_hold(conn, hold["id"], actor="analyst:bob")
     assert lifted is not None
     return lifted
 

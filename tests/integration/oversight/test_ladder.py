@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from service.db import oversight_actions
+from service.usecases import oversee
 from tests.conftest import make_settings
 from tests.integration.oversight.world import (
     HOSTER_DESK,
@@ -150,7 +150,7 @@ async def test_held_case_sends_nothing(db_url: str, pool: asyncpg.Pool) -> None:
                 ],
             }
             free = await add_case(conn, sid, "http://other.example/x.png", route=other_route)
-            await oversight_actions.place_hold(
+            await oversee.place_hold(
                 conn,
                 actor="analyst:alice",
                 reason="police request 2024-17",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.domain.contact_book import Subject, matching_rules
 from service.domain.placeholders import is_placeholder
 from service.domain.rdap_contacts import extract_contacts
 from service.domain.routing import BookRule, Cdn, Hotline, RoutingFacts
 from service.domain.routing_policy import decide
 from service.resolve.bootstrap import Bootstrap
+from service.resolve.contact_book import Subject, matching_rules
 from service.resolve.cymru import parse_origin, reversed_labels
 
 

@@ -1,22 +1,30 @@
-"""Which contact-book rules apply to a case, most specific first (pure).
+"""The contact book: which of its rules apply to a case, and the resolver's snapshot of it.
 
-Specificity: a domain rule (the longest matching domain of the URL's host) beats a CIDR rule
-(the longest prefix containing a hosting address), which beats an ASN rule, which beats a
-hoster-name rule. Only the first rule is applied by the routing policy; the others are
-listed in the decision's provenance.
+Which rules apply, most specific first (pure): a domain rule (the longest matching domain of
+the URL's host) beats a CIDR rule (the longest prefix containing a hosting address), which
+beats an ASN rule, which beats a hoster-name rule. Only the first rule is applied by the
+routing policy; the others are listed in the decision's provenance.
+
+The book and the partner hotlines are small and read for every case, so each resolver keeps a
+snapshot (`ContactBook`) and reloads it every few seconds (a rule added with the CLI applies
+to cases resolved after that).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from service.domain.routing import BookRule
+import asyncpg
 
-# How stale a resolver's snapshot of the contact book may be (service/resolve/contactbook.py);
+from service.db import resolve_repo
+from service.domain.routing import BookRule, Hotline
+
+# How stale a resolver's snapshot of the contact book may be (ContactBook below);
 # work that must see a rule just added waits this long.
 CONTACT_BOOK_REFRESH = timedelta(seconds=5)
 
@@ -81,3 +89,44 @@ def matching_rules(rows: Iterable[dict[str, Any]], subject: Subject) -> tuple[Bo
         if score is not None:
             scored.append((score, int(row["id"]), row))
     return tuple(to_rule(row) for _score, _id, row in sorted(scored, key=lambda s: s[:2]))
+
+
+REFRESH_SECONDS = CONTACT_BOOK_REFRESH.total_seconds()
+
+
+def to_hotline(row: dict[str, Any]) -> Hotline:
+    return Hotline(
+        country=row["country"],
+        name=row["name"],
+        address=row.get("address"),
+        language=row.get("language"),
+        policy=row.get("policy") or "direct",
+    )
+
+
+class ContactBook:
+    """Contact-book rules and hotlines, reloaded from Postgres at most every few seconds."""
+
+    def __init__(self, pool: asyncpg.Pool, refresh: float = REFRESH_SECONDS) -> None:
+        self.pool = pool
+        self.refresh = refresh
+        self._rules: list[dict[str, Any]] = []
+        self._hotlines: dict[str, Hotline] = {}
+        self._loaded_at = float("-inf")
+
+    async def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self.refresh:
+            return
+        async with self.pool.acquire() as conn:
+            self._rules = await resolve_repo.all_rules(conn)
+            rows = await resolve_repo.all_hotlines(conn)
+        self._hotlines = {r["country"]: to_hotline(r) for r in rows}
+        self._loaded_at = time.monotonic()
+
+    async def rules_for(self, subject: Subject) -> tuple[BookRule, ...]:
+        await self._fresh()
+        return matching_rules(self._rules, subject)
+
+    async def hotlines(self) -> dict[str, Hotline]:
+        await self._fresh()
+        return self._hotlines
