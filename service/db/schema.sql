@@ -141,6 +141,26 @@ CREATE TABLE analysts (
     CONSTRAINT analysts_username_check CHECK ((username ~ '^[a-z0-9][a-z0-9._-]{1,63}$'::text))
 );
 
+CREATE TABLE case_address_routes (
+    case_id bigint NOT NULL,
+    position integer NOT NULL,
+    ip_addresses inet[] NOT NULL,
+    network jsonb,
+    hoster text,
+    asn bigint,
+    country text,
+    recipients jsonb DEFAULT '[]'::jsonb NOT NULL,
+    no_contact_reason text,
+    CONSTRAINT case_address_routes_pkey PRIMARY KEY (case_id, "position"),
+    CONSTRAINT case_address_routes_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT case_address_routes_asn_check CHECK (((asn IS NULL) OR ((asn >= 0) AND (asn <= '4294967295'::bigint)))),
+    CONSTRAINT case_address_routes_check CHECK (((recipients <> '[]'::jsonb) OR (no_contact_reason IS NOT NULL))),
+    CONSTRAINT case_address_routes_country_check CHECK (((country IS NULL) OR (country ~ '^[A-Z]{2}$'::text))),
+    CONSTRAINT case_address_routes_ip_addresses_check CHECK ((cardinality(ip_addresses) >= 1)),
+    CONSTRAINT case_address_routes_position_check CHECK (("position" >= 1)),
+    CONSTRAINT case_address_routes_recipients_check CHECK ((jsonb_typeof(recipients) = 'array'::text))
+);
+
 CREATE TABLE case_events (
     id bigint NOT NULL,
     case_id bigint NOT NULL,
