@@ -17,10 +17,10 @@ class CaseState(StrEnum):
     GONE_PENDING = "gone_pending"
     REMOVED = "removed"
     REAPPEARED = "reappeared"
-    # The case was handed to a partner hotline's own instance (country policy 'forward').
-    FORWARDED = "forwarded"
     # Taken back: a confirmed dispute or a withdrawn hash. Terminal.
     WITHDRAWN = "withdrawn"
+    # The case was handed to a partner hotline's own instance (country policy 'forward').
+    FORWARDED = "forwarded"
 
 
 S = CaseState
