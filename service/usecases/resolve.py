@@ -1,0 +1,80 @@
+"""Resolution as it changes a case: started, deferred by a transient failure, concluded.
+
+The 'resolve' stage asks the resolver (service.resolve.resolver) who can remove the content;
+these functions record what that means for the case, each in its own transaction with its
+event: `start_resolving` (received/unresolved → resolving), `record_deferral` (a peer was
+down: an event, the case stays resolving), `record_resolution` (the route is stored; resolved
+cases get an 'outbox' job, the others become unresolved for the hotline's queue).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from service.db import cases, jobs, resolve_repo
+from service.domain.states import CaseState
+from service.errors import TransientLookupError
+from service.resolve.record import Resolution
+
+WORKABLE = {CaseState.RECEIVED, CaseState.RESOLVING, CaseState.UNRESOLVED}
+
+
+@dataclass(frozen=True)
+class CaseToResolve:
+    """A case the resolve stage works on: its id and URL."""
+
+    id: int
+    url: str
+
+
+async def start_resolving(
+    pool: asyncpg.Pool, case_id: int, *, attempt: int, actor: str
+) -> CaseToResolve | None:
+    """Move a workable case to 'resolving' (event with the attempt); None: nothing to do."""
+    async with pool.acquire() as conn:
+        case = await resolve_repo.case_for_job(conn, case_id)
+        if case is None or CaseState(case["state"]) not in WORKABLE:
+            return None  # already resolved or moved on: running twice is harmless
+        state = CaseState(case["state"])
+        if state is not CaseState.RESOLVING:
+            await cases.transition(
+                conn,
+                case_id,
+                CaseState.RESOLVING,
+                actor=actor,
+                detail={"attempt": attempt},
+                expect=state,
+            )
+    return CaseToResolve(case_id, case["url"])
+
+
+async def record_deferral(
+    pool: asyncpg.Pool, case_id: int, exc: TransientLookupError, *, actor: str
+) -> None:
+    """A transient lookup failure: noted on the case, which stays 'resolving'."""
+    detail = {"error": str(exc), "retry_after": exc.retry_after}
+    async with pool.acquire() as conn:
+        await cases.add_event(conn, case_id, actor=actor, kind="resolution_deferred", detail=detail)
+
+
+async def record_resolution(
+    pool: asyncpg.Pool, case_id: int, resolution: Resolution, *, actor: str
+) -> None:
+    """Store the route; resolved → 'outbox' job, no contact → unresolved (hotline queue)."""
+    resolved = resolution.decision.resolved
+    async with pool.acquire() as conn, conn.transaction():
+        await resolve_repo.store_route(conn, case_id, resolution.route)
+        moved = await cases.transition(
+            conn,
+            case_id,
+            CaseState.RESOLVED if resolved else CaseState.UNRESOLVED,
+            actor=actor,
+            kind="resolution",
+            detail=resolution.detail,
+            stamp="resolved_at" if resolved else None,
+            expect=CaseState.RESOLVING,
+        )
+        if resolved and moved is not None:
+            await jobs.enqueue_for_case(conn, "outbox", case_id)
