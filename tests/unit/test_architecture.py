@@ -1,8 +1,14 @@
-"""The code's shape: no import cycle in the service package (lazy and TYPE_CHECKING imports count)."""
+"""The code's shape: no import cycle in the service package (lazy and TYPE_CHECKING imports
+count), and docs/architecture.md's "Where is …" table names files and functions that exist."""
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import grimp
+import pytest
 
 
 def import_cycles(package: str) -> list[set[str]]:
@@ -43,3 +49,38 @@ def import_cycles(package: str) -> list[set[str]]:
 
 def test_the_service_has_no_import_cycle() -> None:
     assert import_cycles("service") == []
+
+
+WHERE_ROW = re.compile(r"^\|[^|]+\|\s*`([^`]+)`\s*\|\s*`([^`]+)`\s*\|\s*$")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def where_answers() -> list[tuple[str, str]]:
+    """(file, function) of each row of docs/architecture.md's "Where is …" table."""
+    text = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    return [m.groups() for line in text.splitlines() if (m := WHERE_ROW.match(line))]
+
+
+def defined_names(path: Path) -> set[str]:
+    """Functions and classes of a module, methods as Class.method."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text("utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.add(node.name)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.add(f"{node.name}.{item.name}")
+    return names
+
+
+def test_the_where_is_table_has_at_least_twenty_answers() -> None:
+    assert len(where_answers()) >= 20
+
+
+@pytest.mark.parametrize(("file", "function"), where_answers())
+def test_every_function_named_in_the_where_is_table_exists(file: str, function: str) -> None:
+    path = ROOT / file
+    assert path.is_file(), f"{file} does not exist"
+    assert function in defined_names(path), f"{file} defines no {function}"
