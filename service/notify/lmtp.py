@@ -28,10 +28,12 @@ class _Delivery:
         self.handler = handler
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
+        # As a delivery agent does (RFC 5321 4.4): the envelope sender, `<>` for notices.
+        return_path = f"Return-Path: <{envelope.mail_from or ''}>\r\n".encode()
+        raw = return_path + bytes(envelope.original_content or b"")
         recipients = [str(r) for r in envelope.rcpt_tos]
         try:
-            await self.handler(bytes(raw), recipients)
+            await self.handler(raw, recipients)
         except Exception:  # the MTA keeps the mail and tries again later
             log.exception("mail-in: an LMTP delivery could not be taken in; 451 to the MTA")
             reply = "451 4.3.0 Not taken in, try again later"

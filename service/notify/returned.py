@@ -125,13 +125,18 @@ def is_bounce(message: Message) -> bool:
     if message.get("X-Failed-Recipients"):
         return True
     sender = str(message.get("From", "")).lower()
-    subject = str(message.get("Subject", ""))
+    failure_subject = bool(_BOUNCE_SUBJECT.search(str(message.get("Subject", ""))))
     daemon = any(local in sender for local in _DAEMON_LOCALS) or "mail delivery" in sender
-    return daemon or bool(_BOUNCE_SUBJECT.search(subject) and _returned_path_null(message))
+    # A daemon's address alone is not enough: a hoster's postmaster may answer by hand.
+    return ((daemon or _returned_path_null(message)) and failure_subject) or (
+        daemon and _returned_path_null(message)
+    )
 
 
 def _returned_path_null(message: Message) -> bool:
-    return str(message.get("Return-Path", "")).strip() in ("<>", "")
+    """The envelope sender was null (`MAIL FROM:<>`), as for every delivery notice: the
+    delivering agent records it as `Return-Path: <>`."""
+    return str(message.get("Return-Path", "-")).strip() == "<>"
 
 
 def parse_bounce(raw: bytes) -> Bounce:

@@ -46,6 +46,16 @@ def test_a_person_answering_is_a_reply_and_auto_submitted_no_is_a_person() -> No
     assert classify(parse(mail("Re: Removal request TT-N000001"))).kind == "reply"
 
 
+def test_a_postmaster_answering_by_hand_is_a_reply_not_a_bounce() -> None:
+    human = mail("Re: Removal request TT-N000001",
+                 body="abuse@hoster.example forwarded your notice to me. The files are gone.",
+                 From="postmaster@hoster.example", Return_Path="<postmaster@hoster.example>")  # fmt: skip
+    assert classify(parse(human)).kind == "reply"
+    notice = mail("Undelivered Mail Returned to Sender", From="postmaster@mx.example",
+                  Return_Path="<>")  # fmt: skip
+    assert classify(parse(notice)).kind == "bounce"
+
+
 def test_a_daemons_failure_notice_is_a_bounce_even_when_auto_submitted() -> None:
     notice = mail("Mail delivery failed: returning message to sender",
                   From="Mail Delivery System <Mailer-Daemon@mx.example>",
