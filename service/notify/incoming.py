@@ -103,8 +103,9 @@ def _is_auto(message: Message) -> bool:
 def ticket_of(message: Message) -> str | None:
     """A help desk's ticket reference, from its header or the subject."""
     for name in _TICKET_HEADERS:
-        if value := str(message.get(name, "")).strip():
-            return clean(value, 60)
+        value = str(message.get(name, "")).strip()
+        if re.fullmatch(r"[\w.#-]{1,60}", value):  # an identifier, never free text (events)
+            return value
     match = _TICKET.search(str(message.get("Subject", "")))
     if match is None:
         return None
