@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between, one_process, print_cpu_bound
 from bench.database import fresh_database, print_ratio
@@ -166,7 +167,7 @@ def _serve_api(dsn: str, port_out: multiprocessing.Queue[int]) -> None:
     """The API in its own process, as `takedown serve` runs it (its own pool, its own core)."""
 
     async def run() -> None:
-        settings = Settings(database_url=dsn, db_pool_max=8)
+        settings = Settings(database_url=SecretStr(dsn), db_pool_max=8)
         runner = web.AppRunner(create_app(settings), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

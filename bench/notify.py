@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 import aiosmtplib
 import asyncpg
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from pydantic import SecretStr
 
 from bench.database import fresh_database, print_ratio
 from service.db.pool import create_pool
@@ -189,7 +190,7 @@ async def main(items: int, recipients: int, concurrency: int) -> None:
     port = smtp.port
     async with fresh_database("notify") as dsn:
         settings = Settings(
-            database_url=dsn,
+            database_url=SecretStr(dsn),
             smtp_host="127.0.0.1",
             smtp_port=port,
             worker_batch=50,

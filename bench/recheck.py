@@ -29,6 +29,7 @@ import asyncpg
 import numpy as np
 from aiohttp import web
 from PIL import Image, ImageDraw
+from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between, one_process, print_cpu_bound
 from bench.database import fresh_database, print_ratio
@@ -119,7 +120,7 @@ async def ours_rate(
     dsn: str, n: int, concurrency: int, batch: int, cost: Cost | None = None
 ) -> float:
     settings = Settings(
-        database_url=dsn,
+        database_url=SecretStr(dsn),
         allow_private_targets=True,
         worker_concurrency=concurrency,
         worker_batch=batch,

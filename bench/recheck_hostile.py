@@ -35,6 +35,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from bench.database import fresh_database
 from service.db.jobs import Job
@@ -174,7 +175,7 @@ async def seed(dsn: str, urls: list[tuple[str, str, int]]) -> None:
 
 async def run(dsn: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(
-        database_url=dsn,
+        database_url=SecretStr(dsn),
         allow_private_targets=True,
         worker_concurrency=args.concurrency,
         worker_batch=args.batch,

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import dns.resolver
 import ipwhois.rdap
 from ipwhois.net import Net
+from pydantic import SecretStr
 
 from bench.database import fresh_database
 from service.db.pool import pool_for
@@ -117,7 +118,7 @@ async def _measure(
     rdap: RdapServer,
 ) -> None:
     settings = Settings(
-        database_url=dsn,
+        database_url=SecretStr(dsn),
         dns_nameservers=[dns_server.address],
         rdap_bootstrap_url=rdap.url,
         rdap_rate_limits={},

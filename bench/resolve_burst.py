@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between
 from bench.database import fresh_database
@@ -170,7 +171,7 @@ async def _resolve_all(
 ) -> tuple[float, float]:
     k = args.speedup
     settings = Settings(
-        database_url=dsn,
+        database_url=SecretStr(dsn),
         dns_nameservers=[dns.address],
         rdap_bootstrap_url=rdap.url,
         rdap_rate_limits={r: per_minute(r, k) for r in RIRS},

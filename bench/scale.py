@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from bench import worker_memory
 from bench.database import fresh_database
@@ -151,7 +152,7 @@ async def run(cases: int, checks: int = 2000, memory: bool = True) -> list[Figur
         token, _ = await create_token(conn, "bench-scanner", "scanner")
         seconds = await load(conn, cases, token.id)
         print(f"loaded {cases:,} cases in {seconds:.0f} s ({await _sizes(conn)})", flush=True)
-        settings = Settings(database_url=dsn)
+        settings = Settings(database_url=SecretStr(dsn))
         figures = await _measure_all(conn, dsn, settings, checks if memory else 0)
         await conn.close()
     return figures

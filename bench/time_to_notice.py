@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between
 from bench.database import fresh_database
@@ -140,7 +141,7 @@ async def measure(
     args: argparse.Namespace, world: World, dsn: str, rdap: RdapServer, dns: DnsServer, port: int
 ) -> None:
     settings = Settings(
-        database_url=dsn,
+        database_url=SecretStr(dsn),
         dns_nameservers=[dns.address],
         rdap_bootstrap_url=rdap.url,
         rdap_rate_limits={},

@@ -98,12 +98,14 @@ def _worker(dsn: str, count: int, out: multiprocessing.Queue[Any]) -> None:
 
 
 async def _run_worker(dsn: str, count: int) -> tuple[int, float, float]:
+    from pydantic import SecretStr
+
     from service.db.pool import create_pool
     from service.settings import Settings
     from service.workers.loop import ClaimLoop, loop_config
     from service.workers.probe_stage import ProbeStage
 
-    settings = Settings(database_url=dsn, allow_private_targets=True, worker_concurrency=16,
+    settings = Settings(database_url=SecretStr(dsn), allow_private_targets=True, worker_concurrency=16,
                         worker_batch=20, worker_poll_interval=0.05,
                         probe_per_host_concurrency=16)  # fmt: skip
     pool = await create_pool(dsn, min_size=2, max_size=20)

@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAKEDOWN_", extra="ignore", frozen=True)
 
     # --- storage -------------------------------------------------------------------------
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL DSN; unset starts an embedded PostgreSQL"
-    )
+    )  # a secret: it may carry the password (in the authority or as ?password=)
     data_dir: Path = Field(default_factory=_default_data_dir)
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
@@ -261,7 +261,10 @@ class Settings(BaseSettings):
         default=None, ge=1, description="purge closed cases' URLs after N days; unset keeps them"
     )
     metrics_token: SecretStr | None = Field(
-        default=None, description="bearer token for /metrics; unset: loopback clients only"
+        default=None, description="bearer token for /metrics; unset: closed unless metrics_open"
+    )
+    metrics_open: bool = Field(
+        default=False, description="without a token, let loopback clients scrape /metrics"
     )
     rate_limit_per_second: float = Field(
         default=20.0, gt=0, description="requests/s per token (or client address) on /api, /ack"
@@ -324,6 +327,12 @@ class Settings(BaseSettings):
                 "TAKEDOWN_VERP_DOMAIN needs TAKEDOWN_VERP_SECRET (the return path's MAC key)"
             )
         return self
+
+    @property
+    def dsn(self) -> str | None:
+        """The database URL in clear, for the one place that connects with it."""
+        value = self.database_url
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     @property
     def listen_host(self) -> str:

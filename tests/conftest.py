@@ -166,6 +166,9 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "database_url": db_url,
         "allow_private_targets": True,
         "worker_poll_interval": 0.05,
+        # Tests scrape /metrics from loopback without a token; tests/security checks that the
+        # default (closed) refuses that.
+        "metrics_open": True,
     }
     values.update(overrides)
     return Settings(**values)

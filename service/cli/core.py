@@ -7,8 +7,10 @@ import signal
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 
 from service.cli.base import get_settings, main, run
+from service.cli.ops import refuse_example_secrets
 from service.db import tokens as token_store
 from service.db.connect import database_url
 from service.db.migrate import migrate
@@ -129,6 +131,7 @@ def import_command(
 def worker_command(ctx: click.Context, stages: str | None, concurrency: int | None) -> None:
     """Run workers only (start as many as you like, on as many hosts)."""
     settings = get_settings(ctx)
+    refuse_example_secrets(settings)
     if concurrency:
         settings = settings.model_copy(update={"worker_concurrency": concurrency})
     names = _stage_names(stages)
@@ -140,7 +143,9 @@ def worker_command(ctx: click.Context, stages: str | None, concurrency: int | No
 @click.pass_context
 def serve_command(ctx: click.Context, stages: str | None) -> None:
     """Run the HTTP server and the workers in one process."""
-    run(_serve(get_settings(ctx), _stage_names(stages), http=True))
+    settings = get_settings(ctx)
+    refuse_example_secrets(settings)
+    run(_serve(settings, _stage_names(stages), http=True))
 
 
 def _stage_names(stages: str | None) -> list[str]:
@@ -158,7 +163,7 @@ def _stage_names(stages: str | None) -> list[str]:
 async def _serve(settings: Settings, stages: list[str], *, http: bool) -> None:
     from service.cli.runtime import Runtime
 
-    settings = settings.model_copy(update={"database_url": database_url(settings)})
+    settings = settings.model_copy(update={"database_url": SecretStr(database_url(settings))})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -144,7 +144,7 @@ async def _demo(
             update={
                 **compress(base, scale),
                 **net.settings_overrides(),
-                "database_url": dsn,
+                "database_url": SecretStr(dsn),
                 "listen": f"127.0.0.1:{port}",
                 "public_url": f"http://127.0.0.1:{port}",
                 "worker_poll_interval": 0.05,
@@ -217,7 +217,7 @@ async def _mail_summary(pool: Any) -> str:
 async def _demo_database(base: Settings) -> str:
     """A fresh database per demo run on the embedded server; the configured one as it is."""
     dsn = database_url(base)
-    if base.database_url:
+    if base.dsn:
         return dsn
     return await create_database(dsn, f"demo_{int(time.time())}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 import click
 
@@ -48,6 +49,44 @@ def insecure_settings(settings: Settings) -> list[str]:
             "bearer tokens and acknowledgment links travel in clear; put a TLS proxy in front"
         )
     return warnings
+
+
+# The placeholder secrets of docker-compose.yml (${VAR:-default}): fine for a first look on one
+# machine, never for a service that is reachable (a test keeps this list true to the file).
+EXAMPLE_SECRETS = frozenset({"change-me-metrics", "takedown-dev-only"})
+
+
+def example_secrets(settings: Settings) -> list[str]:
+    """The settings that still hold one of the compose file's example secrets."""
+    found = []
+    if settings.metrics_token and settings.metrics_token.get_secret_value() in EXAMPLE_SECRETS:
+        found.append("TAKEDOWN_METRICS_TOKEN")
+    dsn = settings.dsn or ""
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        password = None
+    if password is not None and unquote(password) in EXAMPLE_SECRETS:
+        found.append("TAKEDOWN_DATABASE_URL (POSTGRES_PASSWORD)")
+    for name, secret in (
+        ("TAKEDOWN_SMTP_PASSWORD", settings.smtp_password),
+        ("TAKEDOWN_PROBE_TOKEN", settings.probe_token),
+        ("TAKEDOWN_VERP_SECRET", settings.verp_secret),
+    ):
+        if secret is not None and secret.get_secret_value() in EXAMPLE_SECRETS:
+            found.append(name)
+    return found
+
+
+def refuse_example_secrets(settings: Settings) -> None:
+    """`serve` and `worker` do not start with the compose file's example secrets."""
+    found = example_secrets(settings)
+    if found:
+        raise click.ClickException(
+            "refusing to start with the example secrets of docker-compose.yml in "
+            + ", ".join(found)
+            + ": set your own (e.g. POSTGRES_PASSWORD and TAKEDOWN_METRICS_TOKEN in .env)"
+        )
 
 
 def warn_if_insecure(settings: Settings) -> None:

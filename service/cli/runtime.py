@@ -51,11 +51,11 @@ class Runtime:
         self.port: int | None = None
 
     async def __aenter__(self) -> Runtime:
-        assert self.settings.database_url
+        assert self.settings.dsn
         refuse_a_partial_install(self.settings)
         warn_if_insecure(self.settings)
         self.pool = await create_pool(
-            self.settings.database_url,
+            self.settings.dsn,
             min_size=self.settings.db_pool_min,
             max_size=self.settings.db_pool_max,
             retry_for=self.settings.db_connect_timeout,

@@ -11,8 +11,8 @@ from service.settings import Settings
 
 
 def database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
+    if settings.dsn:
+        return settings.dsn
     return embedded_database_url(settings.data_dir)
 
 

@@ -29,7 +29,7 @@ def available_migrations() -> list[Migration]:
     folder = resources.files("service.db") / "migrations"
     found = []
     for entry in folder.iterdir():
-        match = _FILE_NAME.match(entry.name)
+        match = _FILE_NAME.fullmatch(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
     found.sort(key=lambda m: m.version)

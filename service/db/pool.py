@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import asyncpg
 
@@ -131,13 +132,30 @@ def _unusable_dsn(dsn: str, exc: Exception) -> ConfigurationError:
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN without its password, for messages and logs."""
-    if "@" not in dsn or "://" not in dsn:
-        return dsn
-    scheme, rest = dsn.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+    """The DSN without its password, for messages and logs.
+
+    Parsed as a URL: the password may sit in the authority (user:password@) or in the query
+    (?password=…, libpq's keyword); either is replaced with ***.
+    """
+    try:
+        parts = urlsplit(dsn)
+        user, password = parts.username, parts.password
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "(an unreadable URL)"
+    if user is not None:
+        host = f"{user}:***@{host}" if password is not None else f"{user}@{host}"
+    query = urlencode(
+        [
+            (k, "***" if k.lower() in _SECRET_PARAMETERS else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="*/",
+    )
+    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
+
+
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword", "passfile"})
 
 
 @asynccontextmanager

@@ -88,7 +88,7 @@ class Recipient:
 
 
 def is_valid_address(address: str) -> bool:
-    return bool(_ADDRESS.match(address)) and ".." not in address
+    return bool(_ADDRESS.fullmatch(address)) and ".." not in address
 
 
 def parse_recipients(raw: Iterable[Mapping[str, Any]]) -> list[Recipient]:

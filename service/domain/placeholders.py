@@ -35,7 +35,7 @@ def normalise_address(raw: str) -> str:
 def is_placeholder(address: str) -> bool:
     """True when the address is a registry placeholder, redacted, reserved or malformed."""
     address = normalise_address(address)
-    if not _ADDRESS.match(address) or address in PLACEHOLDER_ADDRESSES:
+    if not _ADDRESS.fullmatch(address) or address in PLACEHOLDER_ADDRESSES:
         return True
     local, _, domain = address.rpartition("@")
     if _REDACTION.search(local) or _REDACTION.search(domain.split(".")[0]):

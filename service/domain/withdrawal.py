@@ -36,7 +36,7 @@ class HashSpec:
 
 def parse_hash_spec(text: str) -> HashSpec:
     """`sha256:<64 hex>` (also sha1, md5, pdq), case-insensitive, surrounding blanks ignored."""
-    match = _SPEC.match(text.strip().lower())
+    match = _SPEC.fullmatch(text.strip().lower())
     if match is None:
         raise InvalidHashSpec(
             f"{text.strip()[:80]!r} is not ALGORITHM:HEX (sha256, sha1, md5 or pdq)"

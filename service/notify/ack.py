@@ -21,7 +21,7 @@ from service.db import cases, jobs, notify_repo
 from service.domain.states import CaseState
 
 TOKEN_BYTES = 32  # 256 bits
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 ANSWERS = ("received", "removed", "not_ours", "dispute")
 DISPUTE_REASONS = ("lawful_content", "wrong_match")
 ACK_STATES = {CaseState.NOTIFIED, CaseState.ESCALATED, CaseState.REAPPEARED}
@@ -74,7 +74,7 @@ async def issue(conn: asyncpg.Connection, notice_id: int, ttl: timedelta) -> str
 
 async def lookup(conn: asyncpg.Connection, token: str) -> AckToken | None:
     """The token's record, or None for anything malformed or unknown (forged)."""
-    if not _TOKEN_SHAPE.match(token):
+    if not _TOKEN_SHAPE.fullmatch(token):
         return None
     row = await notify_repo.token(conn, token_digest(token))
     if row is None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 CRLF = "\r\n"
 # A fold (CRLF + whitespace) is the only line break a header value may contain.
 _FOLD = re.compile(r"\r\n[ \t]")
-_HEADER_SAFE = re.compile(r"^[\x20-\x7e]*$")
-_HEADER_NAME = re.compile(r"^[\x21-\x39\x3b-\x7e]+$")
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]*")
+_HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 
 
 class UnsafeHeader(ValueError):
@@ -44,7 +44,7 @@ def header_lines(headers: Sequence[tuple[str, str]]) -> str:
     """The header block; a value with a line break or a non-ASCII character is refused."""
     lines = []
     for name, value in headers:
-        if not _HEADER_NAME.match(name) or not _HEADER_SAFE.match(_FOLD.sub(" ", value)):
+        if not _HEADER_NAME.fullmatch(name) or not _HEADER_SAFE.fullmatch(_FOLD.sub(" ", value)):
             raise UnsafeHeader(f"unsafe value for mail header {name!r}")
         lines.append(f"{name}: {value}{CRLF}")
     return "".join(lines)

@@ -39,7 +39,7 @@ def notice_of(settings: Settings, addresses: Iterable[str]) -> int | None:
         return None
     secret = settings.verp_secret.get_secret_value()
     for address in addresses:
-        match = _VERP.match(address.strip().strip("<>"))
+        match = _VERP.fullmatch(address.strip().strip("<>"))
         if match is None or match.group(3).lower() != settings.verp_domain.lower():
             continue
         notice_id = int(match.group(1))

@@ -30,7 +30,7 @@ CLASSIFICATIONS = {"baseline": "baseline", "a1": "A1", "a2": "A2", "b1": "B1", "
 MEDIA_TYPES = ("image", "video", "audio", "text")
 _SCHEMA_HASHES = ("sha256", "sha1", "md5")  # PDQ has no field of its own: sent as "pdq"
 # content-base's `domain` pattern: lower-case LDH labels and a letter TLD (no IP, no "--").
-_DOMAIN = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}$")
+_DOMAIN = re.compile(r"([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,}")
 # RFC 3986 characters a URI may hold as they are (reserved, unreserved, and % of escapes).
 _URI_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
@@ -81,7 +81,7 @@ def _report(
         "description": f"{notice_ref} {item.reference}: known material served at this URL",
         "tags": [f"takedown:{item.reference.lower()}"],
     }
-    if _DOMAIN.match(host):
+    if _DOMAIN.fullmatch(host):
         report["domain"] = host
     if (kind := item.media_type.partition("/")[0]) in MEDIA_TYPES:
         report["media_type"] = kind

@@ -55,10 +55,10 @@ def create_app(
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    if not settings.database_url:
+    if not settings.dsn:
         raise RuntimeError("create_app needs settings.database_url (the CLI resolves it)")
     app[POOL] = await create_pool(
-        settings.database_url,
+        settings.dsn,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         retry_for=settings.db_connect_timeout,

@@ -62,7 +62,7 @@ class ContactRuleIn(BaseModel):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is not None and not _DOMAIN.match(value.rstrip(".")):
+        if value is not None and not _DOMAIN.fullmatch(value.rstrip(".")):
             raise ValueError("domain must be a DNS name like example.net")
         return value
 

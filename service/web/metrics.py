@@ -77,6 +77,15 @@ def _check_access(request: web.Request) -> None:
         ):
             raise unauthorized()
         return
+    # Without a token, only when the operator opened it, and then for loopback peers only.
+    # Behind a local proxy every client is loopback: so it is closed unless asked for.
+    if not request.app[SETTINGS].metrics_open:
+        raise HttpProblem(
+            403,
+            "Forbidden",
+            "Set TAKEDOWN_METRICS_TOKEN (or TAKEDOWN_METRICS_OPEN=true for loopback scrapes).",
+            slug="forbidden",
+        )
     if not _is_loopback(request.remote):
         raise HttpProblem(
             403,

@@ -196,7 +196,7 @@ async def content_page(request: web.Request) -> web.Response:
     digest = request.query.get("hash", "").strip()
     async with request.app[POOL].acquire() as conn:
         timeline = (
-            await oversight_repo.content_timeline(conn, digest) if _HASH.match(digest) else []
+            await oversight_repo.content_timeline(conn, digest) if _HASH.fullmatch(digest) else []
         )
         moves = [_move(m) for m in await oversight_repo.waterbed(conn)]
     if request.query.get("format") == "csv":
