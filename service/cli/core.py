@@ -12,10 +12,8 @@ from pydantic import SecretStr
 from service.cli.base import get_settings, main, run
 from service.cli.ops import refuse_example_secrets
 from service.db import tokens as token_store
-from service.db.connect import database_url
-from service.db.migrate import migrate
-from service.db.pool import pool_for
 from service.settings import Settings
+from service.usecases.store import database_url, migrate, pool_for
 
 
 @main.command("migrate")

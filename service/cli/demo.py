@@ -26,13 +26,12 @@ from pydantic import SecretStr
 from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
-from service.db.connect import create_database, database_url
-from service.db.pool import pool_for
 from service.db.tokens import create_token
 from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
 from service.usecases.mail import mail_counts, take_in
+from service.usecases.store import create_database, database_url, pool_for
 from service.usecases.webhooks import add_webhook
 from service.workers.registry import available_stages
 

@@ -13,11 +13,11 @@ import asyncpg
 import click
 from tqdm import tqdm
 
-from service.db.pool import pool_for
 from service.db.tokens import live_token_by_name
 from service.domain.reports import RejectedReport, ValidReport, validate_report
 from service.settings import Settings
 from service.usecases.intake import submit_reports
+from service.usecases.store import pool_for
 
 MAX_SHOWN_REJECTIONS = 50
 

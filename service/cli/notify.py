@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from service.cli.base import get_settings, main, run
-from service.db.connect import database_url
-from service.db.pool import pool_for
 from service.notify.bounces import apply_bounce, parse_bounce
 from service.settings import Settings
+from service.usecases.store import database_url, pool_for
 
 
 @main.command("bounces")

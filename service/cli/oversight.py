@@ -17,12 +17,11 @@ import click
 
 from service.cli.base import get_settings, main, run
 from service.db import oversight_repo
-from service.db.connect import database_url
-from service.db.pool import pool_for
 from service.domain.passwords import MIN_LENGTH
 from service.domain.scorecard import GroupHistogram, cards_of_histograms
 from service.domain.stats import Histogram
 from service.usecases import analysts, oversee
+from service.usecases.store import database_url, pool_for
 from service.web.charts import human
 
 CLI_ACTOR = "cli"

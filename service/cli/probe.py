@@ -12,11 +12,10 @@ from aiohttp import web
 
 from service.cli.base import get_settings, main, run
 from service.db import probe_repo
-from service.db.connect import database_url
-from service.db.pool import pool_for
 from service.domain.stats import Summary, summaries_of
 from service.probe.server import create_app
 from service.settings import listen_address
+from service.usecases.store import database_url, pool_for
 
 
 @main.command("probe-server")

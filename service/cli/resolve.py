@@ -19,11 +19,10 @@ import click
 
 from service.cli.base import get_settings, main, run
 from service.db import resolve_repo
-from service.db.connect import database_url
-from service.db.pool import pool_for
 from service.errors import InvalidInput
 from service.resolve.resolver import open_resolver
 from service.settings import Settings
+from service.usecases.store import database_url, pool_for
 
 
 async def _with_conn(settings: Settings, action: Any) -> Any:

@@ -10,12 +10,11 @@ import asyncpg
 from aiohttp import web
 
 from service.cli.ops import warn_if_insecure
-from service.db.migrate import migrate
-from service.db.pool import create_pool
 from service.errors import ConfigurationError
 from service.packaged import missing_files
 from service.settings import Settings
 from service.usecases.policies import policies_from
+from service.usecases.store import create_pool, migrate
 from service.web.app import create_app
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.registry import build_stage

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from service.db.pool import create_pool
 from service.settings import Settings
 from service.usecases.policies import Policies, policies_from
+from service.usecases.store import create_pool
 from service.web import (
     ack,
     api,

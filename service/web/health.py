@@ -7,7 +7,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from service.db.migrate import pending_migrations
+from service.usecases.store import pending_migrations
 from service.web.keys import POOL
 from service.web.openapi import Operation, build_document, operation
 

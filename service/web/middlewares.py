@@ -8,8 +8,8 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.db.pool import is_outage
 from service.errors import InvalidInput, NotFound
+from service.usecases.store import is_outage
 from service.web.problems import PROBLEM_TYPE, HttpProblem, problem_response
 
 log = logging.getLogger(__name__)
