@@ -16,8 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from service import observability
-from service.db import cases, jobs
+from service.db import cases
 from service.domain.states import CaseState
+from service.usecases import queue as jobs
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Body, Operation, operation
 from service.web.problems import HttpProblem, unauthorized

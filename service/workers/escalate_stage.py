@@ -25,8 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, notify_repo, oversight_repo, resolve_repo
-from service.db.jobs import Job
+from service.db import cases, notify_repo, oversight_repo, resolve_repo
 from service.db.retention import purge_closed_cases
 from service.domain.escalation import (
     CaseClock,
@@ -46,7 +45,9 @@ from service.domain.states import CaseState
 from service.domain.upstream import UpstreamReadiness, ladder_upstream, lookup_requested
 from service.settings import Settings
 from service.usecases import oversee
+from service.usecases import queue as jobs
 from service.usecases.policies import Policies, policies_from
+from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome, RunAgainAt
 
 log = logging.getLogger(__name__)

@@ -38,12 +38,12 @@ from typing import Protocol
 import asyncpg
 
 from service import parking
-from service.db import jobs as job_store
-from service.db.jobs import Job
 from service.domain.backoff import exponential_backoff
 from service.errors import TakedownError
 from service.logging_setup import case_context
 from service.settings import Settings
+from service.usecases import queue as job_store
+from service.usecases.queue import Job
 
 log = logging.getLogger(__name__)
 # Failures of a peer or of the database connection: retried without a stack trace.

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.db import notify_repo
-from service.db.jobs import Job
 from service.notify.compose import Sender, build_message
 from service.notify.mailer import Delivery, DeliveryDeferred, DeliveryRefused, Mailer
 from service.notify.mime import UnsafeHeader
@@ -28,6 +27,7 @@ from service.notify.verp import return_path
 from service.observability import NOTICES
 from service.packaged import Templates
 from service.settings import Settings
+from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
 
 Result = Outcome | BaseException

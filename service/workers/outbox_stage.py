@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from service.db.jobs import Job
 from service.notify.outbox import place_cases
 from service.settings import Settings
 from service.usecases.oversee import hold_if_covered
+from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome
 
 ACTOR = "worker:outbox"

@@ -31,7 +31,6 @@ import asyncpg
 
 from service.db import probe_repo as repo
 from service.db.cases import transition
-from service.db.jobs import Job, enqueue_for_case
 from service.db.probe_repo import CheckRow, ProbeCase, QuietCheck
 from service.domain.schedule import (
     PROBED_STATES,
@@ -49,6 +48,7 @@ from service.probe.client import make_prober
 from service.probe.runner import Prober, ProbeResult
 from service.settings import Settings
 from service.usecases.policies import Policies, policies_from
+from service.usecases.queue import Job, enqueue_for_case
 from service.usecases.verdicts import read_placeholder
 from service.workers.loop import Done, Outcome, RunAgainAt, Saved
 

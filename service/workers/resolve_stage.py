@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.db.jobs import Job
 from service.errors import TransientLookupError
 from service.resolve.politeness import PacingDeferral
 from service.settings import Settings
 from service.usecases import resolve as resolution
+from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome, RunAgainAt
 from service.workers.resolver_owner import ResolverOwner
 

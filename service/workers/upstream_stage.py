@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncpg
 
 from service.db import cases, oversight_repo, resolve_repo
-from service.db.jobs import Job
 from service.domain.upstream import (
     lookup_failed,
     lookup_found,
@@ -30,6 +29,7 @@ from service.errors import TransientLookupError
 from service.resolve.resolver import UpstreamAnswer, primary_address
 from service.settings import Settings
 from service.usecases import oversee
+from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome
 from service.workers.resolver_owner import ResolverOwner
 

@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from service.db.jobs import Job
 from service.notify.webhooks import WebhookSender
 from service.probe.guard import DnsResolver
 from service.settings import Settings
+from service.usecases.queue import Job
 from service.usecases.webhooks import JOB_KIND, deliver_round
 from service.workers.loop import Done, Outcome, RunAgainAt
 
