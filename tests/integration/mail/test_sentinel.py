@@ -171,5 +171,13 @@ async def test_no_attachment_byte_reaches_the_database_the_logs_or_a_file(
     for form in forms():
         assert form not in logs, "an attachment reached the logs"
         assert form not in database, "an attachment reached the database"
-        for path in files:
-            assert form not in path.read_bytes(), f"an attachment reached {path}"
+    for path in files:
+        content = _read(path)
+        assert not any(form in content for form in forms()), f"an attachment reached {path}"
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # another process's temporary file, gone since it was listed
+        return b""
