@@ -150,6 +150,17 @@ class Settings(BaseSettings):
     verp_secret: SecretStr | None = Field(
         default=None, description="HMAC key of the return path (required with verp_domain)"
     )
+    # --- CDN abuse-report APIs (service/notify/cdn_api.py; e-mail when unset) -------------
+    cloudflare_account_id: str | None = Field(
+        default=None, max_length=32, description="the hotline's Cloudflare account"
+    )
+    cloudflare_api_token: SecretStr | None = Field(
+        default=None, description="API token with Trust and Safety write permission"
+    )
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    cdn_report_read_after: Duration = Field(
+        default=timedelta(hours=6), description="when a filed CDN report is read back"
+    )
     # --- the hotline's mailbox (takedown mail-in) ------------------------------------------
     imap_host: str | None = None
     imap_port: int | None = Field(default=None, ge=1, le=65535, description="unset: 993/143")

@@ -9,6 +9,7 @@ import asyncpg
 from service.db.cases import cases_per_hoster, count_by_state
 from service.domain.stats import Duration, summarise
 from service.usecases.addresses import split_hosts
+from service.usecases.cdn import reports_summary
 from service.usecases.verdicts import removals_by_reason
 
 
@@ -46,6 +47,7 @@ async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
         lines.append(_hoster_line(hoster, items, now, scale))
     lines += await _reasons_lines(pool)
     lines += await _split_lines(pool)
+    lines += await _cdn_lines(pool)
     return "\n".join(lines)
 
 
@@ -91,3 +93,15 @@ def _hoster_line(hoster: str, items: list[asyncpg.Record], now: datetime, scale:
         f"{still_open:>6}"
         f"{world_time(summary.median):>9}{world_time(summary.p90):>9}"
     )
+
+
+async def _cdn_lines(pool: asyncpg.Pool) -> list[str]:
+    """Reports filed through CDN abuse-report APIs instead of e-mail."""
+    rows = await reports_summary(pool)
+    lines = ["\nreports through CDN abuse-report APIs (instead of e-mail to the CDN)"]
+    for r in rows:
+        lines.append(
+            f"  {r['channel']:<12} filed={r['filed']} read_back={r['read']}"
+            f" origin_notified={r['origin_notified']} origin_named={r['origin_named']}"
+        )
+    return lines if rows else []

@@ -29,9 +29,11 @@ from service.domain.notices import (
 )
 from service.domain.states import CaseState
 from service.domain.upstream import UPSTREAM_ROLE
+from service.notify.cdn_api import channel_for
 from service.settings import Settings
 
 ACTOR = "worker:outbox"
+CDN_JOB = "cdn"  # the 'cdn' stage files the report through the CDN's API
 # States in which a case still needs (another) notice: freshly resolved, or content back.
 NEEDS_NOTICE = frozenset({CaseState.RESOLVED, CaseState.REAPPEARED})
 # States in which a failed delivery is moved on to the next contact.
@@ -69,11 +71,19 @@ async def place_cases(
     *,
     kind: str = "notice",
     states: frozenset[CaseState] = NEEDS_NOTICE,
+    email_only: bool = False,
 ) -> dict[int, Placement]:
-    """`place_case` for many cases in a few statements; cases needing no notice are left out."""
+    """`place_case` for many cases in a few statements; cases needing no notice are left out.
+
+    A case behind a CDN whose abuse-report API is configured (service/notify/cdn_api.py) is
+    handed to the 'cdn' stage instead of an e-mail batch, unless `email_only` (the API
+    refused the report: e-mail is the fallback)."""
     async with conn.transaction():
         rows = await notify_repo.cases_for_outbox_many(conn, case_ids, kind)
         wanted = [r for r in rows if CaseState(r["state"]) in states and not r["in_flight"]]
+        if kind == "notice" and not email_only:
+            wanted, by_api = _by_cdn_api(wanted, settings)
+            await jobs.enqueue_for_cases(conn, CDN_JOB, [r["id"] for r in by_api])
         if not wanted:
             return {}
         contacts = {r["id"]: _contacts(r) for r in wanted}
@@ -95,12 +105,40 @@ async def place_cases(
     return placed
 
 
+def _by_cdn_api(
+    rows: list[dict[str, Any]], settings: Settings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(cases to e-mail, cases whose CDN takes the report through its API)."""
+    by_mail: list[dict[str, Any]] = []
+    by_api: list[dict[str, Any]] = []
+    for row in rows:
+        cdn = row.get("cdn") or {}
+        api = channel_for(cdn.get("name"), settings) if isinstance(cdn, dict) else None
+        (by_api if api is not None else by_mail).append(row)
+    return by_mail, by_api
+
+
 async def _tell_other_networks(
     conn: asyncpg.Connection, settings: Settings, kind: str, chosen: dict[int, _Choice]
 ) -> None:
-    """A host served from several networks: each other network's desk gets its own notice
-    about the case (the batch of its best working contact), as the first network's does."""
-    rows = await notify_repo.address_routes(conn, sorted(chosen))
+    primary: dict[int, str | None] = {c: choice.recipient.address for c, choice in chosen.items()}
+    await tell_other_routes(conn, settings, primary, kind=kind)
+
+
+async def tell_other_routes(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    primary: dict[int, str | None],
+    *,
+    kind: str = "notice",
+    positions: set[int] | None = None,
+) -> None:
+    """A host served from several networks (or an origin a CDN named): each other route's
+    best working desk gets its own notice about the case (the batch of its best contact), as
+    the first route's does. `primary`: each case's first recipient, who is not told twice;
+    `positions`: only these routes (default every one)."""
+    rows = await notify_repo.address_routes(conn, sorted(primary))
+    rows = [r for r in rows if positions is None or r["position"] in positions]
     if not rows:
         return
     contacts = {(r["case_id"], r["position"]): _contacts(r | {"registrar": None}) for r in rows}
@@ -110,7 +148,7 @@ async def _tell_other_networks(
     rounds: dict[int, dict[int, _Choice]] = {}
     for (case_id, position), mine in contacts.items():
         recipient = mine.choose(failing)
-        if recipient is not None and recipient.address != chosen[case_id].recipient.address:
+        if recipient is not None and recipient.address != primary[case_id]:
             rounds.setdefault(position, {})[case_id] = _Choice(recipient, ())
     for position, round_ in sorted(rounds.items()):
         where = {case_id: {"country": countries[(case_id, position)]} for case_id in round_}

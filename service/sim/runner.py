@@ -17,6 +17,7 @@ from typing import Any
 
 from service.sim.behaviour import WorldState
 from service.sim.clock import SimClock
+from service.sim.cloudflare import ACCOUNT, TOKEN, CloudflareApi
 from service.sim.dns import DnsServer
 from service.sim.dnszone import Zones
 from service.sim.mailbot import MailBot
@@ -55,6 +56,7 @@ class SimulatedInternet:
         self.dns = DnsServer(world, self.zones, corpus.origins, host=LOOPBACK)
         self.rdap = RdapServer(world, self.clock, corpus, rate_limits, host=LOOPBACK)
         self.web = WebProxy(self.state, host=LOOPBACK)
+        self.cloudflare = CloudflareApi(self.state, host=LOOPBACK)
         self.mail = MailSink(world.mailboxes() | (extra_mailboxes or set()), self.clock.now)
         self.smtp = SmtpServer(self.mail, host=LOOPBACK)
         self.bot = MailBot(self.state)
@@ -64,12 +66,14 @@ class SimulatedInternet:
         await self.dns.start()
         await self.rdap.start()
         await self.web.start()
+        await self.cloudflare.start()
         await self.smtp.start()
         log.info("simulated internet up: %s", self.describe())
 
     async def stop(self) -> None:
         await self.bot.close()
         await self.smtp.stop()
+        await self.cloudflare.stop()
         await self.web.stop()
         await self.rdap.stop()
         await self.dns.stop()
@@ -122,6 +126,10 @@ class SimulatedInternet:
             "cymru_asn_zone": self.zones.cymru_asn,
             # World addresses are public, so the probe's SSRF guard can stay on.
             "allow_private_targets": False,
+            # The CDN's abuse-report API (a case behind the world's Cloudflare uses it).
+            "cloudflare_api_url": self.cloudflare.url,
+            "cloudflare_account_id": ACCOUNT,
+            "cloudflare_api_token": TOKEN,
         }
 
     def environment(self) -> dict[str, str]:

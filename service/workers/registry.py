@@ -11,6 +11,8 @@ Stages hand work to each other only through the jobs table:
              an 'upstream' job for a route without the upstream provider's desk
   upstream → looks that desk up in RDAP, stores it on the route, wakes the escalate sweep
   webhook  → one periodic job per scanner's receiver: outcomes become signed deliveries
+  cdn      → a case behind a CDN with an abuse-report API: the report filed through it (the
+             case notified), read back later; the origin host it names gets a notice
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ STAGE_MODULES = {
     "escalate": "service.workers.escalate_stage",
     "upstream": "service.workers.upstream_stage",
     "webhook": "service.workers.webhook_stage",
+    "cdn": "service.workers.cdn_stage",
 }
 
 

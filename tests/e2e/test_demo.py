@@ -42,6 +42,9 @@ async def test_demo_runs_the_world_and_prints_a_per_hoster_summary(db_url: str) 
     assert "http://dl.twinmirror.net/f/t1.png" in split
     assert "SAVANNAHOST-NET + PixelBarn Hosting, Inc." in split
     assert "per address: 102.67.141.50" in split
+    # The host behind the CDN with an abuse-report API is reported through it.
+    cdn = out.split("reports through CDN abuse-report APIs", 1)[1]
+    assert re.search(r"cloudflare\s+filed=1 ", cdn)
     assert "oversight: http://127.0.0.1:" in out
     # The scanner's webhook receiver took signed outcomes, none refused as forged.
     hooks = re.search(

@@ -267,7 +267,7 @@ SELECT id FROM moved;
 -- Cases $1 with their state and routing decision, locked in id order so two outbox rounds
 -- can neither both place a case nor deadlock, and whether each already waits in a notice of
 -- kind $2 that is not yet sent or failed.
-SELECT c.id, c.state, r.recipients, r.registrar, r.country,
+SELECT c.id, c.state, r.recipients, r.registrar, r.country, r.cdn,
        EXISTS (SELECT FROM notice_items i JOIN notices n ON n.id = i.notice_id
                WHERE i.case_id = c.id AND n.kind = $2::notice_kind
                  AND n.state IN ('pending', 'sending')) AS in_flight
