@@ -130,7 +130,7 @@ def hold_add(
     click.echo(f"hold {placed['id']} placed; {placed['cases_held']} case(s) held")
 
 
-async def _place(dsn: str, actor: str, reason: str, scopes: dict[str, Any]) -> dict[str, Any]:
+async def _place(dsn: str, actor: str, reason: str, scopes: dict[str, Any]) -> oversee.PlacedHold:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
         return await oversee.place_hold(conn, actor=actor, reason=reason, **scopes)
 
@@ -147,7 +147,7 @@ def hold_lift(ctx: click.Context, hold_id: int, by: str) -> None:
     click.echo(f"hold {hold_id} lifted; {lifted['cases_released']} case(s) released")
 
 
-async def _lift(dsn: str, hold_id: int, actor: str) -> dict[str, Any] | None:
+async def _lift(dsn: str, hold_id: int, actor: str) -> oversee.LiftedHold | None:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
         return await oversee.lift_hold(conn, hold_id, actor=actor)
 
@@ -162,7 +162,7 @@ def hold_list(ctx: click.Context) -> None:
         click.echo(f"{h['id']:>5}  {status:<20} {scope}  — {h['reason']} ({h['created_by']})")
 
 
-async def _holds(dsn: str) -> list[dict[str, Any]]:
+async def _holds(dsn: str) -> list[oversee.HoldRow]:
     async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
         return await oversight_repo.holds(conn)
 

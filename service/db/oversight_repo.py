@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -266,6 +266,45 @@ async def prefer_recipient(conn: asyncpg.Connection, case_id: int, entry: Row) -
 # --- holds -----------------------------------------------------------------------------------
 
 
+class HoldRow(TypedDict):
+    """A law-enforcement hold: on one case, a hoster's cases or a domain's (one of the three)."""
+
+    id: int
+    case_id: int | None
+    hoster: str | None
+    domain: str | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    lifted_by: str | None
+    lifted_at: datetime | None
+
+
+class CaseToHold(TypedDict):
+    """A case an active hold covers and that is not held yet."""
+
+    id: int
+    state: str
+    hold_id: int
+    reason: str
+
+
+class CoveringHold(TypedDict):
+    """The oldest active hold covering a case, with the case's state."""
+
+    hold_id: int
+    reason: str
+    state: str
+
+
+class CaseToRelease(TypedDict):
+    """A held case a lifted hold released: routable, and its state before the hold."""
+
+    id: int
+    routable: bool
+    before_hold: str | None
+
+
 async def insert_hold(
     conn: asyncpg.Connection,
     *,
@@ -274,33 +313,35 @@ async def insert_hold(
     domain: str | None = None,
     reason: str,
     actor: str,
-) -> Row:
+) -> HoldRow:
     row = await conn.fetchrow(q("oversight_insert_hold"), case_id, hoster, domain, reason, actor)
-    return dict(row)
+    return cast(HoldRow, dict(row))
 
 
-async def lift_hold(conn: asyncpg.Connection, hold_id: int, actor: str) -> Row | None:
+async def lift_hold(conn: asyncpg.Connection, hold_id: int, actor: str) -> HoldRow | None:
     row = await conn.fetchrow(q("oversight_lift_hold"), hold_id, actor)
-    return dict(row) if row else None
+    return cast(HoldRow, dict(row)) if row else None
 
 
-async def holds(conn: asyncpg.Connection, limit: int = 500) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_holds"), limit)]
+async def holds(conn: asyncpg.Connection, limit: int = 500) -> list[HoldRow]:
+    return [cast(HoldRow, dict(r)) for r in await conn.fetch(q("oversight_holds"), limit)]
 
 
 async def cases_to_hold(
     conn: asyncpg.Connection, hold_id: int | None, limit: int = 10_000
-) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_cases_to_hold"), hold_id, limit)]
+) -> list[CaseToHold]:
+    rows = await conn.fetch(q("oversight_cases_to_hold"), hold_id, limit)
+    return [cast(CaseToHold, dict(r)) for r in rows]
 
 
-async def hold_covering_case(conn: asyncpg.Connection, case_id: int) -> Row | None:
+async def hold_covering_case(conn: asyncpg.Connection, case_id: int) -> CoveringHold | None:
     row = await conn.fetchrow(q("oversight_hold_covering_case"), case_id)
-    return dict(row) if row else None
+    return cast(CoveringHold, dict(row)) if row else None
 
 
-async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_cases_to_release"), hold_id)]
+async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[CaseToRelease]:
+    rows = await conn.fetch(q("oversight_cases_to_release"), hold_id)
+    return [cast(CaseToRelease, dict(r)) for r in rows]
 
 
 # --- statistics and content movement ---------------------------------------------------------

@@ -9,7 +9,7 @@ owns its transaction and appends an event on each case it touches, with the acto
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, jobs, notify_repo, oversight_repo
+from service.db.oversight_repo import HoldRow
 from service.domain.escalation import Action, LadderPolicy, apply_action
 from service.domain.notices import is_valid_address
 from service.domain.states import OPEN_NOTICE_STATES, RE_RESOLVABLE, CaseState
@@ -40,6 +41,18 @@ async def wake_sweep(conn: asyncpg.Connection) -> None:
     await jobs.enqueue_for_ref(conn, "escalate", SWEEP_REF)
 
 
+class PlacedHold(HoldRow):
+    """A hold just placed and how many cases it put on hold at once."""
+
+    cases_held: int
+
+
+class LiftedHold(HoldRow):
+    """A hold just lifted and how many cases went back to work."""
+
+    cases_released: int
+
+
 async def place_hold(
     conn: asyncpg.Connection,
     *,
@@ -48,14 +61,15 @@ async def place_hold(
     case_id: int | None = None,
     hoster: str | None = None,
     domain: str | None = None,
-) -> dict[str, Any]:
+) -> PlacedHold:
     """Record a hold and put every case it covers on hold (before any further notice)."""
     async with conn.transaction():
         hold = await oversight_repo.insert_hold(
             conn, case_id=case_id, hoster=hoster, domain=domain, reason=reason, actor=actor
         )
         held = await apply_holds(conn, actor=actor, hold_id=hold["id"])
-    return {**hold, "cases_held": held}
+    placed: PlacedHold = {**hold, "cases_held": held}
+    return placed
 
 
 async def apply_holds(conn: asyncpg.Connection, *, actor: str, hold_id: int | None = None) -> int:
@@ -95,7 +109,7 @@ async def hold_if_covered(conn: asyncpg.Connection, case_id: int, *, actor: str)
     return previous is not None
 
 
-async def lift_hold(conn: asyncpg.Connection, hold_id: int, *, actor: str) -> dict[str, Any] | None:
+async def lift_hold(conn: asyncpg.Connection, hold_id: int, *, actor: str) -> LiftedHold | None:
     """Lift a hold; its cases no other hold covers go back to work (notice or resolution)."""
     async with conn.transaction():
         hold = await oversight_repo.lift_hold(conn, hold_id, actor)
@@ -277,7 +291,7 @@ class CaseAction:
     address: str | None = None
 
 
-Handler = Callable[[asyncpg.Connection, CaseAction, "Context"], Awaitable[dict[str, Any]]]
+Handler = Callable[[asyncpg.Connection, CaseAction, "Context"], Awaitable[Mapping[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -293,7 +307,7 @@ async def act_on_case(
     settings: Settings,
     policies: Policies,
     now: datetime,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """Carry out one named action (LadderError or an ActionRefused kind when it cannot)."""
     handler = ACTIONS.get(request.action)
     if handler is None:
@@ -332,7 +346,7 @@ async def _reject_dispute(conn: asyncpg.Connection, r: CaseAction, ctx: Context)
     return await withdraw.reject_dispute(conn, r.case_id, actor=r.actor, note=r.note)
 
 
-async def _hold(conn: asyncpg.Connection, r: CaseAction, ctx: Context) -> dict[str, Any]:
+async def _hold(conn: asyncpg.Connection, r: CaseAction, ctx: Context) -> PlacedHold:
     if not r.supervisor:
         raise ActionForbidden("Holds are placed by supervisors.")
     reason = r.note or "law-enforcement hold"

@@ -175,7 +175,7 @@ REFUSALS: tuple[tuple[type[Exception], int, str, str], ...] = (
 )
 
 
-async def act(request: web.Request, conn: Any, action: oversee.CaseAction) -> dict[str, Any]:
+async def act(request: web.Request, conn: Any, action: oversee.CaseAction) -> Mapping[str, Any]:
     """One analyst action on a case (oversee.act_on_case); a refusal as a problem answer."""
     try:
         return await oversee.act_on_case(
