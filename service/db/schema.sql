@@ -244,6 +244,22 @@ CREATE TABLE cases (
     CONSTRAINT cases_url_original_check CHECK ((length(url_original) <= 8192))
 );
 
+CREATE TABLE cdn_reports (
+    id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    case_id bigint NOT NULL,
+    channel text NOT NULL,
+    report_id text NOT NULL,
+    filed_at timestamp with time zone DEFAULT now() NOT NULL,
+    read_at timestamp with time zone,
+    status text,
+    external_host_notified boolean,
+    origin_host jsonb,
+    CONSTRAINT cdn_reports_channel_report_id_case_id_key UNIQUE (channel, report_id, case_id),
+    CONSTRAINT cdn_reports_pkey PRIMARY KEY (id),
+    CONSTRAINT cdn_reports_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT cdn_reports_report_id_check CHECK (((length(report_id) >= 1) AND (length(report_id) <= 100)))
+);
+
 CREATE TABLE checks (
     id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
     case_id bigint NOT NULL,
@@ -686,6 +702,8 @@ CREATE UNIQUE INDEX cases_url_pdq ON public.cases USING btree (url, pdq) WHERE (
 CREATE UNIQUE INDEX cases_url_sha1 ON public.cases USING btree (url, sha1) WHERE (sha1 IS NOT NULL);
 
 CREATE UNIQUE INDEX cases_url_sha256 ON public.cases USING btree (url, sha256) WHERE (sha256 IS NOT NULL);
+
+CREATE INDEX cdn_reports_case ON public.cdn_reports USING btree (case_id, filed_at);
 
 CREATE INDEX checks_case ON public.checks USING btree (case_id, at);
 
