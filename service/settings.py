@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     dns_timeout: Seconds = Field(default=3.0, gt=0)
     rdap_bootstrap_url: str | None = None
     rdap_timeout: Seconds = Field(default=10.0, gt=0)
+    rdap_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=64 * 1024, description="an RDAP answer, once inflated"
+    )
     rdap_cache_ttl: Duration = timedelta(days=7)
     rdap_negative_cache_ttl: Duration = timedelta(hours=6)
     abusix_zone: str = "abuse-contacts.abusix.zone"

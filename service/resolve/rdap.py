@@ -9,7 +9,9 @@ Retry-After), 404 means "no such object" (None), and nothing else leaks out.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Hashable
 from typing import Any
@@ -25,7 +27,12 @@ from service.resolve.politeness import RegistryGate, parse_retry_after
 
 log = logging.getLogger(__name__)
 MAX_HOPS = 5
-ACCEPT = {"Accept": "application/rdap+json, application/json;q=0.9"}
+# Only encodings _capped_body can inflate with a bound (no br, zstd).
+ACCEPT = {
+    "Accept": "application/rdap+json, application/json;q=0.9",
+    "Accept-Encoding": "gzip, deflate",
+}
+_READ_CHUNK = 64 * 1024
 
 
 def _transient(url: str, label: str, exc: Exception) -> TransientLookupError:
@@ -44,8 +51,10 @@ class RdapClient:
         gate: RegistryGate,
         timeout: float,
         concurrency: int = 16,
+        max_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self.session = session
+        self.max_bytes = max_bytes
         self.bootstrap = bootstrap
         self.gate = gate
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -111,7 +120,8 @@ class RdapClient:
                 _count_error(registry, "invalid")
                 raise TransientLookupError(f"RDAP {url}: HTTP {resp.status}")
             try:
-                return 200, None, await _json(resp, url)
+                raw = await _capped_body(resp, url, self.max_bytes, self.session.auto_decompress)
+                return 200, None, _json(raw, url)
             except TransientLookupError:
                 _count_error(registry, "invalid")
                 raise
@@ -157,11 +167,40 @@ def _count_error(registry: str | None, kind: str) -> None:
     obs.RDAP_ERRORS.labels(registry=metric_label(registry), kind=kind).inc()
 
 
-async def _json(resp: aiohttp.ClientResponse, url: str) -> dict[str, Any]:
+async def _capped_body(
+    resp: aiohttp.ClientResponse, url: str, cap: int, decompressed: bool
+) -> bytes:
+    """The body, inflated here step by step, refused beyond `cap` bytes (a registry's gzip
+    answer of 597 KiB once inflated to 1.86 GiB when read whole). The session must not
+    decompress (open_resolver: auto_decompress=False), or each chunk is inflated unbounded."""
+    if resp.content_length is not None and resp.content_length > cap:
+        raise _too_large(url, cap)
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    if decompressed or encoding in ("", "identity"):
+        inflater = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(47)  # gzip or zlib header, detected
+    else:
+        raise TransientLookupError(f"RDAP {url}: unsupported content encoding {encoding!r}")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_READ_CHUNK):
+        try:
+            body += inflater.decompress(chunk, cap + 1 - len(body)) if inflater else chunk
+        except zlib.error as exc:
+            raise TransientLookupError(f"RDAP {url}: corrupt compressed answer") from exc
+        if len(body) > cap:
+            raise _too_large(url, cap)
+    return bytes(body)
+
+
+def _too_large(url: str, cap: int) -> TransientLookupError:
+    return TransientLookupError(f"RDAP {url}: answer larger than {cap} bytes")
+
+
+def _json(raw: bytes, url: str) -> dict[str, Any]:
     try:
-        # Registries answer application/rdap+json, which aiohttp would refuse by default.
-        doc = await resp.json(content_type=None)
-    except ValueError as exc:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise TransientLookupError(f"RDAP {url}: unreadable answer") from exc
     if not isinstance(doc, dict):
         raise TransientLookupError(f"RDAP {url}: answer is not an object")

@@ -82,6 +82,7 @@ class Resolver:
             gate_for(settings),
             settings.rdap_timeout,
             settings.rdap_concurrency,
+            settings.rdap_max_bytes,
         )
         # Upstream lookups (`upstream_of`) share the session, bootstrap and registry pacing but
         # count their queries apart: `self.rdap.queries` stays one per network.
@@ -91,6 +92,7 @@ class Resolver:
             self.rdap.gate,
             settings.rdap_timeout,
             settings.rdap_concurrency,
+            settings.rdap_max_bytes,
         )
         self.upstreams = UpstreamLookup(
             upstream_rdap, settings.rdap_cache_ttl, settings.rdap_negative_cache_ttl
@@ -410,7 +412,9 @@ async def open_resolver(pool: asyncpg.Pool, settings: Settings) -> AsyncIterator
     connector = GuardedConnector(
         guard, _configured_hosts(settings), limit=settings.rdap_concurrency * 2
     )
-    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, trust_env=False, auto_decompress=False
+    ) as session:
         yield Resolver(pool, settings, session)
 
 
