@@ -37,14 +37,15 @@ from service.workers.registry import available_stages
 
 # Durations that must not shrink with simulated time. Some bound real work (a lease, the
 # clock skew of real timestamps); the others are lived through by a person at the demo's
-# pages, in real seconds: the analyst's session (8 h would end ~3 s after login at the
-# default scale) and how long an acknowledgment link works. Login throttles are rates per
-# real minute/hour and are never scaled.
+# pages, in real seconds: the analyst's session and its idle timeout (8 h would end ~3 s
+# after login at the default scale) and how long an acknowledgment link works. Login
+# throttles are rates per real minute/hour and are never scaled.
 REAL_TIME_FIELDS = {
     "lease",
     "max_clock_skew",
     "db_connect_timeout",
     "analyst_session_ttl",
+    "analyst_session_idle",
     "ack_token_ttl",
 }
 
