@@ -38,6 +38,11 @@ async def webhook_for_update(conn: asyncpg.Connection, webhook_id: int) -> dict[
     return dict(row) if row else None
 
 
+async def live_webhook(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(q("live_webhook"), webhook_id)
+    return dict(row) if row else None
+
+
 async def insert_deliveries(
     conn: asyncpg.Connection, webhook_id: int, outcome_ids: list[int], position: tuple[int, int]
 ) -> None:

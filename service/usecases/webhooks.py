@@ -116,6 +116,13 @@ async def retry_parked(pool: asyncpg.Pool, webhook_id: int) -> int:
 
 async def _fan_out(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
     """Turn the scanner's new outcomes into deliveries; the receiver, or None if removed."""
+    hook = await webhook_repo.live_webhook(conn, webhook_id)
+    if hook is None:
+        return None
+    position = (int(hook["cursor_txid"]), int(hook["cursor_id"]))
+    if not (await read_feed(conn, hook["scanner_id"], position, 1))[0]:
+        # nothing new (the usual answer, every poll): no transaction id, no lock taken
+        return hook
     async with conn.transaction():
         hook = await webhook_repo.webhook_for_update(conn, webhook_id)
         if hook is None:

@@ -29,6 +29,12 @@ FROM webhooks w JOIN tokens t ON t.id = w.scanner_id AND t.revoked_at IS NULL
 WHERE w.id = $1 AND w.removed_at IS NULL
 FOR UPDATE OF w;
 
+-- name: live_webhook
+-- The same without a lock: a look for new outcomes that usually finds none.
+SELECT w.id, w.scanner_id, w.url, w.secret, w.cursor_txid::text AS cursor_txid, w.cursor_id
+FROM webhooks w JOIN tokens t ON t.id = w.scanner_id AND t.revoked_at IS NULL
+WHERE w.id = $1 AND w.removed_at IS NULL;
+
 -- name: insert_deliveries
 -- One delivery per outcome id in $2 (feed order) for receiver $1, and its new position.
 WITH added AS (
