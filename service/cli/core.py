@@ -10,10 +10,13 @@ import click
 from pydantic import SecretStr
 
 from service.cli.base import get_settings, main, run
+from service.cli.importer import import_file
 from service.cli.ops import refuse_example_secrets
+from service.cli.runtime import Runtime
 from service.db import tokens as token_store
 from service.settings import Settings
 from service.usecases.store import database_url, migrate, pool_for
+from service.workers.registry import STAGE_MODULES, available_stages
 
 
 @main.command("migrate")
@@ -111,8 +114,6 @@ def import_command(
     ctx: click.Context, file: Path, scanner: str, batch_size: int, progress: bool
 ) -> None:
     """Bulk-import reports from an NDJSON file (one report object per line)."""
-    from service.cli.importer import import_file
-
     settings = get_settings(ctx)
     summary = run(
         import_file(database_url(settings), settings, file, scanner, batch_size, progress)
@@ -147,8 +148,6 @@ def serve_command(ctx: click.Context, stages: str | None) -> None:
 
 
 def _stage_names(stages: str | None) -> list[str]:
-    from service.workers.registry import STAGE_MODULES, available_stages
-
     if stages is None:
         return available_stages()
     names = [s.strip() for s in stages.split(",") if s.strip()]
@@ -159,8 +158,6 @@ def _stage_names(stages: str | None) -> list[str]:
 
 
 async def _serve(settings: Settings, stages: list[str], *, http: bool) -> None:
-    from service.cli.runtime import Runtime
-
     settings = settings.model_copy(update={"database_url": SecretStr(database_url(settings))})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

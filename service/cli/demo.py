@@ -26,7 +26,9 @@ from pydantic import SecretStr
 from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
+from service.db.oversight_repo import create_analyst
 from service.db.tokens import create_token
+from service.domain.passwords import hash_password
 from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
@@ -92,6 +94,7 @@ def demo_command(
     exit_after: bool | None,
 ) -> None:
     """Run the end-to-end demo against a simulated internet."""
+    # The simulated world (images, PDQ, numpy) is loaded by the demo alone, not by every command.
     from service.sim.rdap_corpus import checkout_corpus
     from service.sim.world import World
 
@@ -245,9 +248,6 @@ async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookRe
 
 async def _demo_analyst(pool: Any) -> str:
     """A supervisor account for this demo database, with a fresh password shown once."""
-    from service.db.oversight_repo import create_analyst
-    from service.domain.passwords import hash_password
-
     password = secrets.token_urlsafe(12)
     async with pool.acquire() as conn:
         await create_analyst(

@@ -16,6 +16,7 @@ from service.usecases import oversee, withdraw
 from service.web.auth import SUPERVISOR, require_role
 from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.openapi import Operation, operation
+from service.web.oversight_stats import DIMENSIONS, load_hoster, load_stats
 from service.web.oversight_view import (
     QUEUE_REASON,
     act,
@@ -274,8 +275,6 @@ async def api_queue(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/oversight/stats")
 async def api_stats(request: web.Request) -> web.Response:
-    from service.web.oversight_stats import DIMENSIONS, load_stats
-
     await require_role(request, "hotline")
     by = request.query.get("by", "hoster")
     if by not in DIMENSIONS:
@@ -294,8 +293,6 @@ async def api_stats(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/oversight/hosters/{name}")
 async def api_hoster(request: web.Request) -> web.Response:
-    from service.web.oversight_stats import load_hoster
-
     await require_role(request, "hotline")
     name = clean(request.match_info["name"], 300)
     hoster = await load_hoster(request.app[POOL], name)
