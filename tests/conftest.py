@@ -27,6 +27,17 @@ from service.db.pool import create_pool
 from service.settings import Settings
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests of the shared data skip where ../shared is absent (a fresh clone); CI has it and
+    # sets TAKEDOWN_TEST_REQUIRE_SHARED=1 so that they cannot silently skip there.
+    if os.environ.get("TAKEDOWN_TEST_REQUIRE_SHARED") == "1" and not SHARED.is_dir():
+        raise pytest.UsageError(
+            f"TAKEDOWN_TEST_REQUIRE_SHARED=1 but {SHARED} is absent: the corpus and schema "
+            "tests would skip"
+        )
 
 
 def _find_admin_dsn() -> str:
