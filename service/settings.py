@@ -270,6 +270,14 @@ class Settings(BaseSettings):
     retry_base: Duration = timedelta(seconds=30)
     retry_max: Duration = timedelta(hours=6)
 
+    # --- partner hotlines' instances (country policy 'forward') ------------------------------
+    partner_fallback_after: Duration = Field(
+        default=timedelta(days=1),
+        description="a partner unreachable this long: its cases are mailed by us instead",
+    )
+    partner_poll_interval: Duration = timedelta(minutes=5)
+    partner_timeout: Seconds = Field(default=20.0, gt=0)
+
     # --- operations (issue 8): retention, metrics, rate limits ------------------------------
     retention_days: int | None = Field(
         default=None, ge=1, description="purge closed cases' URLs after N days; unset keeps them"

@@ -4,6 +4,7 @@ takedown contacts add --cidr 203.0.113.0/24 --address abuse@host.example --langu
 takedown contacts add --domain example.org --do-not-contact --via-hotline NL
 takedown contacts list | remove ID
 takedown hotlines set NL --name Meldpunt --address meld@hotline.example --policy hotline
+takedown hotlines set BE --name ChildFocus --policy forward --url https://tt.example --token T
 takedown hotlines list | remove CC
 takedown resolve URL          (prints the routing decision; changes no case)
 """
@@ -22,6 +23,7 @@ from service.db import resolve_repo
 from service.errors import InvalidInput
 from service.resolve.resolver import open_resolver
 from service.settings import Settings
+from service.usecases import partners
 from service.usecases.store import database_url, pool_for
 
 
@@ -105,13 +107,22 @@ def hotlines() -> None:
 @click.option("--name", required=True)
 @click.option("--address", help="where notices for this country go")
 @click.option("--language")
-@click.option("--policy", type=click.Choice(["direct", "hotline", "both"]), default="direct")
+@click.option(
+    "--policy", type=click.Choice(["direct", "hotline", "both", "forward"]), default="direct"
+)
+@click.option("--url", help="forward: base URL of the partner's Takedown Tracker")
+@click.option("--token", help="forward: the scanner token the partner issued to us")
 @click.pass_context
 def hotlines_set(ctx: click.Context, country: str, **opts: Any) -> None:
-    """Create or replace COUNTRY's hotline (direct | hotline | both)."""
+    """Create or replace COUNTRY's hotline (direct | hotline | both | forward)."""
     if len(country) != 2 or not country.isalpha():
         raise click.BadParameter("a two-letter country code", param_hint="COUNTRY")
-    run(_with_conn(get_settings(ctx), lambda c: resolve_repo.set_hotline(c, country, **opts)))
+    if opts["url"] and not opts["url"].startswith(("http://", "https://")):
+        raise click.BadParameter("an http:// or https:// URL", param_hint="--url")
+    try:
+        run(partners.set_hotline_command(get_settings(ctx), country, **opts))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"hotline {country.upper()} set (policy {opts['policy']})")
 
 
@@ -120,7 +131,10 @@ def hotlines_set(ctx: click.Context, country: str, **opts: Any) -> None:
 def hotlines_list(ctx: click.Context) -> None:
     """Show every partner hotline."""
     for r in run(_with_conn(get_settings(ctx), resolve_repo.all_hotlines)):
-        click.echo(f"{r['country']}  {r['policy']:<8} {r['name']} <{r['address'] or '-'}>")
+        partner = f" {r['url']}" if r.get("url") else ""
+        click.echo(
+            f"{r['country']}  {r['policy']:<8} {r['name']} <{r['address'] or '-'}>{partner}"
+        )
 
 
 @hotlines.command("remove")

@@ -335,6 +335,25 @@ CREATE TABLE escalations (
     CONSTRAINT escalations_next_step_check CHECK ((next_step >= 0))
 );
 
+CREATE TABLE forwards (
+    case_id bigint NOT NULL,
+    country text NOT NULL,
+    url text NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    submitted_at timestamp with time zone,
+    fallen_back_at timestamp with time zone,
+    partner_case_id bigint,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    CONSTRAINT forwards_pkey PRIMARY KEY (case_id),
+    CONSTRAINT forwards_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
+    CONSTRAINT forwards_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT forwards_check CHECK (((state <> 'submitted'::text) OR ((partner_case_id IS NOT NULL) AND (submitted_at IS NOT NULL)))),
+    CONSTRAINT forwards_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT forwards_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'submitted'::text, 'fallen_back'::text])))
+);
+
 CREATE TABLE handoffs (
     id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
     case_id bigint NOT NULL,
@@ -381,11 +400,16 @@ CREATE TABLE hotlines (
     language text,
     policy text DEFAULT 'direct'::text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    url text,
+    token text,
     CONSTRAINT hotlines_pkey PRIMARY KEY (country),
     CONSTRAINT hotlines_address_check CHECK (((address IS NULL) OR (address ~ '^[^@\s]+@[^@\s]+$'::text))),
     CONSTRAINT hotlines_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT hotlines_policy_check CHECK ((policy = ANY (ARRAY['direct'::text, 'hotline'::text, 'both'::text]))),
-    CONSTRAINT hotlines_reachable CHECK (((policy = 'direct'::text) OR (address IS NOT NULL)))
+    CONSTRAINT hotlines_forward_target CHECK (((policy <> 'forward'::text) OR ((url IS NOT NULL) AND (token IS NOT NULL)))),
+    CONSTRAINT hotlines_policy_check CHECK ((policy = ANY (ARRAY['direct'::text, 'hotline'::text, 'both'::text, 'forward'::text]))),
+    CONSTRAINT hotlines_reachable CHECK (((policy = ANY (ARRAY['direct'::text, 'forward'::text])) OR (address IS NOT NULL))),
+    CONSTRAINT hotlines_token_check CHECK (((token IS NULL) OR ((length(token) >= 1) AND (length(token) <= 500)))),
+    CONSTRAINT hotlines_url_check CHECK (((url IS NULL) OR ((url ~ '^https?://'::text) AND (length(url) <= 2000))))
 );
 
 CREATE TABLE inbound_mail (
@@ -476,6 +500,16 @@ CREATE TABLE notices (
     CONSTRAINT notices_country_check CHECK (((country IS NULL) OR (country ~ '^[A-Z]{2}$'::text))),
     CONSTRAINT notices_language_check CHECK ((language ~ '^[a-z]{2}$'::text)),
     CONSTRAINT notices_recipient_check CHECK ((length(recipient) <= 320))
+);
+
+CREATE TABLE partner_feeds (
+    country text NOT NULL,
+    cursor text,
+    last_polled_at timestamp with time zone,
+    failing_since timestamp with time zone,
+    last_error text,
+    CONSTRAINT partner_feeds_pkey PRIMARY KEY (country),
+    CONSTRAINT partner_feeds_country_check CHECK ((country ~ '^[A-Z]{2}$'::text))
 );
 
 CREATE TABLE placeholder_sightings (
@@ -708,6 +742,8 @@ CREATE INDEX cdn_reports_case ON public.cdn_reports USING btree (case_id, filed_
 CREATE INDEX checks_case ON public.checks USING btree (case_id, at);
 
 CREATE INDEX escalations_wake ON public.escalations USING btree (wake_at) WHERE (wake_at IS NOT NULL);
+
+CREATE UNIQUE INDEX forwards_partner_case ON public.forwards USING btree (country, partner_case_id) WHERE (partner_case_id IS NOT NULL);
 
 CREATE INDEX handoffs_case ON public.handoffs USING btree (case_id);
 

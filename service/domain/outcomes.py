@@ -104,6 +104,10 @@ OUTCOME_RULES: tuple[OutcomeRule, ...] = (
     OutcomeRule(140, Outcome.DISPUTED, kind="ack_dispute", reason_key="dispute_reason"),
     # Handed to a partner hotline's instance (policy 'forward'): the notice is on its way.
     OutcomeRule(105, Outcome.NOTIFIED, to_state=S.FORWARDED),
+    # A partner hotline's outcomes mirrored into a forwarded case (migration 0146).
+    OutcomeRule(104, Outcome.REAPPEARED, kind="partner_reappeared"),
+    OutcomeRule(111, Outcome.ACKNOWLEDGED, kind="partner_acknowledged"),
+    OutcomeRule(141, Outcome.DISPUTED, kind="partner_disputed", reason_key="dispute_reason"),
     # Taken back; the reason is why (dispute_confirmed, hash_withdrawn), never the free text.
     OutcomeRule(150, Outcome.WITHDRAWN, to_state=S.WITHDRAWN, reason_key="withdrawal"),
 )

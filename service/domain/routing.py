@@ -18,7 +18,7 @@ from typing import Any, Literal
 from service.domain.rdap_contacts import ContactFindings
 from service.domain.registrar_info import Registrar
 
-Policy = Literal["direct", "hotline", "both"]
+Policy = Literal["direct", "hotline", "both", "forward"]
 
 
 @dataclass(frozen=True)

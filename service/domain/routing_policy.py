@@ -92,6 +92,10 @@ def apply_jurisdiction(
 
     Under "direct", a hotline is only the fallback behind low-confidence guesses.
     """
+    if hotline is not None and hotline.policy == "forward":
+        # The outbox hands the case to the partner's own instance; these recipients are the
+        # mail it falls back to when that instance stays unreachable (as under "direct").
+        notes.append(f"{hotline.country} policy: the case goes to {hotline.name}'s instance")
     if hotline is None or not hotline.address:
         return recipients
     entry = Recipient(

@@ -21,6 +21,7 @@ from pydantic import (
 
 from service.db import resolve_repo
 from service.db.cases import jsonable
+from service.usecases import partners
 from service.web.auth import require_role
 from service.web.keys import POOL
 from service.web.openapi import Operation, operation
@@ -84,12 +85,27 @@ class HotlineIn(BaseModel):
     name: Text
     address: Address | None = None
     language: Language | None = None
-    policy: Literal["direct", "hotline", "both"] = "direct"
+    policy: Literal["direct", "hotline", "both", "forward"] = "direct"
+    url: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://[^\s]+$",
+        description="forward: base URL of the partner's Takedown Tracker",
+    )
+    token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        pattern=r"^[\x21-\x7e]+$",
+        description="forward: the scanner token the partner issued to us (never listed)",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> HotlineIn:
-        if self.policy != "direct" and self.address is None:
+        if self.policy in ("hotline", "both") and self.address is None:
             raise ValueError("a hotline that receives notices needs an address")
+        if self.policy == "forward" and (self.url is None or self.token is None):
+            raise ValueError("policy forward needs the partner's url and token")
         return self
 
 
@@ -191,8 +207,7 @@ async def set_hotline(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     country = _country(request)
     hotline = _parse(HotlineIn, await request.read())
-    async with request.app[POOL].acquire() as conn:
-        await resolve_repo.set_hotline(conn, country, **hotline.model_dump())
+    await partners.set_hotline(request.app[POOL], country, **hotline.model_dump())
     return web.Response(status=204)
 
 

@@ -13,6 +13,7 @@ import asyncpg
 
 from service.notify.outbox import place_cases
 from service.settings import Settings
+from service.usecases import partners
 from service.usecases.oversee import hold_if_covered
 from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome
@@ -40,8 +41,11 @@ class OutboxStage:
         async with self.pool.acquire() as conn:
             # A law-enforcement hold wins over sending: nothing goes out about a held case.
             free = [c for c in case_ids if not await hold_if_covered(conn, c, actor=ACTOR)]
-            if free:
-                await place_cases(conn, self.settings, free)
+            # A country whose hotline runs its own instance gets the case handed over instead.
+            diverted = await partners.divert(conn, free)
+            mailed = [c for c in free if c not in diverted]
+            if mailed:
+                await place_cases(conn, self.settings, mailed)
         return {job.id: Done() for job in jobs}
 
 

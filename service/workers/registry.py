@@ -13,6 +13,7 @@ Stages hand work to each other only through the jobs table:
   webhook  → one periodic job per scanner's receiver: outcomes become signed deliveries
   cdn      → a case behind a CDN with an abuse-report API: the report filed through it (the
              case notified), read back later; the origin host it names gets a notice
+  partners → hands cases of a 'forward' country to the partner's instance; mirrors its feed
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ STAGE_MODULES = {
     "upstream": "service.workers.upstream_stage",
     "webhook": "service.workers.webhook_stage",
     "cdn": "service.workers.cdn_stage",
+    "partners": "service.workers.partner_stage",
 }
 
 

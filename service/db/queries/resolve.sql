@@ -56,7 +56,8 @@ DELETE FROM contact_rules WHERE id = $1 RETURNING id;
 
 -- name: resolve_hotlines_all
 -- Every partner hotline with its routing policy.
-SELECT country, name, address, language, policy, updated_at FROM hotlines ORDER BY country;
+-- (The partner's token is never listed.)
+SELECT country, name, address, language, policy, url, updated_at FROM hotlines ORDER BY country;
 
 -- name: resolve_hotline_set
 -- Create or replace a country's hotline and policy.

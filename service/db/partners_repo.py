@@ -1,0 +1,89 @@
+"""Partner hotlines' instances: hand-overs (forwards) and outcome feeds (queries/partners.sql)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from service.db.queries import q
+
+Row = dict[str, Any]
+STAMPABLE = frozenset({"first_notice_at", "acknowledged_at", "first_gone_at", "reappeared_at"})
+
+
+async def set_hotline(conn: asyncpg.Connection, country: str, **values: Any) -> None:
+    await conn.execute(
+        q("partners_set_hotline"),
+        country.upper(),
+        values["name"],
+        values.get("address"),
+        values.get("language"),
+        values["policy"],
+        values.get("url"),
+        values.get("token"),
+    )
+
+
+async def divertable(conn: asyncpg.Connection, case_ids: list[int]) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("partners_divertable"), sorted(set(case_ids)))]
+
+
+async def open_forward(conn: asyncpg.Connection, case_id: int, country: str, url: str) -> None:
+    await conn.execute(q("partners_open_forward"), case_id, country, url)
+
+
+async def forward_for_submit(conn: asyncpg.Connection, case_id: int) -> Row | None:
+    row = await conn.fetchrow(q("partners_forward_for_submit"), case_id)
+    return dict(row) if row else None
+
+
+async def submitted(conn: asyncpg.Connection, case_id: int, partner_case_id: int) -> bool:
+    return await conn.execute(q("partners_submitted"), case_id, partner_case_id) == "UPDATE 1"
+
+
+async def attempt_failed(
+    conn: asyncpg.Connection, case_id: int, error: str, fallback_after: timedelta
+) -> bool:
+    """Record a failed attempt; True when the hand-over is overdue for the fallback."""
+    overdue = await conn.fetchval(
+        q("partners_attempt_failed"), case_id, error[:500], fallback_after
+    )
+    return bool(overdue)
+
+
+async def fall_back(conn: asyncpg.Connection, case_ids: list[int], reason: str) -> None:
+    await conn.execute(q("partners_fall_back"), sorted(case_ids), reason[:500])
+
+
+async def forward_partners(conn: asyncpg.Connection) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("partners_forward_partners"))]
+
+
+async def feed_read(conn: asyncpg.Connection, country: str, cursor: str) -> None:
+    await conn.execute(q("partners_feed_read"), country, cursor)
+
+
+async def feed_failed(
+    conn: asyncpg.Connection, country: str, error: str, fallback_after: timedelta
+) -> bool:
+    """Record a failed poll; True when the feed has been failing for the fallback delay."""
+    overdue = await conn.fetchval(q("partners_feed_failed"), country, error[:500], fallback_after)
+    return bool(overdue)
+
+
+async def case_of(conn: asyncpg.Connection, country: str, partner_case_id: int) -> Row | None:
+    row = await conn.fetchrow(q("partners_case_of"), country, partner_case_id)
+    return dict(row) if row else None
+
+
+async def forwarded_of(conn: asyncpg.Connection, country: str) -> list[int]:
+    return [r["id"] for r in await conn.fetch(q("partners_forwarded_of"), country)]
+
+
+async def stamp(conn: asyncpg.Connection, case_id: int, column: str, at: datetime) -> None:
+    """Set a clock column to the partner's time, unless it is set already."""
+    if column not in STAMPABLE:
+        raise ValueError(f"not a stampable clock column: {column!r}")
+    await conn.execute(q("partners_stamp").replace("{column}", column), case_id, at)
