@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     # --- HTTP ------------------------------------------------------------------------------
     listen: str = "127.0.0.1:8080"
     public_url: str = "http://127.0.0.1:8080"
+    http_idle_timeout: Seconds = Field(
+        default=15.0,
+        gt=0,
+        description="a connection's time to send a complete request head (new or kept alive)",
+    )
+    http_body_timeout: Seconds = Field(
+        default=30.0, gt=0, description="time for a request body to arrive"
+    )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_reports_per_request: int = Field(default=1000, ge=1, le=10000)
     max_clock_skew: Duration = Field(

@@ -33,7 +33,14 @@ def probe_server(ctx: click.Context, listen: str | None) -> None:
         app = create_app(settings)
     except Exception as exc:
         raise click.ClickException(str(exc)) from exc
-    web.run_app(app, host=host or "127.0.0.1", port=port, access_log=None, print=None)
+    web.run_app(
+        app,
+        host=host or "127.0.0.1",
+        port=port,
+        access_log=None,
+        print=None,
+        keepalive_timeout=settings.http_idle_timeout,
+    )
 
 
 @main.command("stats")

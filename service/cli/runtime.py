@@ -15,7 +15,7 @@ from service.packaged import missing_files
 from service.settings import Settings
 from service.usecases.policies import policies_from
 from service.usecases.store import create_pool, migrate
-from service.web.app import create_app
+from service.web.app import create_app, runner_for
 from service.workers.loop import ClaimLoop, loop_config
 from service.workers.registry import build_stage
 
@@ -67,7 +67,7 @@ class Runtime:
         return self
 
     async def _start_http(self, pool: asyncpg.Pool) -> None:
-        self.runner = web.AppRunner(create_app(self.settings, pool, self.policies), access_log=None)
+        self.runner = runner_for(create_app(self.settings, pool, self.policies), self.settings)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.settings.listen_host, self.settings.listen_port)
         await site.start()

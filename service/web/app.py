@@ -22,7 +22,11 @@ from service.web import (
     webhooks_api,
 )
 from service.web.keys import POLICIES, POOL, SETTINGS
-from service.web.middlewares import error_middleware, secure_headers_middleware
+from service.web.middlewares import (
+    body_deadline_middleware,
+    error_middleware,
+    secure_headers_middleware,
+)
 from service.web.ratelimit import rate_limit_middleware
 
 
@@ -32,7 +36,12 @@ def create_app(
     """Build the application. Without `pool`, one is opened from settings.database_url;
     without `policies`, they are built from the settings here (once)."""
     app = web.Application(
-        middlewares=[secure_headers_middleware, rate_limit_middleware(settings), error_middleware],
+        middlewares=[
+            secure_headers_middleware,
+            rate_limit_middleware(settings),
+            error_middleware,
+            body_deadline_middleware(settings),
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -65,3 +74,10 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await app[POOL].close()
+
+
+def runner_for(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The runner `serve` uses: aiohttp closes a connection that has not sent a complete
+    request head `http_idle_timeout` after it opened or after the last answer (idle clients
+    and headers sent a line at a time; aiohttp's default was an hour)."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.http_idle_timeout)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
-from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp import ClientConnectionResetError, web
+from aiohttp.typedefs import Handler, Middleware
 
 from service.errors import InvalidInput, NotFound
+from service.settings import Settings
 from service.usecases.store import is_outage
 from service.web.problems import PROBLEM_TYPE, HttpProblem, problem_response
 
@@ -64,6 +66,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             request.path,
         )
     except Exception as exc:
+        if _client_gone(request, exc):
+            # The client hung up (or was timed out) mid-request: nothing to answer, and not
+            # the database's fault (an OSError would otherwise read as a database outage).
+            log.info("client went away while serving %s %s", request.method, request.path)
+            raise
         if is_outage(exc):
             # The database is away (restart, failover): tell clients to come back, never 500.
             log.warning("database unavailable while serving %s: %s", request.path, exc)
@@ -78,6 +85,45 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             exc,
         )
         return problem_response(_INTERNAL_ERROR, request.path)
+
+
+def _client_gone(request: web.Request, exc: BaseException) -> bool:
+    """A lost client connection, as opposed to a lost database connection."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return True
+    # aiohttp's own words for a client that is gone (reading the body, writing the answer).
+    return (isinstance(exc, ConnectionResetError) and "Connection lost" in str(exc)) or isinstance(
+        exc, ClientConnectionResetError
+    )
+
+
+def body_deadline_middleware(settings: Settings) -> Middleware:
+    """The request body must arrive within `http_body_timeout` (a byte at a time would
+    hold a handler, a connection and memory forever). Read here, once; handlers' json()
+    and post() use the cached body."""
+    timeout = settings.http_body_timeout
+
+    @web.middleware
+    async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(timeout):
+                    await request.read()
+            except TimeoutError:
+                log.info("request body of %s %s too slow: closed", request.method, request.path)
+                if request.transport is not None:
+                    request.transport.close()
+                raise HttpProblem(
+                    408,
+                    "Request timeout",
+                    "The request body did not arrive in time.",
+                    slug="timeout",
+                    headers={"Connection": "close"},
+                ) from None
+        return await handler(request)
+
+    return body_deadline
 
 
 def _refused_by_database(exc: asyncpg.PostgresError) -> HttpProblem:
