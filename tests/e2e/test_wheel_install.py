@@ -99,7 +99,12 @@ def _wheelhouse(wheel: Path, work: Path) -> Path:
         _run(sys.executable, "-m", "pip", "wheel", "-q", "--wheel-dir", partial, wheel, cwd=work)
         (partial / wheel.name).unlink()
         house.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(partial), str(house))
+        staged = house.with_name(f"{house.name}.{os.getpid()}")
+        shutil.copytree(partial, staged)
+        try:
+            staged.rename(house)  # atomic: a concurrent run's finished copy is kept as it is
+        except OSError:
+            shutil.rmtree(staged)
     return house
 
 
