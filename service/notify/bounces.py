@@ -14,9 +14,10 @@ from typing import Any
 
 import asyncpg
 
-from service.db import notify_repo
+from service.db import mail_repo, notify_repo
 from service.notify.outbox import reroute
 from service.notify.returned import Bounce, FailedRecipient, parse_bounce
+from service.notify.verp import notice_of
 from service.settings import Settings
 
 __all__ = ["Bounce", "FailedRecipient", "apply_bounce", "parse_bounce"]
@@ -26,10 +27,21 @@ async def apply_bounce(
     conn: asyncpg.Connection, settings: Settings, bounce: Bounce
 ) -> dict[str, Any]:
     """Mark the contact failing and move the notice's items on. A summary for the caller."""
-    notice = await _matching_notice(conn, bounce.message_ids)
+    notice = await _verp_notice(conn, settings, bounce.envelope)
+    if notice is None:
+        notice = await _matching_notice(conn, bounce.message_ids)
     if notice is None:
         return {"matched": False, "action": "ignored", "reason": "no notice with that Message-ID"}
     return await apply_to_notice(conn, settings, bounce, notice)
+
+
+async def _verp_notice(
+    conn: asyncpg.Connection, settings: Settings, addresses: list[str]
+) -> dict[str, Any] | None:
+    """The notice whose authentic VERP return path the bounce was addressed to."""
+    notice_id = notice_of(settings, addresses)
+    notice = await mail_repo.notice(conn, notice_id) if notice_id is not None else None
+    return notice | {"verp": True} if notice is not None else None
 
 
 async def apply_to_notice(

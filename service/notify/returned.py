@@ -67,6 +67,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"|unzustellbar|nicht zustellbar|delayed mail|delivery delayed|message status",
     re.IGNORECASE,
 )
+_ENVELOPE_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to")
 # What CPython's email package raises on some garbage instead of recording a defect.
 PARSER_FAILURES = (MessageError, LookupError, ValueError, TypeError, AttributeError)
 
@@ -103,6 +104,9 @@ class Bounce:
 
     message_ids: list[str] = field(default_factory=list)
     recipients: list[FailedRecipient] = field(default_factory=list)
+    # Where it was delivered (the VERP return path of the notice, for a bounce): the headers
+    # a delivery agent records, and To, which a DSN addresses to the envelope sender.
+    envelope: list[str] = field(default_factory=list)
 
     @property
     def final(self) -> list[FailedRecipient]:
@@ -152,12 +156,21 @@ def parse_bounce(raw: bytes) -> Bounce:
 
 def read_bounce(message: Message, raw: bytes) -> Bounce:
     texts = _leaf_texts(message)
-    bounce = Bounce(message_ids=original_message_ids(message, raw, texts))
+    bounce = Bounce(
+        message_ids=original_message_ids(message, raw, texts),
+        envelope=envelope_addresses(message),
+    )
     recipients = _dsn_recipients(message, texts)
     if not recipients:
         recipients = _text_recipients(message, texts)
     bounce.recipients = recipients
     return bounce
+
+
+def envelope_addresses(message: Message) -> list[str]:
+    """The addresses a mail was delivered to, as its headers record them."""
+    values = [str(v) for k, v in message.raw_items() if k.lower() in _ENVELOPE_HEADERS]
+    return [a.strip("<>.,;") for value in values for a in _ADDRESS.findall(value)]
 
 
 # --- Message-IDs -------------------------------------------------------------------------------

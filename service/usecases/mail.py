@@ -26,13 +26,14 @@ from typing import Any
 
 import asyncpg
 
+from service import observability
 from service.db import cases as case_store
 from service.db import mail_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.notify.bounces import apply_to_notice
 from service.notify.incoming import Incoming, classify
-from service.notify.returned import parse_message, read_bounce
+from service.notify.returned import envelope_addresses, parse_message, read_bounce
 from service.notify.verp import notice_of
 from service.settings import Settings
 
@@ -42,8 +43,6 @@ AUTO_ACKNOWLEDGED = "auto-acknowledged"
 REPLY_EVENT = "mail_reply"
 _NOTICE_REF = re.compile(r"\bTT-N(\d{6,12})\b", re.IGNORECASE)
 _CASE_REF = re.compile(r"\bTT-C(\d{7,12})\b", re.IGNORECASE)
-# Headers in which a mail's envelope recipient survives delivery into a mailbox.
-_ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
 Summary = dict[str, Any]
 
@@ -59,7 +58,7 @@ async def take_in(
         return {"kind": "unreadable", "action": "ignored"}
     incoming = classify(message, text_cap=settings.mail_in_text_cap)
     incoming.fingerprint = hashlib.sha256(raw).hexdigest()
-    addresses = [*recipients, *_envelope_addresses(message)]
+    addresses = [*recipients, *envelope_addresses(message)]
     async with pool.acquire() as conn:
         if await mail_repo.seen(conn, incoming.message_id, incoming.fingerprint):
             return {"kind": incoming.kind, "action": "duplicate"}
@@ -89,6 +88,8 @@ async def _bounce(
         outcome: Summary = {"matched": False, "action": "ignored", "reason": "no notice matched"}
     else:
         outcome = await apply_to_notice(conn, settings, bounce, notice)
+    if outcome.get("action") == "rerouted":  # counted once: a repeated bounce is "ignored"
+        observability.NOTICES.labels(outcome="bounced").inc()
     await _record(conn, incoming, notice, matched_by, outcome)
     return {"kind": "bounce", "matched_by": matched_by, **outcome}
 
@@ -179,11 +180,6 @@ async def _record(
         "fingerprint": incoming.fingerprint,
     }
     return await mail_repo.record(conn, mail, case_ids)
-
-
-def _envelope_addresses(message: Message) -> list[str]:
-    values = [str(v) for k, v in message.raw_items() if k in _ENVELOPE_HEADERS]
-    return [a for value in values for a in re.findall(r"[^\s<>,;\"]+@[^\s<>,;\"]+", value)]
 
 
 # --- queries for the pages and the CLI ----------------------------------------------------------

@@ -91,3 +91,24 @@ async def test_a_notice_goes_out_from_its_own_return_path(
     assert mail.mail_from == return_path(settings, notice_id)
     assert notice_of(settings, [mail.mail_from]) == notice_id
     assert mail.message["From"].addresses[0].addr_spec == "notices@hotline.example"  # DMARC
+
+
+async def test_a_bounce_filed_by_hand_matches_by_its_verp_address_alone(
+    pool: asyncpg.Pool, db_url: str, smtp: Smtp
+) -> None:
+    """`takedown bounces FILE` and POST /api/v1/bounces: the DSN's To is the return path."""
+    settings = notice_settings(
+        db_url, smtp.port, verp_domain="bounces.hotline.example", verp_secret="k"
+    )
+    async with pool.acquire() as conn:
+        await add_case(conn, "https://x.example/1", TWO_CONTACTS)
+    await deliver(pool, settings)
+    (mail,) = smtp.sink.messages
+    raw = (
+        f"From: MAILER-DAEMON@mx.hoster.example\r\nTo: {mail.mail_from}\r\n"
+        "Subject: failure notice\r\n\r\n"
+        "<abuse@hoster.example>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
+    ).encode()
+    async with pool.acquire() as conn:
+        summary = await apply_bounce(conn, settings, parse_bounce(raw))
+    assert summary["action"] == "rerouted" and summary["moved_to"] == ["second@hoster.example"]
