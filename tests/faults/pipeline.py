@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
 from service.cli.demo import compress
 from service.db.cases import ingest_reports
@@ -62,6 +63,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 def _env_text(value: object) -> str:
+    if isinstance(value, SecretStr):  # the DSN and tokens: str() would give '**********'
+        return value.get_secret_value()
     if isinstance(value, timedelta):
         return f"PT{value.total_seconds():f}S"  # ISO 8601: what pydantic reads from text
     if isinstance(value, list | dict):
