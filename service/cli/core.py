@@ -13,8 +13,8 @@ from service.cli.base import get_settings, main, run
 from service.cli.importer import import_file
 from service.cli.ops import refuse_example_secrets
 from service.cli.runtime import Runtime
-from service.db import tokens as token_store
 from service.settings import Settings
+from service.usecases import tokens as token_store
 from service.usecases.store import database_url, migrate, pool_for
 from service.workers.registry import STAGE_MODULES, available_stages
 
@@ -57,19 +57,11 @@ def token_create(ctx: click.Context, role: str, name: str) -> None:
 
 
 async def _create_token(dsn: str, name: str, role: str) -> str:
-    import asyncpg
-
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
         try:
-            _token, secret = await token_store.create_token(conn, name, role)
-        except asyncpg.UniqueViolationError:
-            raise click.ClickException(
-                f"a live token named {name!r} exists; revoke it first"
-            ) from None
-        except asyncpg.CheckViolationError:
-            raise click.ClickException(
-                "a token name is 1-100 characters: letters, digits, . _ @ -"
-            ) from None
+            _token, secret = await token_store.create_token(pool, name, role)
+        except token_store.TokenRefused as exc:
+            raise click.ClickException(str(exc)) from None
     return secret
 
 
@@ -84,8 +76,8 @@ def token_revoke(ctx: click.Context, name: str) -> None:
 
 
 async def _revoke(dsn: str, name: str) -> bool:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await token_store.revoke_token(conn, name)
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        return await token_store.revoke_token(pool, name)
 
 
 @token.command("list")
@@ -100,8 +92,8 @@ def token_list(ctx: click.Context) -> None:
 
 
 async def _list(dsn: str) -> list[dict[str, object]]:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await token_store.list_tokens(conn)
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        return await token_store.list_tokens(pool)
 
 
 @main.command("import")

@@ -27,13 +27,13 @@ from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
 from service.db.oversight_repo import create_analyst
-from service.db.tokens import create_token
 from service.domain.passwords import hash_password
 from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
 from service.usecases.mail import mail_counts, take_in
 from service.usecases.store import create_database, database_url, pool_for
+from service.usecases.tokens import create_token
 from service.usecases.webhooks import add_webhook
 from service.workers.registry import available_stages
 
@@ -227,8 +227,7 @@ async def _demo_database(base: Settings) -> str:
 
 async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookReceiver) -> int:
     name = f"demo-scanner-{int(time.time())}"
-    async with pool.acquire() as conn:
-        _token, secret = await create_token(conn, name, "scanner")
+    _token, secret = await create_token(pool, name, "scanner")
     receiver.secret = (await add_webhook(pool, name, receiver.url, actor="demo")).secret
     from service.sim.scanner import reports as scanner_reports  # loads images/PDQ: demo only
 

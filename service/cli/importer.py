@@ -13,11 +13,11 @@ import asyncpg
 import click
 from tqdm import tqdm
 
-from service.db.tokens import live_token_by_name
 from service.domain.reports import RejectedReport, ValidReport, validate_report
 from service.settings import Settings
 from service.usecases.intake import submit_reports
 from service.usecases.store import pool_for
+from service.usecases.tokens import live_token
 
 MAX_SHOWN_REJECTIONS = 50
 
@@ -65,8 +65,7 @@ async def import_file(
 ) -> ImportSummary:
     summary = ImportSummary()
     async with pool_for(dsn, min_size=1, max_size=2, retry_for=settings.db_connect_timeout) as pool:
-        async with pool.acquire() as conn:
-            token = await live_token_by_name(conn, scanner)
+        token = await live_token(pool, scanner)
         if token is None or token.role != "scanner":
             raise click.ClickException(f"no live scanner token named {scanner!r}")
         bar = tqdm(unit=" lines", disable=not progress, file=sys.stderr)

@@ -132,9 +132,7 @@ def hotlines_list(ctx: click.Context) -> None:
     """Show every partner hotline."""
     for r in run(_with_conn(get_settings(ctx), resolve_repo.all_hotlines)):
         partner = f" {r['url']}" if r.get("url") else ""
-        click.echo(
-            f"{r['country']}  {r['policy']:<8} {r['name']} <{r['address'] or '-'}>{partner}"
-        )
+        click.echo(f"{r['country']}  {r['policy']:<8} {r['name']} <{r['address'] or '-'}>{partner}")
 
 
 @hotlines.command("remove")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -248,14 +247,3 @@ async def get_case(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | N
     case = dict(row)
     case["events"] = [dict(e) for e in await conn.fetch(q("case_events"), case_id)]
     return case
-
-
-def jsonable(value: Any) -> Any:
-    """Convert records/datetimes for JSON answers."""
-    return json.loads(json.dumps(value, default=_default))
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)

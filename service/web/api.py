@@ -9,7 +9,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, RootModel
 
-from service.db.cases import get_case, jsonable
+from service.db.cases import get_case
 from service.domain.reports import (
     RejectedReport,
     ReportIn,
@@ -21,6 +21,7 @@ from service.usecases import intake
 from service.usecases.feed import scanner_view
 from service.web.auth import has_role, require_role
 from service.web.feed_api import ScannerCaseOut
+from service.web.jsonout import jsonable
 from service.web.keys import POOL, SETTINGS
 from service.web.middlewares import NESTED_TOO_DEEP
 from service.web.openapi import Operation, operation

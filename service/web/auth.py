@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.db.tokens import Token, authenticate
+from service.usecases.tokens import Token, authenticate
 from service.web.keys import POOL
 from service.web.problems import forbidden, unauthorized
 
@@ -19,8 +19,7 @@ async def current_token(request: web.Request) -> Token | None:
     scheme, _, secret = header.partition(" ")
     token = None
     if scheme.lower() == "bearer" and secret.strip() and len(secret) < 200:
-        async with request.app[POOL].acquire() as conn:
-            token = await authenticate(conn, secret.strip())
+        token = await authenticate(request.app[POOL], secret.strip())
     if token is not None:
         request[TOKEN_KEY] = token
     return token

@@ -20,9 +20,9 @@ from pydantic import (
 )
 
 from service.db import resolve_repo
-from service.db.cases import jsonable
 from service.usecases import partners
 from service.web.auth import require_role
+from service.web.jsonout import jsonable
 from service.web.keys import POOL
 from service.web.openapi import Operation, operation
 from service.web.problems import HttpProblem, not_found

@@ -11,9 +11,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from service.db import notify_repo, oversight_repo
-from service.db.cases import jsonable
 from service.usecases import oversee, withdraw
 from service.web.auth import SUPERVISOR, require_role
+from service.web.jsonout import jsonable
 from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.openapi import Operation, operation
 from service.web.oversight_stats import DIMENSIONS, load_hoster, load_stats
