@@ -269,9 +269,12 @@ async def to_hotline_queue(
 async def reroute(
     conn: asyncpg.Connection, settings: Settings, notice: dict[str, Any], reason: str
 ) -> list[Placement]:
-    """Move the items of a notice whose recipient failed to their next contacts."""
+    """Move the items of a notice whose recipient failed to their next contacts (a desk of
+    another route of the case: that route's next contact, not the first route's again)."""
     placements = []
-    for case_id in await notify_repo.item_case_ids(conn, notice["id"]):
+    case_ids = await notify_repo.item_case_ids(conn, notice["id"])
+    routes = await _routes_of_recipient(conn, case_ids, notice["recipient"])
+    for case_id in case_ids:
         await cases.add_event(
             conn,
             case_id,
@@ -283,7 +286,25 @@ async def reroute(
                 "reason": reason[:500],
             },
         )
+        if case_id in routes:
+            positions = {routes[case_id]}
+            await tell_other_routes(
+                conn, settings, {case_id: None}, kind=notice["kind"], positions=positions
+            )
+            continue
         placed = await place_case(conn, settings, case_id, kind=notice["kind"], states=REROUTABLE)
         if placed is not None:
             placements.append(placed)
     return placements
+
+
+async def _routes_of_recipient(
+    conn: asyncpg.Connection, case_ids: list[int], address: str
+) -> dict[int, int]:
+    """Per case, the other route (position) whose desk `address` is."""
+    found: dict[int, int] = {}
+    for row in await notify_repo.address_routes(conn, case_ids):
+        addresses = {r.address for r in parse_recipients(row["recipients"] or [])}
+        if address in addresses:
+            found.setdefault(row["case_id"], row["position"])
+    return found

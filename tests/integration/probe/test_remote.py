@@ -101,3 +101,21 @@ async def test_json_nested_too_deeply_is_a_400_problem(probe_base: str) -> None:
 def test_server_needs_a_token() -> None:
     with pytest.raises(ConfigurationError):
         create_app(make_settings("postgresql://unused/db"))
+
+
+async def test_remote_probe_checks_each_address_it_is_given(
+    probe_base: str, web_origin: Web
+) -> None:
+    report = await client(probe_base).check(
+        web_origin.url("image"), expected_hashes(), addresses=["127.0.0.1"]
+    )
+    assert report.verdict is Verdict.PRESENT
+    assert report.reason.endswith("[per address: 127.0.0.1 present]")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"url": web_origin.url("image"), "expected": expected_hashes(), "addresses": ["x"]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{probe_base}/probe", json=body, headers=headers) as resp,
+    ):
+        assert resp.status == 400
+        assert "IP addresses" in (await resp.json())["detail"]
