@@ -39,6 +39,7 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (6 * 1024**3, 6 * 1024**3))
 
 
+@pytest.mark.timeout(300)  # image generation and 8 decodes on a shared 2-core machine
 def test_parallel_checks_of_huge_pngs_stay_under_300_mb(tmp_path: Path) -> None:
     for seed in range(2):
         _large_png(tmp_path / f"{seed}.png", seed)
@@ -50,13 +51,13 @@ def test_parallel_checks_of_huge_pngs_stay_under_300_mb(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=280,
         preexec_fn=_cap_memory,
     )
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout)
     print(f"peak RSS of 8 parallel checks of 8000x5000 PNGs: {result['peak_mb']:.0f} MB")
-    assert [r["verdict"] for r in result["reports"]] == ["present"] * 8
+    assert [r["verdict"] for r in result["reports"]] == ["present"] * 8, result["reports"]
     assert result["peak_mb"] < LIMIT_MB
 
 
