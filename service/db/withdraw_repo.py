@@ -97,9 +97,16 @@ async def withdrawn_hashes(conn: asyncpg.Connection, limit: int = 500) -> list[R
 
 async def withdrawn_among(conn: asyncpg.Connection, hashes: list[dict[str, str]]) -> dict[int, Row]:
     """Of the reports' hashes (one dict per report), the first withdrawn one per position."""
+    if not await conn.fetchval(q("withdraw_any")):
+        return {}  # the common case: one tiny statement on intake's hot path
+    flat = [
+        (p, name, digest) for p, present in enumerate(hashes) for name, digest in present.items()
+    ]
     rows = await conn.fetch(
         q("withdraw_hashes_matching"),
-        *[[h.get(name) for h in hashes] for name in ("sha256", "sha1", "md5", "pdq")],
+        [p for p, _, _ in flat],
+        [name for _, name, _ in flat],
+        [digest for _, _, digest in flat],
     )
     found: dict[int, Row] = {}
     for row in rows:

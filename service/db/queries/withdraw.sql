@@ -87,17 +87,17 @@ SELECT id, algorithm, digest, reason, created_by, created_at, cases_withdrawn
 FROM withdrawn_hashes ORDER BY id DESC LIMIT $1;
 
 -- name: withdraw_hashes_matching
--- Of the reports' hashes ($1 sha256, $2 sha1, $3 md5, $4 pdq, one entry per report, NULL when
--- absent), those withdrawn: (position in the arrays, 0-based; the reason).
-SELECT r.ord - 1 AS position, w.algorithm, w.digest, w.reason
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-     AS r(sha256, sha1, md5, pdq, ord)
-JOIN withdrawn_hashes w
-  ON (w.algorithm = 'sha256' AND w.digest = r.sha256)
-  OR (w.algorithm = 'sha1' AND w.digest = r.sha1)
-  OR (w.algorithm = 'md5' AND w.digest = r.md5)
-  OR (w.algorithm = 'pdq' AND w.digest = r.pdq)
-ORDER BY r.ord, w.id;
+-- Of the reports' hashes (one row per hash: $1 the report's position, $2 the algorithm, $3 the
+-- digest), those withdrawn, with the reason. Each is looked up on the unique (algorithm,
+-- digest) index.
+SELECT h.position, w.algorithm, w.digest, w.reason
+FROM unnest($1::int[], $2::text[], $3::text[]) AS h(position, algorithm, digest)
+JOIN withdrawn_hashes w ON w.algorithm = h.algorithm AND w.digest = h.digest
+ORDER BY h.position, w.id;
+
+-- name: withdraw_any
+-- Whether any hash is withdrawn at all: while none is, intake ships no hashes to look up.
+SELECT EXISTS (SELECT FROM withdrawn_hashes);
 
 -- name: withdraw_dispute_answers
 -- The unreviewed dispute answers of case $1 (the reason the hoster gave, and its note).

@@ -129,12 +129,13 @@ async def test_a_forwarded_case_mirrors_the_partners_outcomes_with_its_times(
 
         async def polled() -> bool:
             # The partner's feed shows a transaction once every older one on its server has
-            # ended (its gap-free order), so a poll may come back empty first: poll again.
+            # ended (its gap-free order; on a shared test server, other databases' transactions
+            # count too), so a poll may come back empty first: poll again.
             await make_due(pool, "partners")
             await drain(pool, PartnerStage(pool, settings))
             return (await case_row(pool, case_id))["state"] == "removed"
 
-        await eventually(polled, timeout=30, interval=0.2)
+        await eventually(polled, timeout=90, interval=0.2)
 
     mirrored = await case_row(pool, case_id)
     assert mirrored["state"] == "removed"
@@ -196,7 +197,7 @@ async def test_a_partners_dispute_and_withdrawal_reach_our_scanner(
             await drain(pool, PartnerStage(pool, settings))
             return (await case_row(pool, case_id))["state"] == "withdrawn"
 
-        await eventually(polled, timeout=30, interval=0.2)
+        await eventually(polled, timeout=90, interval=0.2)
     assert await outcomes(pool, case_id) == [
         ("notified", None),
         ("disputed", "wrong_match"),

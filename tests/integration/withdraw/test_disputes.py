@@ -17,6 +17,7 @@ from tests.integration.notify.conftest import (
     drain,
     notice_settings,
 )
+from tests.integration.oversight.pages import analyst, csrf_of, log_in
 from tests.integration.withdraw.helpers import (
     ack_path,
     attachment_names,
@@ -123,3 +124,26 @@ async def test_rejecting_a_dispute_keeps_the_case_going(
             disputed,
         )
     assert [dict(k) for k in kinds] == [{"kind": "dispute_rejected", "actor": "hotline:analyst"}]
+
+
+async def test_an_analyst_confirms_a_dispute_on_the_case_page(
+    pool: asyncpg.Pool, db_url: str, smtp: Smtp
+) -> None:
+    settings = notice_settings(db_url, smtp.port)
+    async with pool.acquire() as conn:
+        await analyst(conn, "alice")
+    async with running_api(settings, pool) as api:
+        disputed, _other = await _disputed(pool, api, smtp, settings)
+        await log_in(api.client, "alice")
+        page = await api.client.get(f"/oversight/cases/{disputed}")
+        html = await page.text()
+        assert 'id="action-confirm_dispute"' in html and 'id="action-reject_dispute"' in html
+        done = await api.client.post(
+            f"/oversight/cases/{disputed}/actions",
+            data={"csrf": csrf_of(html), "action": "confirm_dispute", "note": "a logo"},
+            allow_redirects=False,
+        )
+        timeline = await (await api.client.get(f"/oversight/cases/{disputed}")).text()
+    assert done.status == 303
+    assert (await case_row(pool, disputed))["state"] == "withdrawn"
+    assert "withdrawn" in timeline and "analyst:alice" in timeline
