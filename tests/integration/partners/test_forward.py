@@ -18,7 +18,7 @@ from service.db.pool import pool_for
 from service.db.probe_repo import stamp_first_gone
 from service.db.tokens import create_token
 from service.domain.states import CaseState
-from service.usecases import partners, withdraw
+from service.usecases import oversee, partners, withdraw
 from service.web.app import create_app
 from service.workers.outbox_stage import OutboxStage
 from service.workers.partner_stage import PartnerStage
@@ -252,3 +252,34 @@ async def test_a_partner_whose_feed_stays_down_gets_its_open_cases_back_to_our_m
     assert forward["state"] == "fallen_back" and "feed" in forward["last_error"]
     assert feed["failing_since"] is not None
     assert (await case_row(pool, case_id))["state"] == "resolved" and items == 1
+
+
+async def test_a_case_held_before_its_hand_over_is_forwarded_once_the_hold_is_lifted(
+    pool: asyncpg.Pool, db_url: str, template_db: str
+) -> None:
+    settings = make_settings(db_url)
+    async with partner_instance(template_db) as partner:
+        await partners.set_hotline(
+            pool, "BE", name="Child Focus", address=None, language=None, policy="forward",
+            url=partner.base, token=partner.token,
+        )  # fmt: skip
+        async with pool.acquire() as conn:
+            case_id = await add_case(conn, await scanner(conn), URL, route=FORWARD_ROUTE)
+            await jobs.enqueue_for_case(conn, "outbox", case_id)
+        await drain(pool, OutboxStage(pool, settings))  # the hand-over is opened …
+        async with pool.acquire() as conn:  # … and a hold comes before it is made
+            hold = await oversee.place_hold(
+                conn, actor="supervisor:x", reason="police", case_id=case_id
+            )
+        await drain(pool, PartnerStage(pool, settings))
+        async with partner.pool.acquire() as conn:
+            at_partner = await conn.fetchval("SELECT count(*) FROM cases")
+        assert at_partner == 0 and (await case_row(pool, case_id))["state"] == "held"
+
+        async with pool.acquire() as conn:
+            await oversee.lift_hold(conn, hold["id"], actor="supervisor:x")
+        await drain(pool, OutboxStage(pool, settings))
+        await drain(pool, PartnerStage(pool, settings))
+        async with partner.pool.acquire() as conn:
+            at_partner = await conn.fetchval("SELECT count(*) FROM cases")
+    assert at_partner == 1 and (await case_row(pool, case_id))["state"] == "forwarded"
