@@ -103,3 +103,13 @@ async def hand_over(
             client.sendmail(sender, recipients, raw)
 
     await asyncio.to_thread(deliver)
+
+
+def retry_later(exc: Exception) -> bool:
+    """Whether an MTA keeps the mail for another try: a 4xx answer or no answer at all; a
+    5xx answer is final (the mail goes back to its sender)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code < 500
+    return isinstance(exc, OSError | smtplib.SMTPServerDisconnected)

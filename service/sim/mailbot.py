@@ -30,6 +30,9 @@ from service.sim.world import AckAnswer, Hoster, MailReaction
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://[^\s<>\"',]+", re.IGNORECASE)  # matched after refanging
 _ACK = re.compile(r"https?://[^\s<>\"']+/ack/[A-Za-z0-9_.~%-]+")
+# How an MTA treats a deferred hand-over to the hotline: tries and the pause before the next
+MAIL_BACK_ATTEMPTS = 5
+MAIL_BACK_RETRY_PAUSE = 0.5
 NOTES = {
     AckAnswer.RECEIVED: "Thank you, we are looking into it.",
     AckAnswer.REMOVED: "The content has been removed.",
@@ -108,6 +111,10 @@ class MailBot:
         # None: the hosters' mail systems send nothing back.
         self.mail_back: tuple[str, int] | None = None
         self.sent_back: dict[MailReaction, int] = dict.fromkeys(MailReaction, 0)
+        # Mail on its way back to the hotline (a summary that counts what came back waits for it)
+        self._mail_tasks: set[asyncio.Task[None]] = set()
+        self.mail_attempts, self.retry_pause = MAIL_BACK_ATTEMPTS, MAIL_BACK_RETRY_PAUSE
+        self.not_delivered = 0
 
     def on_message(self, mail: ReceivedMail) -> None:
         urls = urls_in(mail.message)
@@ -115,7 +122,7 @@ class MailBot:
         for hoster in self._hosters(mail.rcpt_tos):
             if hoster.behaviour.mail is MailReaction.BOUNCE and self.mail_back is not None:
                 # the mailbox behind the MX does not exist: the notice never reaches anyone
-                self._spawn(self._send_back(hoster, mail))
+                self._spawn(self._send_back(hoster, mail, self.mail_back), mail_back=True)
                 continue
             mine = self._claim(hoster, urls)
             for url in mine:
@@ -123,16 +130,18 @@ class MailBot:
             if hoster.behaviour.ack is not None and mine:
                 self._spawn(self._acknowledge(hoster, link, mine[0]))
             if hoster.behaviour.mail is not None and mine and self.mail_back is not None:
-                self._spawn(self._send_back(hoster, mail))
+                self._spawn(self._send_back(hoster, mail, self.mail_back), mail_back=True)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], *, mail_back: bool = False) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if mail_back:
+            self._mail_tasks.add(task)
+            task.add_done_callback(self._mail_tasks.discard)
 
-    async def _send_back(self, hoster: Hoster, mail: ReceivedMail) -> None:
+    async def _send_back(self, hoster: Hoster, mail: ReceivedMail, to: tuple[str, int]) -> None:
         """The hoster's mail system answers the notice through the hotline's LMTP listener."""
-        assert self.mail_back is not None
         reaction = hoster.behaviour.mail
         desk = next(
             (r for r in mail.rcpt_tos if hoster in self.state.world.hosters_by_mailbox(r)), ""
@@ -152,13 +161,39 @@ class MailBot:
                 ("" if reaction is MailReaction.AUTO_REPLY else desk),
                 [str(message["To"])],
             )
-        try:
-            await mailback.hand_over(*self.mail_back, sender, rcpts, message)
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("sim mailbot: %s could not mail the hotline back: %s", hoster.name, exc)
-            return
-        if reaction is not None:
+        if await self._deliver(to, hoster, sender, rcpts, message) and reaction is not None:
             self.sent_back[reaction] += 1
+
+    async def _deliver(
+        self,
+        to: tuple[str, int],
+        hoster: Hoster,
+        sender: str,
+        rcpts: list[str],
+        message: bytes | EmailMessage,
+    ) -> bool:
+        """Hand the mail to the hotline's LMTP listener as an MTA does: a 4xx answer (or no
+        answer) keeps the mail in the queue for another try, a 5xx answer ends it."""
+        for attempt in range(1, self.mail_attempts + 1):
+            try:
+                await mailback.hand_over(*to, sender, rcpts, message)
+                return True
+            except (OSError, smtplib.SMTPException) as exc:
+                if not mailback.retry_later(exc) or attempt == self.mail_attempts:
+                    log.warning(
+                        "sim mailbot: %s could not mail the hotline back: %s", hoster.name, exc
+                    )
+                    self.not_delivered += 1
+                    return False
+            # an MTA's queue run: the next try of a deferred mail, not a synchronisation
+            await asyncio.sleep(self.retry_pause * attempt)
+        return False
+
+    async def mail_delivered(self) -> None:
+        """Wait until every mail on its way back to the hotline was delivered (or refused for
+        good): what the hotline's mail-in counts afterwards includes it."""
+        while self._mail_tasks:
+            await asyncio.gather(*self._mail_tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait until every acknowledgment in flight is done."""
