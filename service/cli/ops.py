@@ -139,7 +139,10 @@ def retention_purge(ctx: click.Context, days: int | None) -> None:
     if days is None:
         raise click.UsageError("give --older-than DAYS or set TAKEDOWN_RETENTION_DAYS")
     result = run(_purge(database_url(settings), timedelta(days=days)))
-    click.echo(f"purged the URLs of {result.purged} cases closed more than {days} days ago")
+    click.echo(
+        f"purged the URLs of {result.purged} cases closed more than {days} days ago"
+        f" (and the text of {result.mails_cleared} mails about them)"
+    )
     for case_id, count in sorted(result.events_quoting_url.items()):
         click.echo(f"warning: case {case_id} has {count} event(s) quoting its URL", err=True)
 

@@ -2,7 +2,9 @@
 
 What stays: hashes, every timestamp of the clock, state, the routing decision (hoster, ASN,
 country in case_routes) and the whole event chain. What goes: the URL, its original
-spelling and the host name, replaced by a unique marker `https://purged.invalid/<case id>`.
+spelling and the host name, replaced by a unique marker `https://purged.invalid/<case id>`,
+and the text, subject and attachment metadata of the mail hosters sent about the case (a reply
+may quote the URL; that a mail came, when, from whom and its ticket stay).
 
 Why the events are not touched: they are chained by hash (migration 0040) and append-only;
 rewriting them would be indistinguishable from tampering. The URL therefore lives only in
@@ -30,6 +32,7 @@ class PurgeResult:
     """How many cases lost their URL, and which still have it quoted in an event."""
 
     purged: int = 0
+    mails_cleared: int = 0
     events_quoting_url: dict[int, int] = field(default_factory=dict)
 
 
@@ -51,6 +54,7 @@ async def purge_closed_cases(
 async def _purge(
     conn: asyncpg.Connection, ids: list[int], older_than: timedelta, result: PurgeResult
 ) -> None:
+    result.mails_cleared += await conn.fetchval(q("audit_purge_mail"), ids)
     for row in await conn.fetch(q("audit_purge_urls"), ids):
         quoting = await conn.fetchval(q("audit_events_mentioning"), row["id"], row["old_url"])
         if quoting:

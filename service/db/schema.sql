@@ -429,6 +429,7 @@ CREATE TABLE inbound_mail (
     reviewed_at timestamp with time zone,
     reviewed_by text,
     fingerprint text,
+    purged_at timestamp with time zone,
     CONSTRAINT inbound_mail_pkey PRIMARY KEY (id),
     CONSTRAINT inbound_mail_notice_id_fkey FOREIGN KEY (notice_id) REFERENCES notices(id),
     CONSTRAINT inbound_mail_fingerprint_check CHECK ((fingerprint ~ '^[0-9a-f]{64}$'::text)),

@@ -32,6 +32,20 @@ FROM (SELECT id, url AS old_url FROM cases WHERE id = ANY($1::bigint[]) FOR UPDA
 WHERE c.id = old.id
 RETURNING c.id, old.old_url;
 
+-- name: audit_purge_mail
+-- Clear the text, subject and attachment metadata (media type, size, SHA-256) of the mail
+-- about any of the given cases: a reply may quote the URL just purged. A mail about several
+-- cases is cleared with the first of them. The number of mails cleared.
+WITH cleared AS (
+    UPDATE inbound_mail m
+    SET body_text = '', subject = '', attachments = '[]'::jsonb, truncated = false,
+        purged_at = now()
+    WHERE m.purged_at IS NULL
+      AND m.id IN (SELECT mail_id FROM inbound_mail_cases WHERE case_id = ANY($1::bigint[]))
+    RETURNING 1
+)
+SELECT count(*) FROM cleared;
+
 -- name: audit_events_mentioning
 -- How many events of a case still mention a text (a purged URL) in their detail.
 SELECT count(*) FROM case_events WHERE case_id = $1 AND strpos(detail::text, $2) > 0;

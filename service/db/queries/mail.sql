@@ -48,7 +48,7 @@ SELECT EXISTS (SELECT FROM inbound_mail WHERE message_id = $1 OR fingerprint = $
 -- The mail about case $1 that people and their systems wrote (bounces are on the timeline
 -- already), newest first.
 SELECT m.id, m.received_at, m.kind, m.sender, m.subject, m.ticket, m.body_text, m.truncated,
-       m.attachments, m.notice_id, m.matched_by, m.reviewed_at, m.reviewed_by
+       m.attachments, m.notice_id, m.matched_by, m.reviewed_at, m.reviewed_by, m.purged_at
 FROM inbound_mail_cases mc JOIN inbound_mail m ON m.id = mc.mail_id
 WHERE mc.case_id = $1 AND m.kind IN ('reply', 'auto_reply')
 ORDER BY m.id DESC LIMIT 50;
