@@ -20,12 +20,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import BaseModel, Field
 
-from service.db import notify_repo
 from service.domain.notices import DEFAULT_LANGUAGE, case_reference, notice_reference
 from service.notify import ack
 from service.notify.compose import environment
 from service.notify.items import HASH_NAMES
 from service.packaged import Templates
+from service.usecases import acknowledge
 from service.web.clients import client_address
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import HTML, PROBLEM_JSON, Body, Operation, operation
@@ -174,8 +174,7 @@ async def _token(request: web.Request) -> ack.AckToken | web.Response:
     token = request.match_info["token"]
     if not _limiter(request).allow(f"t:{token[:64]}", PER_TOKEN_PER_MINUTE):
         return _message(request, 429, DEFAULT_LANGUAGE, "slow_down")
-    async with request.app[POOL].acquire() as conn:
-        found = await ack.lookup(conn, token)
+    found = await acknowledge.open_link(request.app[POOL], token)
     if found is None:
         guesses = f"c:{client_address(request)}"
         if not _limiter(request).allow(guesses, UNKNOWN_LINKS_PER_CLIENT_PER_MINUTE):
@@ -197,8 +196,7 @@ async def show(request: web.Request) -> web.Response:
 async def _form_page(
     request: web.Request, token: ack.AckToken, status: int, message: str = ""
 ) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        rows = await notify_repo.items(conn, token.notice_id)
+    rows = await acknowledge.notice_items(request.app[POOL], token.notice_id)
     items = [
         {
             "case_id": r["case_id"],
@@ -230,17 +228,17 @@ async def answer(request: web.Request) -> web.Response:
         return _message(request, 403, found.language, "refused")
     choice = str(form.get("answer", ""))
     reason = str(form.get("dispute_reason", "")) or None
-    async with request.app[POOL].acquire() as conn:
-        case_ids = _scope(form, await notify_repo.item_case_ids(conn, found.notice_id))
-        if choice not in ack.ANSWERS or not case_ids or reason not in (None, *ack.DISPUTE_REASONS):
-            refused = strings_for(request, found.language)["bad_answer"]
-            return await _form_page(request, found, 400, refused)
-        details = ack.AnswerDetails(
-            note=_text(form, "note", MAX_NOTE),
-            responsible=_text(form, "responsible", MAX_RESPONSIBLE),
-            dispute_reason=reason,
-        )
-        changed = await ack.record_answer(conn, found, case_ids, choice, details)
+    pool = request.app[POOL]
+    case_ids = _scope(form, await acknowledge.notice_case_ids(pool, found.notice_id))
+    if choice not in ack.ANSWERS or not case_ids or reason not in (None, *ack.DISPUTE_REASONS):
+        refused = strings_for(request, found.language)["bad_answer"]
+        return await _form_page(request, found, 400, refused)
+    details = ack.AnswerDetails(
+        note=_text(form, "note", MAX_NOTE),
+        responsible=_text(form, "responsible", MAX_RESPONSIBLE),
+        dispute_reason=reason,
+    )
+    changed = await acknowledge.answer(pool, found, case_ids, choice, details)
     if not changed:
         return _message(request, 200, found.language, "unchanged")
     return _message(request, 200, found.language, "thanks", count=changed)
