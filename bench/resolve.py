@@ -51,12 +51,22 @@ def _args() -> argparse.Namespace:
 
 
 def distinct_networks(world: World) -> int:
+    """Networks the resolver must know: the primary address's, and for a host whose other
+    addresses sit in another origin AS, that AS's first network too (each is told)."""
     nets = set()
     for url in world.urls:
         ips = [str(ip) for ip in world.resolve(url.host)]
-        found = world.network_for(ipaddress.ip_address(primary_address(tuple(ips))))
+        primary = primary_address(tuple(ips))
+        found = world.network_for(ipaddress.ip_address(primary))
         if found:
             nets.add(found[1])
+        seen_asns = {found[0].asn} if found else set()
+        for ip in ips:
+            other = world.network_for(ipaddress.ip_address(ip))
+            elsewhere = ip != primary and other and other[1] != (found and found[1])
+            if elsewhere and other and other[0].asn not in seen_asns:
+                seen_asns.add(other[0].asn)
+                nets.add(other[1])
     return len(nets)
 
 

@@ -215,6 +215,8 @@ class Resolver:
         assert found.addresses is not None
         groups: dict[int, OtherNetwork] = {}
         ours = _asn(found.origin)
+        if ours is None:
+            return  # the primary's origin is unknown: no AS to tell another one from
         for ip in found.addresses.addresses:
             if ip == primary or (found.record is not None and found.record.contains(ip)):
                 continue
