@@ -11,8 +11,8 @@ import click
 
 from service.cli.base import get_settings, main, run
 from service.db.audit import AuditReport, verify_chains
-from service.db.retention import PurgeResult, purge_closed_cases
 from service.settings import Settings, SmtpTls
+from service.usecases.retention import PurgeResult, purge_closed_cases
 from service.usecases.store import database_url, pool_for
 
 log = logging.getLogger(__name__)

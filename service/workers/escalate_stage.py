@@ -26,7 +26,6 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, notify_repo, oversight_repo, resolve_repo
-from service.db.retention import purge_closed_cases
 from service.domain.escalation import (
     CaseClock,
     Ladder,
@@ -48,6 +47,7 @@ from service.usecases import oversee
 from service.usecases import queue as jobs
 from service.usecases.policies import Policies, policies_from
 from service.usecases.queue import Job
+from service.usecases.retention import purge_closed_cases
 from service.workers.loop import Done, Outcome, RunAgainAt
 
 log = logging.getLogger(__name__)

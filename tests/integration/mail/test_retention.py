@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import asyncpg
 
-from service.db.retention import purge_closed_cases
 from service.usecases.mail import take_in
+from service.usecases.retention import purge_closed_cases
 from tests.integration.mail.conftest import Sent, mail
 
 URL_QUOTED = "https://img.hoster.example/0.png"

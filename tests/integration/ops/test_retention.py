@@ -7,7 +7,7 @@ from datetime import timedelta
 import asyncpg
 
 from service.db.audit import verify_chains
-from service.db.retention import purge_closed_cases
+from service.usecases.retention import purge_closed_cases
 from tests.integration.cli_runner import takedown
 from tests.integration.ops.cases import make_cases
 
