@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         description="a connection's time to send a complete request head (new or kept alive)",
     )
     http_body_timeout: Seconds = Field(
-        default=30.0, gt=0, description="time for a request body to arrive"
+        default=60.0, gt=0, description="time for a request body to arrive (8 MiB: ~1.1 Mbit/s)"
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_reports_per_request: int = Field(default=1000, ge=1, le=10000)
