@@ -34,7 +34,8 @@ CREATE TYPE notice_state AS ENUM (
     'pending',
     'sending',
     'sent',
-    'failed'
+    'failed',
+    'cancelled'
 );
 
 CREATE TYPE probe_verdict AS ENUM (

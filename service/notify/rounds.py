@@ -66,7 +66,7 @@ async def prepare_round(
     found = Round()
     async with conn.transaction():
         rows = await notify_repo.lock_round(conn, notice_ids)
-        live = [r for r in rows if r["state"] not in ("sent", "failed")]
+        live = [r for r in rows if r["state"] not in ("sent", "failed", "cancelled")]
         found.behind = [r["id"] for r in live if r["behind"]]
         ready = [r for r in live if not r["behind"]]
         if not ready:

@@ -1,7 +1,7 @@
 -- name: withdraw_cancel_unsent
 -- Cases $1 were withdrawn: they leave every notice not yet sent (pending, or sending and
--- waiting for a retry); a notice left with no item is cancelled (failed, with the reason $2)
--- and never sent. Withdrawal notices themselves are kept. Returns how many notices lost an
+-- waiting for a retry); a notice left with no item is cancelled (state 'cancelled', reason $2:
+-- never sent, and no contact failure of its recipient) and never sent. Withdrawal notices themselves are kept. Returns how many notices lost an
 -- item and how many of them were cancelled.
 WITH dropped AS (
     DELETE FROM notice_items i USING notices n
@@ -10,7 +10,7 @@ WITH dropped AS (
     RETURNING i.notice_id
 ), emptied AS (
     UPDATE notices n
-    SET state = 'failed', sealed_at = coalesce(n.sealed_at, now()), last_error = $2
+    SET state = 'cancelled', sealed_at = coalesce(n.sealed_at, now()), last_error = $2
     WHERE n.id IN (SELECT notice_id FROM dropped)
       AND NOT EXISTS (SELECT FROM notice_items i
                       WHERE i.notice_id = n.id AND NOT i.case_id = ANY($1::bigint[]))

@@ -113,7 +113,7 @@ async def test_withdrawing_a_hash_stops_every_case_with_it(
         await _notice_of(pool, "abuse@d.example"),
         await _notice_of(pool, "abuse@b.example"),
     )
-    assert alone["state"] == "failed" and "withdrawn" in str(alone["last_error"])
+    assert alone["state"] == "cancelled" and "withdrawn" in str(alone["last_error"])
     assert shared["state"] == "pending" and shared["items"] == [world["kept"]]
 
     # No reminder or ladder step is due for a withdrawn case; its re-check ends unchecked.
