@@ -16,17 +16,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from service.db import notify_repo
 from service.notify.compose import Sender, build_message
 from service.notify.mailer import Delivery, DeliveryDeferred, DeliveryRefused, Mailer
 from service.notify.mime import UnsafeHeader
-from service.notify.outbox import reroute
-from service.notify.rounds import Attempt, next_to_wake, prepare_round
-from service.notify.rounds import record_sent as record_round_sent
+from service.notify.rounds import Attempt, prepare_round
 from service.notify.verp import return_path
 from service.observability import NOTICES
 from service.packaged import Templates
 from service.settings import Settings
+from service.usecases import notify as sending
 from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome, RetryAfter, RunAgainAt, backoff
 
@@ -125,24 +123,16 @@ class NotifyStage:
     async def _copies_refused(self, notice_id: int, delivery: Delivery) -> None:
         """Copies the server refused: recorded, never held against the main recipient (the
         notice was accepted for it and counts as sent)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await notify_repo.cc_failed(
-                conn,
-                notice_id,
-                delivery.cc_refused,
-                permanent=set(delivery.cc_refused_for_good),
-                bounce=False,
-            )
+        await sending.record_copies_refused(self.pool, notice_id, delivery)
 
     async def record_sent(self, *attempts: Attempt) -> None:
         """The server accepted: the notices are sent and their cases notified (once)."""
-        async with self.recording, self.pool.acquire() as conn:
-            await record_round_sent(conn, self.settings, list(attempts))
+        async with self.recording:
+            await sending.record_sent(self.pool, self.settings, list(attempts))
 
     async def _deferred(self, attempt: Attempt, job: Job, exc: DeliveryDeferred) -> Result:
         try:
-            async with self.pool.acquire() as conn:
-                await notify_repo.note_error(conn, attempt.draft.notice_id, str(exc))
+            await sending.record_deferred(self.pool, attempt.draft.notice_id, str(exc))
         except Exception as error:
             return error
         delay = backoff(job.attempts, self.settings.retry_base, self.settings.retry_max)
@@ -150,13 +140,8 @@ class NotifyStage:
 
     async def _refused(self, attempt: Attempt, error: str) -> Result:
         """Permanent refusal: the contact is failing; its items go to the next contact."""
-        draft = attempt.draft
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await notify_repo.mark_failed(conn, draft.notice_id, error)
-                await notify_repo.health_failed(conn, draft.recipient, error, bounce=False)
-                await reroute(conn, self.settings, attempt.notice, error)
-                await next_to_wake(conn, self.settings, draft.recipient)
+            await sending.record_refused(self.pool, self.settings, attempt, error)
         except Exception as exc:
             return exc
         return Done()
