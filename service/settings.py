@@ -180,8 +180,14 @@ class Settings(BaseSettings):
     imap_tls: ImapTls = ImapTls.TLS
     imap_folder: str = "INBOX"
     imap_done_folder: str = Field(default="Processed", description="where read mail is moved")
+    imap_quarantine_folder: str = Field(
+        default="Quarantine", description="where mail that keeps failing is set aside"
+    )
     imap_poll_interval: Seconds = Field(
         default=60.0, gt=0, description="seconds between polls when the server has no IDLE"
+    )
+    mail_in_max_attempts: int = Field(
+        default=5, ge=1, le=1000, description="failed attempts before a mail is set aside"
     )
     mail_in_text_cap: int = Field(
         default=16 * 1024, ge=256, description="characters of a reply's text kept"

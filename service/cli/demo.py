@@ -31,7 +31,7 @@ from service.domain.passwords import hash_password
 from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
-from service.usecases.mail import mail_counts, take_in
+from service.usecases.mail import mail_counts, take_in_or_set_aside
 from service.usecases.store import create_database, database_url, pool_for
 from service.usecases.tokens import create_token
 from service.usecases.webhooks import add_webhook
@@ -205,7 +205,7 @@ async def _mail_in(pool: Any, settings: Settings) -> AsyncIterator[LmtpServer]:
     """`takedown mail-in --lmtp` inside the demo: every mail is taken in like in production."""
 
     async def take(raw: bytes, recipients: Sequence[str]) -> None:
-        await take_in(pool, settings, raw, recipients)
+        await take_in_or_set_aside(pool, settings, raw, recipients, channel="lmtp")
 
     server = LmtpServer(take, "127.0.0.1", 0)
     await server.start()

@@ -14,7 +14,7 @@ from service.cli.base import get_settings, main, run
 from service.notify.lmtp import LmtpServer
 from service.notify.mailbox import read_mailbox
 from service.settings import Settings, listen_address
-from service.usecases.mail import mailroom, take_in
+from service.usecases.mail import mailroom, take_in_or_set_aside
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 @click.pass_context
 def mail_in_command(ctx: click.Context, lmtp: str | None, once: bool) -> None:
     """Take in bounces, auto-replies and replies: from the IMAP mailbox (TAKEDOWN_IMAP_*,
-    IDLE where offered, processed mail moved to TAKEDOWN_IMAP_DONE_FOLDER) or over LMTP."""
+    IDLE where offered, processed mail moved to TAKEDOWN_IMAP_DONE_FOLDER) or over LMTP. A mail
+    that failed TAKEDOWN_MAIL_IN_MAX_ATTEMPTS times is set aside (TAKEDOWN_IMAP_QUARANTINE_FOLDER;
+    554 over LMTP)."""
     settings = get_settings(ctx)
     if lmtp is not None:
         try:
@@ -53,10 +55,10 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def _handler(
-    pool: asyncpg.Pool, settings: Settings
+    pool: asyncpg.Pool, settings: Settings, channel: str
 ) -> Callable[[bytes, Sequence[str]], Awaitable[None]]:
     async def handle(raw: bytes, recipients: Sequence[str] = ()) -> None:
-        summary = await take_in(pool, settings, raw, recipients)
+        summary = await take_in_or_set_aside(pool, settings, raw, recipients, channel=channel)
         # what the mail was and what became of it; never its contents
         log.info(
             "mail-in: %s %s (matched by %s)",
@@ -71,14 +73,18 @@ def _handler(
 async def _imap(settings: Settings, *, once: bool) -> None:
     stop = _stop_on_signals()
     async with mailroom(settings) as pool:
-        total = await read_mailbox(settings, _handler(pool, settings), stop, once=once)
-    click.echo(f"mail-in: {total.handled} taken in, {total.failed} kept for a retry", err=True)
+        total = await read_mailbox(settings, _handler(pool, settings, "imap"), stop, once=once)
+    click.echo(
+        f"mail-in: {total.handled} taken in, {total.failed} kept for a retry, "
+        f"{total.set_aside} set aside in {settings.imap_quarantine_folder}",
+        err=True,
+    )
 
 
 async def _lmtp(settings: Settings, host: str, port: int) -> None:
     stop = _stop_on_signals()
     async with mailroom(settings) as pool:
-        server = LmtpServer(_handler(pool, settings), host, port)
+        server = LmtpServer(_handler(pool, settings, "lmtp"), host, port)
         await server.start()
         click.echo(f"mail-in: LMTP on {host}:{server.port}", err=True)
         try:

@@ -83,3 +83,27 @@ async def review_case(conn: asyncpg.Connection, case_id: int, analyst: str) -> i
 
 async def counts(conn: asyncpg.Connection) -> dict[str, int]:
     return {r["kind"]: r["n"] for r in await conn.fetch(q("mail_counts"))}
+
+
+async def count_failure(
+    conn: asyncpg.Connection,
+    fingerprint: str,
+    channel: str,
+    message_id: str | None,
+    error: str,
+    max_attempts: int,
+) -> int:
+    """One more failed attempt at a mail; its attempts so far (set aside at `max_attempts`)."""
+    attempts: int = await conn.fetchval(
+        q("mail_count_failure"), fingerprint, channel, message_id, error, max_attempts
+    )
+    return attempts
+
+
+async def set_aside(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    return [dict(r) for r in await conn.fetch(q("mail_set_aside"), limit)]
+
+
+async def set_aside_count(conn: asyncpg.Connection) -> int:
+    n: int = await conn.fetchval(q("mail_set_aside_count"))
+    return n

@@ -467,6 +467,23 @@ CREATE TABLE jobs (
     CONSTRAINT jobs_attempts_check CHECK ((attempts >= 0))
 );
 
+CREATE TABLE mail_in_failures (
+    fingerprint text NOT NULL,
+    channel text NOT NULL,
+    message_id text,
+    attempts integer DEFAULT 1 NOT NULL,
+    error text NOT NULL,
+    first_failed_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_failed_at timestamp with time zone DEFAULT now() NOT NULL,
+    set_aside_at timestamp with time zone,
+    CONSTRAINT mail_in_failures_pkey PRIMARY KEY (fingerprint),
+    CONSTRAINT mail_in_failures_attempts_check CHECK ((attempts >= 1)),
+    CONSTRAINT mail_in_failures_channel_check CHECK ((channel = ANY (ARRAY['imap'::text, 'lmtp'::text]))),
+    CONSTRAINT mail_in_failures_error_check CHECK ((error ~ '^[A-Za-z0-9_.]{1,100}$'::text)),
+    CONSTRAINT mail_in_failures_fingerprint_check CHECK ((fingerprint ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT mail_in_failures_message_id_check CHECK ((length(message_id) <= 1000))
+);
+
 CREATE TABLE notice_items (
     notice_id bigint NOT NULL,
     case_id bigint NOT NULL,
@@ -768,6 +785,8 @@ CREATE INDEX jobs_due ON public.jobs USING btree (kind, run_at);
 CREATE UNIQUE INDEX jobs_one_per_case ON public.jobs USING btree (kind, case_id) WHERE (case_id IS NOT NULL);
 
 CREATE UNIQUE INDEX jobs_one_per_ref ON public.jobs USING btree (kind, ref_id) WHERE (ref_id IS NOT NULL);
+
+CREATE INDEX mail_in_failures_set_aside ON public.mail_in_failures USING btree (set_aside_at DESC) WHERE (set_aside_at IS NOT NULL);
 
 CREATE INDEX notice_items_case ON public.notice_items USING btree (case_id);
 

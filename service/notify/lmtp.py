@@ -3,8 +3,9 @@ delivers the hotline's mail (and the VERP return paths' domain) to it.
 
 Each delivered mail is handed to the handler with its envelope recipients. LMTP answers once
 per recipient: 250 when the mail was taken in, 451 (the MTA keeps it and retries) when it
-could not be, so a mail is never lost to a database outage. Nothing of a mail is written
-anywhere by this module: aiosmtpd holds it in memory for the handler.
+could not be, so a mail is never lost to a database outage; 554 (permanent) for a mail the
+handler set aside after repeated failures, which the MTA then returns to its sender. Nothing
+of a mail is written anywhere by this module: aiosmtpd holds it in memory for the handler.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from service.notify.mailbox import SetAside
 
 log = logging.getLogger(__name__)
 Handler = Callable[[bytes, Sequence[str]], Awaitable[object]]
@@ -34,8 +37,12 @@ class _Delivery:
         recipients = [str(r) for r in envelope.rcpt_tos]
         try:
             await self.handler(raw, recipients)
-        except Exception:  # the MTA keeps the mail and tries again later
-            log.exception("mail-in: an LMTP delivery could not be taken in; 451 to the MTA")
+        except SetAside as exc:  # recorded by the handler; the MTA stops retrying
+            log.warning("mail-in: an LMTP delivery was %s; 554 to the MTA", exc)
+            reply = f"554 5.6.0 Not taken in after {exc.attempts} attempts, set aside"
+        except Exception as exc:  # the MTA keeps the mail and tries again later
+            # the error's class only: its message may quote the mail
+            log.warning("mail-in: an LMTP delivery not taken in (%s); 451", type(exc).__name__)
             reply = "451 4.3.0 Not taken in, try again later"
         else:
             reply = "250 2.0.0 Taken in"

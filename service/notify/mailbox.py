@@ -4,7 +4,9 @@ moved to the done folder.
 Never lost on a crash: a mail leaves the watched folder only after the handler returned, by
 UID MOVE (or COPY + \\Deleted + UID EXPUNGE where MOVE is missing). A crash in between leaves
 it where it was, and it is handed over again at the next start (the handler recognises a mail
-taken in before). A handler failure leaves the mail in place to be retried at the next poll.
+taken in before). A handler failure leaves the mail in place to be retried at the next poll;
+a mail the handler gives up on (`SetAside`, after repeated failures) is moved to the
+quarantine folder, where a person can look at it: never deleted, never retried forever.
 Between polls the reader waits in IDLE when the server offers it (new mail wakes it at once),
 else for TAKEDOWN_IMAP_POLL_INTERVAL.
 """
@@ -35,12 +37,22 @@ class MailboxError(TakedownError):
     transient = True
 
 
+class SetAside(TakedownError):
+    """Raised by a handler that gave up on a mail after repeated failures: the reader moves it
+    to the quarantine folder (IMAP) or refuses it for good (LMTP) instead of retrying it."""
+
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"set aside after {attempts} failed attempts")
+        self.attempts = attempts
+
+
 @dataclass
 class Batch:
     """What one pass over the folder did."""
 
     handled: int = 0
     failed: int = 0
+    set_aside: int = 0
 
 
 class Mailbox:
@@ -69,6 +81,7 @@ class Mailbox:
         password = s.imap_password.get_secret_value() if s.imap_password else ""
         await self._ok(self.client.login(s.imap_username or "", password), "LOGIN")
         await self._ensure_folder(s.imap_done_folder)
+        await self._ensure_folder(s.imap_quarantine_folder)
         await self._ok(self.client.select(s.imap_folder), f"SELECT {s.imap_folder}")
 
     async def _starttls(self, host: str) -> None:
@@ -106,11 +119,17 @@ class Mailbox:
                 continue
             try:
                 await handler(raw, ())
-            except Exception:  # left in place: retried at the next poll, never lost
-                log.exception("mail-in: a mail could not be taken in (uid %s); kept", uid)
+            except SetAside as exc:  # a person looks at it there; it is not retried
+                log.warning("mail-in: uid %s %s; moved to the quarantine folder", uid, exc)
+                await self._move(uid, self.settings.imap_quarantine_folder)
+                batch.set_aside += 1
+                continue
+            except Exception as exc:  # left in place: retried at the next poll, never lost
+                # the error's class only: its message may quote the mail
+                log.warning("mail-in: uid %s not taken in (%s); kept", uid, type(exc).__name__)
                 batch.failed += 1
                 continue
-            await self._move(uid)
+            await self._move(uid, self.settings.imap_done_folder)
             batch.handled += 1
         return batch
 
@@ -148,9 +167,8 @@ class Mailbox:
         literals = [line for line in response.lines if isinstance(line, bytearray)]
         return bytes(literals[0]) if literals else None  # gone meanwhile (another reader)
 
-    async def _move(self, uid: str) -> None:
+    async def _move(self, uid: str, done: str) -> None:
         assert self.client is not None
-        done = self.settings.imap_done_folder
         if self.client.has_capability("MOVE"):
             await self._ok(self.client.uid("move", uid, done), "UID MOVE")
             return
@@ -204,6 +222,7 @@ async def read_mailbox(
                 batch = await mailbox.process(handler)
                 total.handled += batch.handled
                 total.failed += batch.failed
+                total.set_aside += batch.set_aside
                 if once:
                     return total
                 if batch.handled == 0:  # mail that came meanwhile is read by another pass

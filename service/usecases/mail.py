@@ -30,9 +30,10 @@ from service import observability
 from service.db import cases as case_store
 from service.db import mail_repo
 from service.db.connect import database_url
-from service.db.pool import pool_for
+from service.db.pool import is_outage, pool_for
 from service.notify.bounces import apply_to_notice
 from service.notify.incoming import Incoming, classify
+from service.notify.mailbox import SetAside
 from service.notify.returned import envelope_addresses, parse_message, read_bounce
 from service.notify.verp import notice_of
 from service.settings import Settings
@@ -43,8 +44,15 @@ AUTO_ACKNOWLEDGED = "auto-acknowledged"
 REPLY_EVENT = "mail_reply"
 _NOTICE_REF = re.compile(r"\bTT-N(\d{6,12})\b", re.IGNORECASE)
 _CASE_REF = re.compile(r"\bTT-C(\d{7,12})\b", re.IGNORECASE)
+_MESSAGE_ID_HEADER = re.compile(rb"(?im)^message-id:[ \t]*(<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>)")
 
 Summary = dict[str, Any]
+# The database's moment rather than the mail's fault: retried without counting.
+_DATABASE_BUSY = (
+    asyncpg.TransactionRollbackError,  # deadlock, serialization failure
+    asyncpg.LockNotAvailableError,  # lock_timeout
+    asyncpg.QueryCanceledError,  # statement_timeout
+)
 
 
 async def take_in(
@@ -65,6 +73,51 @@ async def take_in(
         if incoming.kind == "bounce":
             return await _bounce(conn, settings, message, raw, incoming, addresses)
         return await _answer(conn, settings, incoming, addresses)
+
+
+async def take_in_or_set_aside(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    raw: bytes,
+    recipients: Sequence[str] = (),
+    *,
+    channel: str,
+) -> Summary:
+    """`take_in`, counting the failures of each mail: one that failed
+    TAKEDOWN_MAIL_IN_MAX_ATTEMPTS times raises `SetAside` (the reader moves it to the
+    quarantine folder, or refuses it for good over LMTP) instead of being retried forever.
+    A database that is away or busy (deadlock, serialization failure, lock or statement
+    timeout) is no fault of the mail: it is retried without counting. What is recorded
+    of a failing mail is its fingerprint, Message-ID and the error's class, never its content."""
+    try:
+        return await take_in(pool, settings, raw, recipients)
+    except Exception as exc:
+        if is_outage(exc) or isinstance(exc, _DATABASE_BUSY):
+            raise
+        async with pool.acquire() as conn:
+            attempts = await mail_repo.count_failure(
+                conn,
+                hashlib.sha256(raw).hexdigest(),
+                channel,
+                _message_id(raw),
+                type(exc).__name__,
+                settings.mail_in_max_attempts,
+            )
+        log.warning(
+            "mail-in: a mail not taken in (%s), attempt %d of %d",
+            type(exc).__name__,
+            attempts,
+            settings.mail_in_max_attempts,
+        )
+        if attempts >= settings.mail_in_max_attempts:
+            raise SetAside(attempts) from None
+        raise
+
+
+def _message_id(raw: bytes) -> str | None:
+    """The mail's Message-ID, to find it in the quarantine folder (None when unreadable)."""
+    match = _MESSAGE_ID_HEADER.search(raw.partition(b"\r\n\r\n")[0].partition(b"\n\n")[0])
+    return match.group(1).decode("ascii") if match else None
 
 
 async def _bounce(
@@ -215,5 +268,12 @@ async def review_replies(
 
 
 async def mail_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    """Mail taken in by kind, and `set_aside`: mail given up on after repeated failures."""
     async with pool.acquire() as conn:
-        return await mail_repo.counts(conn)
+        return {**await mail_repo.counts(conn), "set_aside": await mail_repo.set_aside_count(conn)}
+
+
+async def set_aside_mail(pool: asyncpg.Pool, limit: int = 100) -> list[dict[str, Any]]:
+    """Mail set aside after repeated failures, latest first (for the analysts' page)."""
+    async with pool.acquire() as conn:
+        return await mail_repo.set_aside(conn, limit)

@@ -18,10 +18,10 @@ from service.domain.scorecard import (
     days_filled,
 )
 from service.domain.verdicts import Why
-from service.usecases import oversee
+from service.usecases import mail, oversee
 from service.usecases.verdicts import removals_by_reason
 from service.web import charts, csvexport
-from service.web.keys import POOL
+from service.web.keys import POOL, SETTINGS
 from service.web.oversight_view import clean, render
 from service.web.session import check_csrf, require_analyst
 
@@ -100,6 +100,17 @@ REASON_COLUMNS = (
 )
 
 
+# Mail `takedown mail-in` gave up on (TAKEDOWN_MAIL_IN_MAX_ATTEMPTS): where to find it, why.
+SET_ASIDE_COLUMNS = [
+    ("set_aside_at", "Set aside"),
+    ("channel", "Channel"),
+    ("message_id", "Message-ID"),
+    ("attempts", "Attempts"),
+    ("error", "Error"),
+    ("first_failed_at", "First failure"),
+]
+
+
 def reason_rows(by_hoster: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     """One row per hoster with a count per reason (0 where none)."""
     keys = [key for key, _label in REASON_COLUMNS[1:]]
@@ -142,6 +153,9 @@ async def stats_page(request: web.Request) -> web.Response:
         svgs=svgs,
         reasons=stats["reasons"],
         reason_columns=REASON_COLUMNS,
+        set_aside=await mail.set_aside_mail(request.app[POOL]),
+        set_aside_columns=SET_ASIDE_COLUMNS,
+        quarantine=request.app[SETTINGS].imap_quarantine_folder,
     )
 
 

@@ -69,3 +69,23 @@ SELECT kind, count(*) AS n FROM inbound_mail GROUP BY kind;
 -- acknowledgment page and the workers lock a notice's cases in the same order, so the two
 -- cannot deadlock (linking rows alone would take key-share locks in any order).
 SELECT id FROM cases WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: mail_count_failure
+-- One more failed attempt at the mail with fingerprint $1 (channel $2, Message-ID $3, error
+-- class $4); set aside once it reached $5 attempts. Its attempts so far.
+INSERT INTO mail_in_failures AS f (fingerprint, channel, message_id, error, set_aside_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $5::int <= 1 THEN now() END)
+ON CONFLICT (fingerprint) DO UPDATE
+SET attempts = f.attempts + 1, error = EXCLUDED.error, last_failed_at = now(),
+    set_aside_at = coalesce(f.set_aside_at, CASE WHEN f.attempts + 1 >= $5::int THEN now() END)
+RETURNING attempts;
+
+-- name: mail_set_aside
+-- Mail set aside after repeated failures, the latest first (for the analysts).
+SELECT fingerprint, channel, message_id, attempts, error, first_failed_at, last_failed_at,
+       set_aside_at
+FROM mail_in_failures WHERE set_aside_at IS NOT NULL
+ORDER BY set_aside_at DESC LIMIT $1;
+
+-- name: mail_set_aside_count
+SELECT count(*) FROM mail_in_failures WHERE set_aside_at IS NOT NULL;
