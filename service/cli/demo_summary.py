@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.db.cases import cases_per_hoster, count_by_state
 from service.domain.stats import Duration, summarise
 from service.usecases.addresses import split_hosts
+from service.usecases.cases import cases_per_hoster, counts_by_state
 from service.usecases.cdn import reports_summary
 from service.usecases.verdicts import removals_by_reason
 
@@ -26,14 +26,12 @@ def world_time(delta: timedelta | None) -> str:
 
 
 async def progress_line(pool: asyncpg.Pool, simulated_seconds: float) -> str:
-    async with pool.acquire() as conn:
-        counts = "  ".join(f"{state}={n}" for state, n in (await count_by_state(conn)).items())
+    counts = "  ".join(f"{state}={n}" for state, n in (await counts_by_state(pool)).items())
     return f"[day {simulated_seconds / 86400:4.1f}] {counts}"
 
 
 async def summary_table(pool: asyncpg.Pool, scale: float) -> str:
-    async with pool.acquire() as conn:
-        rows = await cases_per_hoster(conn)
+    rows = await cases_per_hoster(pool)
     now = datetime.now(UTC)
     by_hoster: dict[str, list[asyncpg.Record]] = {}
     for row in rows:

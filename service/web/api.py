@@ -9,7 +9,6 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, RootModel
 
-from service.db.cases import get_case
 from service.domain.reports import (
     RejectedReport,
     ReportIn,
@@ -18,6 +17,7 @@ from service.domain.reports import (
     validate_body_fast,
 )
 from service.usecases import intake
+from service.usecases.cases import case_with_events
 from service.usecases.feed import scanner_view
 from service.web.auth import has_role, require_role
 from service.web.feed_api import ScannerCaseOut
@@ -227,8 +227,7 @@ async def read_case(request: web.Request) -> web.Response:
         if view is None:
             raise not_found("case")  # a scanner does not learn whether others' cases exist
         return web.json_response(view)
-    async with request.app[POOL].acquire() as conn:
-        case = await get_case(conn, case_id)
+    case = await case_with_events(request.app[POOL], case_id)
     if case is None:
         raise not_found("case")
     return web.json_response(jsonable(case_out(case).model_dump()))

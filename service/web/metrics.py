@@ -16,9 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from service import observability
-from service.db import cases
 from service.domain.states import CaseState
 from service.usecases import queue as jobs
+from service.usecases.cases import counts_by_state as case_counts
 from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Body, Operation, operation
 from service.web.problems import HttpProblem, unauthorized
@@ -106,8 +106,8 @@ def _is_loopback(remote: str | None) -> bool:
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     _check_access(request)
+    states = await case_counts(request.app[POOL])
     async with request.app[POOL].acquire() as conn:
-        states = await cases.count_by_state(conn)
         lags = await jobs.due_lag(conn)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(_Snapshot(states, lags))
