@@ -47,6 +47,10 @@ async def seen(conn: asyncpg.Connection, message_id: str | None, fingerprint: st
     return bool(await conn.fetchval(q("mail_seen"), message_id, fingerprint))
 
 
+async def lock_notice(conn: asyncpg.Connection, notice_id: int) -> None:
+    await conn.execute(q("mail_lock_notice"), notice_id)
+
+
 async def lock_cases(conn: asyncpg.Connection, case_ids: list[int]) -> None:
     await conn.execute(q("mail_lock_cases"), case_ids)
 

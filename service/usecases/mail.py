@@ -154,6 +154,8 @@ async def _answer(
     case_ids = await _cases(conn, incoming, notice)
     event = AUTO_ACKNOWLEDGED if incoming.kind == "auto_reply" else REPLY_EVENT
     async with conn.transaction():
+        if notice is not None:  # the notice before its cases, in the outbox's order
+            await mail_repo.lock_notice(conn, notice["id"])
         await mail_repo.lock_cases(conn, case_ids)
         mail_id = await _record(conn, incoming, notice, matched_by, {}, case_ids=case_ids)
         if mail_id is None:

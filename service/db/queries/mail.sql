@@ -64,6 +64,12 @@ RETURNING m.id;
 -- Mail taken in, by kind.
 SELECT kind, count(*) AS n FROM inbound_mail GROUP BY kind;
 
+-- name: mail_lock_notice
+-- Take the key-share lock that recording a mail about notice $1 needs (its foreign key) before
+-- any case is locked: the outbox holds a notice row and then locks its cases, so a reply that
+-- arrives while its notice's sending is being recorded waits here instead of deadlocking.
+SELECT id FROM notices WHERE id = $1 FOR KEY SHARE;
+
 -- name: mail_lock_cases
 -- Lock the cases $1 in id order before a mail's rows and events are written about them: the
 -- acknowledgment page and the workers lock a notice's cases in the same order, so the two
