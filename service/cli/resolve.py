@@ -19,19 +19,18 @@ import asyncpg
 import click
 
 from service.cli.base import get_settings, main, run
-from service.db import resolve_repo
 from service.errors import InvalidInput
 from service.resolve.resolver import open_resolver
 from service.settings import Settings
-from service.usecases import partners
+from service.usecases import partners, resolve
 from service.usecases.store import database_url, pool_for
 
 
-async def _with_conn(settings: Settings, action: Any) -> Any:
+async def _with_pool(settings: Settings, action: Any) -> Any:
     dsn = database_url(settings)
-    async with pool_for(dsn, min_size=1, max_size=2) as pool, pool.acquire() as conn:
+    async with pool_for(dsn, min_size=1, max_size=2) as pool:
         try:
-            return await action(conn)
+            return await action(pool)
         except asyncpg.CheckViolationError as exc:
             raise InvalidInput(f"rejected by the database: {exc}") from exc
 
@@ -64,7 +63,7 @@ def contacts_add(ctx: click.Context, **opts: Any) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--cidr") from exc
     opts["cc"] = list(opts["cc"])
-    rule_id = run(_with_conn(get_settings(ctx), lambda c: resolve_repo.add_rule(c, **opts)))
+    rule_id = run(_with_pool(get_settings(ctx), lambda p: resolve.add_contact_rule(p, **opts)))
     click.echo(f"contact rule {rule_id} added")
 
 
@@ -73,7 +72,7 @@ def contacts_add(ctx: click.Context, **opts: Any) -> None:
 @click.pass_context
 def contacts_list(ctx: click.Context, as_json: bool) -> None:
     """Show every contact-book rule."""
-    rows = run(_with_conn(get_settings(ctx), resolve_repo.all_rules))
+    rows = run(_with_pool(get_settings(ctx), resolve.contact_rules))
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=1))
         return
@@ -92,7 +91,7 @@ def contacts_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def contacts_remove(ctx: click.Context, rule_id: int) -> None:
     """Remove a contact-book rule."""
-    if not run(_with_conn(get_settings(ctx), lambda c: resolve_repo.remove_rule(c, rule_id))):
+    if not run(_with_pool(get_settings(ctx), lambda p: resolve.remove_contact_rule(p, rule_id))):
         raise click.ClickException(f"no contact rule {rule_id}")
     click.echo(f"contact rule {rule_id} removed")
 
@@ -130,7 +129,7 @@ def hotlines_set(ctx: click.Context, country: str, **opts: Any) -> None:
 @click.pass_context
 def hotlines_list(ctx: click.Context) -> None:
     """Show every partner hotline."""
-    for r in run(_with_conn(get_settings(ctx), resolve_repo.all_hotlines)):
+    for r in run(_with_pool(get_settings(ctx), resolve.hotlines)):
         partner = f" {r['url']}" if r.get("url") else ""
         click.echo(f"{r['country']}  {r['policy']:<8} {r['name']} <{r['address'] or '-'}>{partner}")
 
@@ -140,7 +139,7 @@ def hotlines_list(ctx: click.Context) -> None:
 @click.pass_context
 def hotlines_remove(ctx: click.Context, country: str) -> None:
     """Remove a country's hotline."""
-    if not run(_with_conn(get_settings(ctx), lambda c: resolve_repo.remove_hotline(c, country))):
+    if not run(_with_pool(get_settings(ctx), lambda p: resolve.remove_hotline(p, country))):
         raise click.ClickException(f"no hotline for {country.upper()}")
     click.echo(f"hotline {country.upper()} removed")
 

@@ -10,6 +10,7 @@ cases get an 'outbox' job, the others become unresolved for the hotline's queue)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -78,3 +79,37 @@ async def record_resolution(
         )
         if resolved and moved is not None:
             await jobs.enqueue_for_case(conn, "outbox", case_id)
+
+
+# The contact book and partner hotlines, as the hotline edits them (CLI and API): rules win
+# over lookups at the next resolution; no case changes here.
+
+
+async def contact_rules(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Every contact-book rule."""
+    async with pool.acquire() as conn:
+        return await resolve_repo.all_rules(conn)
+
+
+async def add_contact_rule(pool: asyncpg.Pool, **rule: Any) -> int:
+    """Add a rule (one selector, its effects); its id."""
+    async with pool.acquire() as conn:
+        return await resolve_repo.add_rule(conn, **rule)
+
+
+async def remove_contact_rule(pool: asyncpg.Pool, rule_id: int) -> bool:
+    """Remove a rule; False when there was none."""
+    async with pool.acquire() as conn:
+        return await resolve_repo.remove_rule(conn, rule_id)
+
+
+async def hotlines(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """Every partner hotline."""
+    async with pool.acquire() as conn:
+        return await resolve_repo.all_hotlines(conn)
+
+
+async def remove_hotline(pool: asyncpg.Pool, country: str) -> bool:
+    """Remove a country's hotline; False when there was none."""
+    async with pool.acquire() as conn:
+        return await resolve_repo.remove_hotline(conn, country)

@@ -19,8 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from service.db import resolve_repo
-from service.usecases import partners
+from service.usecases import partners, resolve
 from service.web.auth import require_role
 from service.web.jsonout import jsonable
 from service.web.keys import POOL
@@ -166,8 +165,7 @@ for op in (
 @routes.get("/api/v1/contacts")
 async def list_rules(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
-    async with request.app[POOL].acquire() as conn:
-        rules = await resolve_repo.all_rules(conn)
+    rules = await resolve.contact_rules(request.app[POOL])
     return web.json_response({"rules": jsonable(rules)})
 
 
@@ -175,10 +173,9 @@ async def list_rules(request: web.Request) -> web.Response:
 async def add_rule(request: web.Request) -> web.Response:
     token = await require_role(request, "hotline")
     rule = _parse(ContactRuleIn, await request.read())
-    async with request.app[POOL].acquire() as conn:
-        rule_id = await resolve_repo.add_rule(
-            conn, **rule.model_dump(), created_by=f"hotline:{token.name}"
-        )
+    rule_id = await resolve.add_contact_rule(
+        request.app[POOL], **rule.model_dump(), created_by=f"hotline:{token.name}"
+    )
     return web.json_response({"id": rule_id}, status=201)
 
 
@@ -188,17 +185,15 @@ async def remove_rule(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     if not rule_id.isdigit() or int(rule_id) >= 2**63:
         raise not_found("contact rule")
-    async with request.app[POOL].acquire() as conn:
-        if not await resolve_repo.remove_rule(conn, int(rule_id)):
-            raise not_found("contact rule")
+    if not await resolve.remove_contact_rule(request.app[POOL], int(rule_id)):
+        raise not_found("contact rule")
     return web.Response(status=204)
 
 
 @routes.get("/api/v1/hotlines")
 async def list_hotlines(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
-    async with request.app[POOL].acquire() as conn:
-        hotlines = await resolve_repo.all_hotlines(conn)
+    hotlines = await resolve.hotlines(request.app[POOL])
     return web.json_response({"hotlines": jsonable(hotlines)})
 
 
@@ -214,9 +209,8 @@ async def set_hotline(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/hotlines/{country}")
 async def remove_hotline(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
-    async with request.app[POOL].acquire() as conn:
-        if not await resolve_repo.remove_hotline(conn, _country(request)):
-            raise not_found("hotline")
+    if not await resolve.remove_hotline(request.app[POOL], _country(request)):
+        raise not_found("hotline")
     return web.Response(status=204)
 
 
