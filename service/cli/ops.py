@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlsplit
 import click
 
 from service.cli.base import get_settings, main, run
-from service.db.audit import AuditReport, verify_chains
 from service.settings import Settings, SmtpTls
+from service.usecases import cases
 from service.usecases.retention import PurgeResult, purge_closed_cases
 from service.usecases.store import database_url, pool_for
 
@@ -113,9 +113,9 @@ def audit_verify(ctx: click.Context, case_id: int | None) -> None:
     click.echo("all chains intact")
 
 
-async def _verify(dsn: str, case_id: int | None) -> AuditReport:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await verify_chains(conn, case_id=case_id)
+async def _verify(dsn: str, case_id: int | None) -> cases.AuditReport:
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        return await cases.verify(pool, case_id)
 
 
 @main.group()
