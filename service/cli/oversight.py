@@ -16,11 +16,10 @@ from typing import Any
 import click
 
 from service.cli.base import get_settings, main, run
-from service.db import oversight_repo
 from service.domain.passwords import MIN_LENGTH
 from service.domain.scorecard import GroupHistogram, cards_of_histograms
 from service.domain.stats import Histogram
-from service.usecases import analysts, oversee
+from service.usecases import analysts, oversee, statistics
 from service.usecases.store import database_url, pool_for
 from service.web.charts import human
 
@@ -163,8 +162,8 @@ def hold_list(ctx: click.Context) -> None:
 
 
 async def _holds(dsn: str) -> list[oversee.HoldRow]:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_repo.holds(conn)
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        return await oversee.holds(pool)
 
 
 @main.command("stats-by")
@@ -194,5 +193,5 @@ def _secs(value: Any) -> float | None:
 
 async def _stats_histograms(dsn: str, by: str) -> tuple[list[GroupHistogram], Histogram]:
     """The histograms the statistics page reads (0096 counts + open cases), censored now."""
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        return await oversight_repo.stats_histograms(conn, by, datetime.now(UTC))
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        return await statistics.histograms(pool, by, datetime.now(UTC))

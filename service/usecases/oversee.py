@@ -376,3 +376,9 @@ ACTIONS: dict[str, Handler] = {
     "re_resolve": _re_resolve,
     "route": _route,
 }
+
+
+async def holds(pool: asyncpg.Pool) -> list[HoldRow]:
+    """Holds, active first (the holds page, its API and `takedown hold list`)."""
+    async with pool.acquire() as conn:
+        return await oversight_repo.holds(conn)

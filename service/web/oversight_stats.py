@@ -10,7 +10,6 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
-from service.db import oversight_repo
 from service.domain.scorecard import (
     Scorecard,
     cards_of_histograms,
@@ -18,7 +17,7 @@ from service.domain.scorecard import (
     days_filled,
 )
 from service.domain.verdicts import Why
-from service.usecases import mail, oversee
+from service.usecases import mail, oversee, statistics
 from service.usecases.verdicts import removals_by_reason
 from service.web import charts, csvexport
 from service.web.keys import POOL, SETTINGS
@@ -78,18 +77,17 @@ async def load_stats(pool: asyncpg.Pool, by: str) -> dict[str, Any]:
     The database sends histograms (duration buckets per group, notices per group, removals
     per day), never one row per case: Kaplan–Meier is exact to the bucket width."""
     now = datetime.now(UTC)
-    async with pool.acquire() as conn:
-        groups, overall = await oversight_repo.stats_histograms(conn, by, now)
-        notices = await oversight_repo.stats_notices(conn, by)
-        per_day = await oversight_repo.removals_per_day(conn)
+    data = await statistics.stats_data(pool, by, now)
     failures = {
-        g: failed / (sent + failed) for g, (sent, failed) in notices.items() if sent + failed
+        g: failed / (sent + failed) for g, (sent, failed) in data.notices.items() if sent + failed
     }
-    cards = [_card_row(card, failures.get(card.group, 0.0)) for card in cards_of_histograms(groups)]
+    cards = [
+        _card_row(card, failures.get(card.group, 0.0)) for card in cards_of_histograms(data.groups)
+    ]
     return {
         "cards": cards,
-        "curve": curve_of_histogram(overall),
-        "per_day": days_filled(per_day),
+        "curve": curve_of_histogram(data.overall),
+        "per_day": days_filled(data.per_day),
         "reasons": reason_rows(await removals_by_reason(pool)),
     }
 
@@ -174,8 +172,7 @@ async def load_hoster(pool: asyncpg.Pool, name: str) -> dict[str, Any]:
     """A hoster's scorecard (None before its first notice) and its contacts' health."""
     stats = await load_stats(pool, "hoster")
     card = next((c for c in stats["cards"] if c["group"].lower() == name.lower()), None)
-    async with pool.acquire() as conn:
-        contacts = await oversight_repo.hoster_contacts(conn, name)
+    contacts = await statistics.hoster_contacts(pool, name)
     return {"card": card, "contacts": contacts}
 
 
@@ -208,11 +205,9 @@ def _with_median(contact: dict[str, Any]) -> dict[str, Any]:
 async def content_page(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
     digest = request.query.get("hash", "").strip()
-    async with request.app[POOL].acquire() as conn:
-        timeline = (
-            await oversight_repo.content_timeline(conn, digest) if _HASH.fullmatch(digest) else []
-        )
-        moves = [_move(m) for m in await oversight_repo.waterbed(conn)]
+    pool = request.app[POOL]
+    timeline = await statistics.content_timeline(pool, digest) if _HASH.fullmatch(digest) else []
+    moves = [_move(m) for m in await statistics.waterbed(pool)]
     if request.query.get("format") == "csv":
         table = request.query.get("table")
         if table == "moves":
@@ -238,8 +233,7 @@ def _move(row: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/oversight/holds")
 async def holds_page(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
-    async with request.app[POOL].acquire() as conn:
-        holds = await oversight_repo.holds(conn)
+    holds = await oversee.holds(request.app[POOL])
     if request.query.get("format") == "csv":
         return csvexport.response("holds", HOLD_COLUMNS, holds)
     return render(request, "holds.html.j2", analyst, holds=holds, columns=HOLD_COLUMNS)
