@@ -11,10 +11,10 @@ import click
 from aiohttp import web
 
 from service.cli.base import get_settings, main, run
-from service.db import probe_repo
 from service.domain.stats import Summary, summaries_of
 from service.probe.server import create_app
 from service.settings import listen_address
+from service.usecases import probe
 from service.usecases.store import database_url, pool_for
 
 
@@ -63,9 +63,9 @@ def stats(ctx: click.Context, clock: str, as_json: bool) -> None:
 
 
 async def _collect(dsn: str, clock: str) -> tuple[dict[str, Summary], dict[str, int]]:
-    async with pool_for(dsn, min_size=1, max_size=1) as pool, pool.acquire() as conn:
-        hosters, overall = await probe_repo.stats_histograms(conn, datetime.now(UTC), clock)
-        recidivism = {r["hoster"]: r["reappearances"] for r in await probe_repo.recidivism(conn)}
+    async with pool_for(dsn, min_size=1, max_size=1) as pool:
+        hosters, overall = await probe.removal_histograms(pool, datetime.now(UTC), clock)
+        recidivism = await probe.reappearances(pool)
     return summaries_of(hosters, overall), recidivism
 
 
