@@ -5,7 +5,8 @@ notified/acknowledged/escalated/reappeared/held → gone_pending on the first go
 now, an event and one log line with time to removal on both clocks); gone_pending → back to
 the open state it came from when the content is served again; removed → reappeared when a
 watch check finds it (a new 'outbox' job, the hoster's recidivism count up). Every check is
-stored as an observation (never content). The job is rescheduled to the next check time.
+stored as an observation (never content); service/usecases/probe.py records checks and moves
+(`record_check`, `record_quiet`). The job is rescheduled to the next check time.
 
 `handle_stream` is the claim loop's fast path: a claimed batch is loaded in one query and
 probed concurrently (at most `worker_concurrency` fetches, `probe_per_host_concurrency` per
@@ -29,31 +30,21 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from service.db import probe_repo as repo
-from service.db.cases import transition
-from service.db.probe_repo import CheckRow, ProbeCase, QuietCheck
-from service.domain.schedule import (
-    PROBED_STATES,
-    Reaction,
-    Streak,
-    held_check_due,
-    next_check,
-    react,
-)
+from service.domain.schedule import PROBED_STATES, Streak, held_check_due, next_check, react
 from service.domain.states import CaseState
-from service.domain.verdicts import Verdict
 from service.logging_setup import case_context
 from service.observability import PROBE_VERDICTS
 from service.probe.client import make_prober
 from service.probe.runner import Prober, ProbeResult
 from service.settings import Settings
+from service.usecases import probe
 from service.usecases.policies import Policies, policies_from
-from service.usecases.queue import Job, enqueue_for_case
+from service.usecases.probe import ProbeCase, QuietCheck, Tracking
+from service.usecases.queue import Job
 from service.usecases.verdicts import read_placeholder
 from service.workers.loop import Done, Outcome, RunAgainAt, Saved
 
 log = logging.getLogger(__name__)
-ACTOR = "worker:probe"
 T = TypeVar("T")
 S = CaseState
 
@@ -61,7 +52,7 @@ S = CaseState
 class ProbeStage:
     """Claims 'probe' jobs; per-host concurrency is limited within this process."""
 
-    kind = repo.PROBE_JOB
+    kind = probe.PROBE_JOB
 
     def __init__(
         self,
@@ -92,8 +83,7 @@ class ProbeStage:
 
     async def handle(self, job: Job) -> Outcome:
         assert job.case_id is not None
-        async with self.pool.acquire() as conn:
-            case = await repo.load_case(conn, job.case_id)
+        case = await probe.load_case(self.pool, job.case_id)
         early = self._without_probe(case)
         if early is not None or case is None:
             return early or Done()
@@ -104,8 +94,7 @@ class ProbeStage:
             quiet = await self._record_quiet(case, report, at)
             if quiet is not None:
                 return quiet
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self._record(conn, case, report, at)
+            return await self._record(case, report, at)
 
     def _without_probe(self, case: ProbeCase | None) -> Outcome | None:
         """The outcome of a job that needs no check now (None: probe it)."""
@@ -171,8 +160,7 @@ class ProbeStage:
         self, jobs: list[Job]
     ) -> tuple[dict[int, Outcome | BaseException], list[tuple[Job, ProbeCase]]]:
         """Load the batch's cases; settle the jobs that need no check, return the others."""
-        async with self.pool.acquire() as conn:
-            cases = await repo.load_cases(conn, [job.case_id for job in jobs if job.case_id])
+        cases = await probe.load_cases(self.pool, [job.case_id for job in jobs if job.case_id])
         outcomes: dict[int, Outcome | BaseException] = {}
         due: list[tuple[Job, ProbeCase]] = []
         for job in jobs:
@@ -196,8 +184,7 @@ class ProbeStage:
             return {}
         quiet = [(c, self._next_quiet(c)) for c in checked if not self._moves(c)]
         try:
-            async with self.pool.acquire() as conn:
-                stored = await repo.record_quiet_many(conn, [c.quiet(o) for c, o in quiet])
+            stored = await probe.record_quiet_many(self.pool, [c.quiet(o) for c, o in quiet])
         except Exception as exc:  # nothing of the batch was written: every check retries
             return {c.job.id: exc for c in checked}
         outcomes: dict[int, Outcome | BaseException] = {
@@ -215,8 +202,7 @@ class ProbeStage:
 
     async def _record_locked(self, c: _Checked) -> Outcome:
         with case_context(c.case.id):
-            async with self.pool.acquire() as conn, conn.transaction():
-                return await self._record(conn, c.case, c.report, c.at)
+            return await self._record(c.case, c.report, c.at)
 
     async def _probe(
         self, case: ProbeCase, fetches: asyncio.Semaphore | None = None
@@ -246,101 +232,17 @@ class ProbeStage:
         streak = case.streak.after(report.verdict, at)
         if react(case.state, report.verdict, streak, case.resume_state, self.policy).moves:
             return None
-        async with self.pool.acquire() as conn:
-            stored = await repo.record_quiet(conn, case, _row(report, at), streak)
+        stored = await probe.record_quiet(self.pool, case, probe.check_row(report, at), streak)
         if stored is None:
             return None  # the state moved meanwhile (an acknowledgment, …)
-        tracking = _Tracking(streak, case.resume_state, case.cycle_started_at, case.last_removed_at)
-        return self._next(case, case.state, tracking, at)
+        return self._next(case, case.state, Tracking.of(case, streak), at)
 
-    async def _record(
-        self, conn: asyncpg.Connection, case: ProbeCase, report: ProbeResult, at: datetime
-    ) -> Outcome:
-        state = await repo.lock_state(conn, case.id)
-        streak = case.streak.after(report.verdict, at)
-        reaction = react(state, report.verdict, streak, case.resume_state, self.policy)
-        after = reaction.moves[-1] if reaction.moves else state
-        check_id = await repo.insert_check(conn, case.id, _row(report, at), state, after)
-        tracking = _Tracking(streak, case.resume_state, case.cycle_started_at, case.last_removed_at)
-        await self._apply(conn, case, state, reaction, tracking, _detail(report, check_id), at)
-        if state is S.GONE_PENDING and report.verdict is Verdict.PRESENT:
-            tracking.resume = None
-        await repo.touch_case(conn, case.id, at, report.verdict is Verdict.PRESENT)
-        await repo.save_tracking(conn, case.id, *tracking.values())
-        return self._next(case, after, tracking, at)
+    async def _record(self, case: ProbeCase, report: ProbeResult, at: datetime) -> Outcome:
+        """A check that moves the case: recorded with the case locked, then scheduled."""
+        recorded = await probe.record_check(self.pool, case, report, at, self.policy)
+        return self._next(case, recorded.state, recorded.tracking, at)
 
-    async def _apply(
-        self,
-        conn: asyncpg.Connection,
-        case: ProbeCase,
-        state: CaseState,
-        reaction: Reaction,
-        tracking: _Tracking,
-        detail: dict[str, Any],
-        at: datetime,
-    ) -> None:
-        current = state
-        for move in reaction.moves:
-            if move is S.GONE_PENDING:
-                tracking.resume = current
-                await transition(conn, case.id, move, actor=ACTOR, detail=detail, expect=current)
-            elif move is S.REMOVED:
-                await self._removed(conn, case, tracking, detail | {"from": current.value}, at)
-            elif move is S.REAPPEARED:
-                await self._reappeared(conn, case, tracking, detail, at)
-            else:
-                await transition(conn, case.id, move, actor=ACTOR, detail=detail, expect=current)
-            current = move
-
-    async def _removed(
-        self,
-        conn: asyncpg.Connection,
-        case: ProbeCase,
-        tracking: _Tracking,
-        detail: dict[str, Any],
-        at: datetime,
-    ) -> None:
-        first_gone = tracking.streak.started_at or at
-        clocks = _removal_clocks(case, first_gone, at, tracking.streak)
-        await repo.stamp_first_gone(conn, case.id, first_gone)
-        await transition(
-            conn, case.id, S.REMOVED, actor=ACTOR, kind="removal", detail=detail | clocks,
-            stamp="removed_at", at=at, expect=S.GONE_PENDING,
-        )  # fmt: skip
-        tracking.last_removed_at = at
-        log.info(
-            "removal confirmed case=%d hoster=%r notice_clock_s=%s detection_clock_s=%s "
-            "streak=%d first_gone_at=%s",
-            case.id, case.hoster, clocks["notice_clock_s"], clocks["detection_clock_s"],
-            tracking.streak.count, first_gone.isoformat(),
-        )  # fmt: skip
-
-    async def _reappeared(
-        self,
-        conn: asyncpg.Connection,
-        case: ProbeCase,
-        tracking: _Tracking,
-        detail: dict[str, Any],
-        at: datetime,
-    ) -> None:
-        count = await repo.count_reappearance(conn, case.hoster, at)
-        removed = _iso(tracking.last_removed_at)
-        await transition(
-            conn, case.id, S.REAPPEARED, actor=ACTOR, kind="reappearance",
-            detail=detail | {"hoster_reappearances": count, "removed_at": removed},
-            stamp="reappeared_at", at=at, expect=S.REMOVED,
-        )  # fmt: skip
-        # A new notice goes out; it reads the reappearance from the case (reappeared_at, and
-        # the last removal in probe_tracking) and says the content was removed before.
-        await enqueue_for_case(conn, "outbox", case.id)
-        tracking.streak, tracking.cycle_started_at = Streak(), at
-        log.info(
-            "reappeared case=%d hoster=%r hoster_reappearances=%d", case.id, case.hoster, count
-        )
-
-    def _next(
-        self, case: ProbeCase, state: CaseState, tracking: _Tracking, at: datetime
-    ) -> Outcome:
+    def _next(self, case: ProbeCase, state: CaseState, tracking: Tracking, at: datetime) -> Outcome:
         when = next_check(
             self.policy,
             state,
@@ -381,7 +283,7 @@ class _Checked:
         """The check to store; its job rescheduled in the same statement if it runs again."""
         changed = self.streak if self.streak != self.case.streak else None
         run_at = outcome.at if isinstance(outcome, RunAgainAt) else None
-        row = _row(self.report, self.at)
+        row = probe.check_row(self.report, self.at)
         return QuietCheck(self.case, row, changed, self.job.id, self.job.claim_id, run_at)
 
 
@@ -424,65 +326,6 @@ class _Finished:
 async def _each(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:
     """Run concurrently; one call's exception is its result, not the batch's failure."""
     return await asyncio.gather(*calls, return_exceptions=True)
-
-
-class _Tracking:
-    """The per-case bookkeeping a check updates (saved to probe_tracking)."""
-
-    def __init__(
-        self,
-        streak: Streak,
-        resume: CaseState | None,
-        cycle_started_at: datetime | None,
-        last_removed_at: datetime | None,
-    ) -> None:
-        self.streak = streak
-        self.resume = resume
-        self.cycle_started_at = cycle_started_at
-        self.last_removed_at = last_removed_at
-
-    def values(self) -> tuple[Streak, CaseState | None, datetime | None, datetime | None]:
-        return self.streak, self.resume, self.cycle_started_at, self.last_removed_at
-
-
-def _removal_clocks(
-    case: ProbeCase, first_gone: datetime, at: datetime, streak: Streak
-) -> dict[str, Any]:
-    """Time to removal on the notice clock and the detection clock (design.md §3)."""
-    notice = (first_gone - case.first_notice_at).total_seconds() if case.first_notice_at else None
-    return {
-        "first_gone_at": first_gone.isoformat(),
-        "removed_at": at.isoformat(),
-        "notice_clock_s": notice,
-        "detection_clock_s": (first_gone - case.detected_at).total_seconds(),
-        "streak": streak.count,
-        "cycle_started_at": _iso(case.cycle_started_at),
-    }
-
-
-def _row(report: ProbeResult, at: datetime) -> CheckRow:
-    return CheckRow(
-        at=at,
-        verdict=report.verdict,
-        reason=report.reason,
-        status=report.status,
-        matched=report.matched,
-        pdq_distance=report.pdq_distance,
-        hops=len(report.hops),
-        profile=report.profile,
-        total_ms=report.timings.get("total_ms"),
-        first_byte_ms=report.timings.get("first_byte_ms"),
-        why=report.why.value if report.why else None,
-    )
-
-
-def _detail(report: ProbeResult, check_id: int) -> dict[str, Any]:
-    detail = {"check_id": check_id, "verdict": report.verdict.value, "reason": report.reason[:300]}
-    return detail | ({"why": report.why.value} if report.why else {})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _now() -> datetime:
