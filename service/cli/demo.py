@@ -26,11 +26,10 @@ from pydantic import SecretStr
 from service.cli.base import get_settings, main, run
 from service.cli.demo_summary import progress_line, summary_table
 from service.cli.runtime import Runtime
-from service.db.oversight_repo import create_analyst
-from service.domain.passwords import hash_password
 from service.notify.lmtp import LmtpServer
 from service.settings import Settings
 from service.sim.webhook_receiver import WebhookReceiver
+from service.usecases import analysts
 from service.usecases.mail import mail_counts, take_in_or_set_aside
 from service.usecases.store import create_database, database_url, pool_for
 from service.usecases.tokens import create_token
@@ -255,10 +254,7 @@ async def _submit(pool: Any, settings: Settings, world: Any, receiver: WebhookRe
 async def _demo_analyst(pool: Any) -> str:
     """A supervisor account for this demo database, with a fresh password shown once."""
     password = secrets.token_urlsafe(12)
-    async with pool.acquire() as conn:
-        await create_analyst(
-            conn, "demo", await asyncio.to_thread(hash_password, password), "supervisor"
-        )
+    await analysts.set_password(pool, "demo", password, "supervisor")
     return password
 
 
