@@ -16,10 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, notify_repo, oversight_repo
+from service.db import cases, jobs, notify_repo, oversight_repo, probe_repo
 from service.db.oversight_repo import HoldRow
 from service.domain.escalation import Action, LadderPolicy, apply_action
 from service.domain.notices import is_valid_address
+from service.domain.sla import SlaPolicy
 from service.domain.states import OPEN_NOTICE_STATES, RE_RESOLVABLE, CaseState
 from service.notify.outbox import REROUTABLE, place_case
 from service.resolve.contact_book import CONTACT_BOOK_REFRESH
@@ -382,3 +383,65 @@ async def holds(pool: asyncpg.Pool) -> list[HoldRow]:
     """Holds, active first (the holds page, its API and `takedown hold list`)."""
     async with pool.acquire() as conn:
         return await oversight_repo.holds(conn)
+
+
+# What the analysts' pages and API read: queue pages and one case's record.
+
+QUEUES = oversight_repo.QUEUES
+SORTS = oversight_repo.SORTS
+QueueFilter = oversight_repo.QueueFilter
+QueuePage = oversight_repo.Page
+
+
+async def queue_page(
+    pool: asyncpg.Pool,
+    name: str,
+    sla: SlaPolicy,
+    filters: QueueFilter,
+    *,
+    sort: str,
+    descending: bool,
+    after: tuple[str, int] | None,
+    limit: int,
+) -> QueuePage:
+    """One keyset page of an analyst queue, sorted and filtered (deadlines by the SLA)."""
+    async with pool.acquire() as conn:
+        return await oversight_repo.queue(
+            conn, name, sla, filters, sort=sort, descending=descending, after=after, limit=limit
+        )
+
+
+async def case_overview(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+    """The case as the analysts see it (None: no such case)."""
+    return await oversight_repo.case_overview(conn, case_id)
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """Everything the case page shows, read on one connection."""
+
+    overview: dict[str, Any]
+    events: list[dict[str, Any]]
+    notices: list[dict[str, Any]]
+    checks: list[dict[str, Any]]
+    handoffs: list[dict[str, Any]]
+    answers: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+
+
+async def case_record(pool: asyncpg.Pool, case_id: int) -> CaseRecord | None:
+    """The case, its events, notices, checks, hand-offs, hosters' answers and mailed replies."""
+    async with pool.acquire() as conn:
+        overview = await oversight_repo.case_overview(conn, case_id)
+        if overview is None:
+            return None
+        case = await cases.get_case(conn, case_id)
+        return CaseRecord(
+            overview=overview,
+            events=(case or {}).get("events", []),
+            notices=await oversight_repo.case_notices(conn, case_id),
+            checks=await probe_repo.case_checks(conn, case_id),
+            handoffs=await oversight_repo.case_handoffs(conn, case_id),
+            answers=await oversight_repo.case_answers(conn, case_id),
+            replies=await mail.case_replies(conn, case_id),
+        )

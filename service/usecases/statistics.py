@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import oversight_repo
+from service.db import notify_repo, oversight_repo
 from service.domain.scorecard import GroupHistogram
 from service.domain.stats import Histogram
 
@@ -62,3 +62,9 @@ async def waterbed(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     """Where content reappeared after a removal: hoster to hoster, with the median lag."""
     async with pool.acquire() as conn:
         return await oversight_repo.waterbed(conn)
+
+
+async def contact_health(pool: asyncpg.Pool, limit: int = 1000) -> list[dict[str, Any]]:
+    """Per-address delivery health with the median notice→gone time, for analysts."""
+    async with pool.acquire() as conn:
+        return await notify_repo.contact_health(conn, limit)

@@ -10,8 +10,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from service.db import notify_repo, oversight_repo
-from service.usecases import oversee, withdraw
+from service.usecases import oversee, statistics, withdraw
 from service.web.auth import SUPERVISOR, require_role
 from service.web.jsonout import jsonable
 from service.web.keys import POLICIES, POOL, SETTINGS
@@ -257,17 +256,16 @@ async def api_queue(request: web.Request) -> web.Response:
     name = valid_queue(request.match_info["queue"])
     sort, descending = sort_from(request.query)
     limit = _limit(request.query.get("limit", "100"))
-    async with request.app[POOL].acquire() as conn:
-        page = await oversight_repo.queue(
-            conn,
-            name,
-            request.app[POLICIES].sla,
-            filters_from(request.query),
-            sort=sort,
-            descending=descending,
-            after=decode_cursor(request.query.get("after")),
-            limit=limit,
-        )
+    page = await oversee.queue_page(
+        request.app[POOL],
+        name,
+        request.app[POLICIES].sla,
+        filters_from(request.query),
+        sort=sort,
+        descending=descending,
+        after=decode_cursor(request.query.get("after")),
+        limit=limit,
+    )
     items = [QueueItem(**row) for row in queue_rows(name, page.rows)]
     body = QueuePage(queue=name, items=items, next_after=encode_cursor(page.next_after))
     return web.json_response(jsonable(body.model_dump()))
@@ -309,8 +307,7 @@ async def api_hoster(request: web.Request) -> web.Response:
 async def api_contacts(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     limit = _limit(request.query.get("limit", "1000"))
-    async with request.app[POOL].acquire() as conn:
-        rows = await notify_repo.contact_health(conn, limit)
+    rows = await statistics.contact_health(request.app[POOL], limit)
     body = ContactsOut(contacts=[ContactHealth(**row) for row in rows])
     return web.json_response(jsonable(body.model_dump()))
 
@@ -328,7 +325,7 @@ async def api_action(request: web.Request) -> web.Response:
     body = await _body(request, CaseAction)
     case_id = _int(request.match_info["case_id"])
     async with request.app[POOL].acquire() as conn:
-        if await oversight_repo.case_overview(conn, case_id) is None:
+        if await oversee.case_overview(conn, case_id) is None:
             raise HttpProblem(404, "Not found", "no such case", slug="not-found")
         result = await act(
             request,
@@ -348,8 +345,7 @@ async def api_action(request: web.Request) -> web.Response:
 @routes.get("/api/v1/oversight/holds")
 async def api_holds(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
-    async with request.app[POOL].acquire() as conn:
-        return web.json_response(jsonable({"holds": await oversight_repo.holds(conn)}))
+    return web.json_response(jsonable({"holds": await oversee.holds(request.app[POOL])}))
 
 
 @routes.post("/api/v1/oversight/holds")
@@ -415,11 +411,11 @@ async def api_withdraw(request: web.Request) -> web.Response:
 @routes.get("/api/v1/oversight/content/{digest}")
 async def api_content(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
-    async with request.app[POOL].acquire() as conn:
-        digest = request.match_info["digest"]
-        valid = len(digest) <= 64 and all(ch in "0123456789abcdefABCDEF" for ch in digest)
-        timeline = await oversight_repo.content_timeline(conn, digest) if valid else []
-        moves = await oversight_repo.waterbed(conn)
+    pool = request.app[POOL]
+    digest = request.match_info["digest"]
+    valid = len(digest) <= 64 and all(ch in "0123456789abcdefABCDEF" for ch in digest)
+    timeline = await statistics.content_timeline(pool, digest) if valid else []
+    moves = await statistics.waterbed(pool)
     return web.json_response(jsonable({"timeline": timeline, "moves": moves}))
 
 

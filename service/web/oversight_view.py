@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from service.db.oversight_repo import QUEUES, SORTS, QueueFilter
 from service.domain.escalation import LadderError
 from service.packaged import Templates
 from service.usecases import oversee
+from service.usecases.oversee import QUEUES, SORTS, QueueFilter
 from service.web.charts import human
 from service.web.keys import POLICIES, SETTINGS
 from service.web.problems import HttpProblem
