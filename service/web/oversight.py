@@ -14,8 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from service.db import cases, oversight_repo, probe_repo
-from service.usecases import mail, oversee
+from service.usecases import oversee
 from service.web import (
     account,
     csvexport,
@@ -132,17 +131,16 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
         return await csvexport.stream(
             request, f"queue-{name}", QUEUE_COLUMNS, _queue_chunks(request, name, sort, descending)
         )
-    async with request.app[POOL].acquire() as conn:
-        page = await oversight_repo.queue(
-            conn,
-            name,
-            request.app[POLICIES].sla,
-            filters_from(request.query),
-            sort=sort,
-            descending=descending,
-            after=decode_cursor(request.query.get("after")),
-            limit=PAGE_SIZE,
-        )
+    page = await oversee.queue_page(
+        request.app[POOL],
+        name,
+        request.app[POLICIES].sla,
+        filters_from(request.query),
+        sort=sort,
+        descending=descending,
+        after=decode_cursor(request.query.get("after")),
+        limit=PAGE_SIZE,
+    )
     rows = queue_rows(name, page.rows)
     cursor = encode_cursor(page.next_after)
     return render(
@@ -169,17 +167,16 @@ async def _queue_chunks(
     filters = filters_from(request.query)
     after = decode_cursor(request.query.get("after"))
     while True:
-        async with request.app[POOL].acquire() as conn:
-            page = await oversight_repo.queue(
-                conn,
-                name,
-                request.app[POLICIES].sla,
-                filters,
-                sort=sort,
-                descending=descending,
-                after=after,
-                limit=CSV_CHUNK,
-            )
+        page = await oversee.queue_page(
+            request.app[POOL],
+            name,
+            request.app[POLICIES].sla,
+            filters,
+            sort=sort,
+            descending=descending,
+            after=after,
+            limit=CSV_CHUNK,
+        )
         yield queue_rows(name, page.rows)
         if page.next_after is None:
             return
@@ -190,13 +187,11 @@ async def _queue_chunks(
 async def case_page(request: web.Request) -> web.Response:
     analyst = await require_analyst(request)
     case_id = _case_id(request)
-    async with request.app[POOL].acquire() as conn:
-        overview = await oversight_repo.case_overview(conn, case_id)
-        if overview is None:
-            raise web.HTTPNotFound(text="no such case")
-        timeline = await _timeline(conn, case_id)
-        answers = await oversight_repo.case_answers(conn, case_id)
-        replies = await mail.case_replies(conn, case_id)
+    record = await oversee.case_record(request.app[POOL], case_id)
+    if record is None:
+        raise web.HTTPNotFound(text="no such case")
+    overview, timeline = record.overview, _timeline(record)
+    answers, replies = record.answers, record.replies
     deadline = request.app[POLICIES].sla.deadline(
         overview["first_notice_at"], overview["country"], overview["hoster"]
     )
@@ -231,19 +226,18 @@ ANSWER_COLUMNS = [
 ]
 
 
-async def _timeline(conn: Any, case_id: int) -> list[dict[str, Any]]:
+def _timeline(record: oversee.CaseRecord) -> list[dict[str, Any]]:
     """Events, notices, checks and hand-offs of a case, merged in time order."""
-    case = await cases.get_case(conn, case_id)
-    events = (case or {}).get("events", [])
+    events = record.events
     items = [_item(e["at"], _event_label(e), e["actor"], _short(e["detail"])) for e in events]
-    for n in await oversight_repo.case_notices(conn, case_id):
+    for n in record.notices:
         what = f"{n['kind']} to {n['recipient']} ({n['state']})"
         items.append(_item(n["sent_at"] or n["created_at"], what, "notify", n["last_error"]))
-    for c in await probe_repo.case_checks(conn, case_id):
+    for c in record.checks:
         detail = f"{c['reason']} (HTTP {c['status'] or '-'})"
         seen = f" ({c['why']})" if c["why"] else ""  # what was seen instead of the content
         items.append(_item(c["at"], f"check: {c['verdict']}{seen}", "probe", detail))
-    for h in await oversight_repo.case_handoffs(conn, case_id):
+    for h in record.handoffs:
         what = f"hand-off: {h['step']}"
         items.append(_item(h["created_at"], what, h["created_by"], _short(h["detail"])))
     return sorted(items, key=lambda item: item["at"])
@@ -273,7 +267,7 @@ async def case_action(request: web.Request) -> web.Response:
     case_id, action = _case_id(request), str(form.get("action", ""))
     note = clean(str(form.get("note", "")), 500)
     async with request.app[POOL].acquire() as conn:
-        if await oversight_repo.case_overview(conn, case_id) is None:
+        if await oversee.case_overview(conn, case_id) is None:
             raise web.HTTPNotFound(text="no such case")
         await act(
             request,
