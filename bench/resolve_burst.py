@@ -86,13 +86,13 @@ def needed(world: World) -> Counter[str]:
     and one per registrable domain (the TLD registries, as the sim RDAP server names them)."""
     networks: dict[str, set[str]] = defaultdict(set)
     domains: dict[str, set[str]] = defaultdict(set)
-    for url in world.urls:
-        ips = tuple(str(ip) for ip in world.resolve(url.host))
+    for host in {url.host for url in world.urls}:  # per host: the world's lookups scan
+        ips = tuple(str(ip) for ip in world.resolve(host))
         if ips:
             found = world.network_for(ipaddress.ip_address(primary_address(ips)))
             if found is not None:
                 networks[found[0].registry].add(str(found[1]))
-        name = registrable_domain(url.host)
+        name = registrable_domain(host)
         if name is not None:
             tld = name.rsplit(".", 1)[-1]
             domains[TLD_REGISTRY.get(tld, f"{tld}-nic")].add(name)
