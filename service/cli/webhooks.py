@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from service.cli.base import get_settings, main, run
@@ -54,7 +52,7 @@ def webhook_list(ctx: click.Context, scanner: str | None) -> None:
         click.echo("no webhooks", err=True)
 
 
-async def _list(settings: Settings, scanner: str | None) -> list[dict[str, Any]]:
+async def _list(settings: Settings, scanner: str | None) -> list[webhooks.WebhookListing]:
     async with command_pool(settings) as pool:
         try:
             return await webhooks.list_webhooks(pool, scanner)

@@ -2,12 +2,79 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
 from service.db.queries import q
+
+
+class AddedWebhook(TypedDict):
+    """A receiver just added (no secret: the use case holds it)."""
+
+    id: int
+    scanner_id: int
+    url: str
+    created_at: datetime
+
+
+class WebhookListing(TypedDict):
+    """A live receiver as analysts and hotlines see it: its scanner and delivery counts."""
+
+    id: int
+    scanner: str
+    url: str
+    created_at: datetime
+    created_by: str
+    pending: int
+    delivered: int
+    parked: int
+
+
+class LiveWebhook(TypedDict):
+    """A live receiver with its secret and feed position (txid as text, outcome id)."""
+
+    id: int
+    scanner_id: int
+    url: str
+    secret: str
+    cursor_txid: str
+    cursor_id: int
+
+
+class DueDelivery(TypedDict):
+    """A delivery due now, with the outcome and case its payload describes."""
+
+    id: int
+    outcome_id: int
+    case_id: int
+    attempts: int
+    first_failed_at: datetime | None
+    outcome: str
+    case_state: str
+    reason: str | None
+    at: datetime
+    url: str
+    source_ref: str | None
+    first_gone_at: datetime | None
+    removed_at: datetime | None
+
+
+class ParkedDelivery(TypedDict):
+    """A delivery that gave up after the retry period (for analysts)."""
+
+    id: int
+    webhook_id: int
+    url: str
+    scanner: str
+    case_id: int
+    outcome: str
+    at: datetime
+    attempts: int
+    first_failed_at: datetime | None
+    parked_at: datetime | None
+    last_error: str | None
 
 
 async def insert_webhook(
@@ -18,29 +85,30 @@ async def insert_webhook(
     secret: str,
     position: tuple[int, int],
     created_by: str,
-) -> dict[str, Any]:
+) -> AddedWebhook:
     row = await conn.fetchrow(
         q("insert_webhook"), scanner_id, url, secret, str(position[0]), position[1], created_by
     )
-    return dict(row)
+    return cast(AddedWebhook, dict(row))
 
 
-async def list_webhooks(conn: asyncpg.Connection, scanner_id: int | None) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("list_webhooks"), scanner_id)]
+async def list_webhooks(conn: asyncpg.Connection, scanner_id: int | None) -> list[WebhookListing]:
+    rows = await conn.fetch(q("list_webhooks"), scanner_id)
+    return [cast(WebhookListing, dict(r)) for r in rows]
 
 
 async def remove_webhook(conn: asyncpg.Connection, webhook_id: int) -> bool:
     return await conn.fetchval(q("remove_webhook"), webhook_id) is not None
 
 
-async def webhook_for_update(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
+async def webhook_for_update(conn: asyncpg.Connection, webhook_id: int) -> LiveWebhook | None:
     row = await conn.fetchrow(q("webhook_for_update"), webhook_id)
-    return dict(row) if row else None
+    return cast(LiveWebhook, dict(row)) if row else None
 
 
-async def live_webhook(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
+async def live_webhook(conn: asyncpg.Connection, webhook_id: int) -> LiveWebhook | None:
     row = await conn.fetchrow(q("live_webhook"), webhook_id)
-    return dict(row) if row else None
+    return cast(LiveWebhook, dict(row)) if row else None
 
 
 async def insert_deliveries(
@@ -53,8 +121,9 @@ async def insert_deliveries(
 
 async def due_deliveries(
     conn: asyncpg.Connection, webhook_id: int, limit: int
-) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("due_deliveries"), webhook_id, limit)]
+) -> list[DueDelivery]:
+    rows = await conn.fetch(q("due_deliveries"), webhook_id, limit)
+    return [cast(DueDelivery, dict(r)) for r in rows]
 
 
 async def next_delivery_at(conn: asyncpg.Connection, webhook_id: int) -> Any:
@@ -79,8 +148,9 @@ async def delivery_failed(
     return state
 
 
-async def parked_deliveries(conn: asyncpg.Connection, limit: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("parked_deliveries"), limit)]
+async def parked_deliveries(conn: asyncpg.Connection, limit: int) -> list[ParkedDelivery]:
+    rows = await conn.fetch(q("parked_deliveries"), limit)
+    return [cast(ParkedDelivery, dict(r)) for r in rows]
 
 
 async def retry_parked(conn: asyncpg.Connection, webhook_id: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,7 +102,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
     return txid, row_id
 
 
-def feed_item(row: dict[str, Any]) -> FeedItem:
+def feed_item(row: Mapping[str, Any]) -> FeedItem:
     """A feed row (outcome, case) as the scanner sees it."""
     return FeedItem(
         id=row["id"],

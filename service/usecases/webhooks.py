@@ -13,13 +13,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from service import observability as obs
 from service.db import jobs, tokens, webhook_repo
+from service.db.webhook_repo import DueDelivery, LiveWebhook, ParkedDelivery, WebhookListing
 from service.domain.backoff import exponential_backoff
 from service.domain.webhooks import Message, new_secret, outcome_message
 from service.notify.webhooks import DeliveryFailed, WebhookSender
@@ -81,7 +81,7 @@ async def add_webhook(pool: asyncpg.Pool, scanner: str, url: str, *, actor: str)
     return NewWebhook(row["id"], scanner, url, secret)
 
 
-async def list_webhooks(pool: asyncpg.Pool, scanner: str | None = None) -> list[dict[str, Any]]:
+async def list_webhooks(pool: asyncpg.Pool, scanner: str | None = None) -> list[WebhookListing]:
     """Live receivers (of one scanner) with pending, delivered and parked counts; no secret."""
     async with pool.acquire() as conn:
         scanner_id = None
@@ -99,7 +99,7 @@ async def remove_webhook(pool: asyncpg.Pool, webhook_id: int) -> bool:
         return await webhook_repo.remove_webhook(conn, webhook_id)
 
 
-async def parked_deliveries(pool: asyncpg.Pool, limit: int = 200) -> list[dict[str, Any]]:
+async def parked_deliveries(pool: asyncpg.Pool, limit: int = 200) -> list[ParkedDelivery]:
     """Deliveries that gave up after the retry period, newest first (for analysts)."""
     async with pool.acquire() as conn:
         return await webhook_repo.parked_deliveries(conn, limit)
@@ -114,7 +114,7 @@ async def retry_parked(pool: asyncpg.Pool, webhook_id: int) -> int:
     return retried
 
 
-async def _fan_out(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] | None:
+async def _fan_out(conn: asyncpg.Connection, webhook_id: int) -> LiveWebhook | None:
     """Turn the scanner's new outcomes into deliveries; the receiver, or None if removed."""
     hook = await webhook_repo.live_webhook(conn, webhook_id)
     if hook is None:
@@ -134,13 +134,13 @@ async def _fan_out(conn: asyncpg.Connection, webhook_id: int) -> dict[str, Any] 
     return hook
 
 
-def _message(row: dict[str, Any]) -> Message:
+def _message(row: DueDelivery) -> Message:
     item = feed_item(row | {"id": row["outcome_id"]})
     return outcome_message(row["outcome_id"], row["outcome"], row["at"], item.as_json())
 
 
 async def _attempt(
-    sender: WebhookSender, hook: dict[str, Any], row: dict[str, Any], gate: asyncio.Semaphore
+    sender: WebhookSender, hook: LiveWebhook, row: DueDelivery, gate: asyncio.Semaphore
 ) -> str | None:
     """Send one delivery; None when taken, else why not."""
     async with gate:
@@ -159,7 +159,7 @@ def retry_delay(attempts: int, settings: Settings) -> timedelta:
 async def _record(
     pool: asyncpg.Pool,
     settings: Settings,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[DueDelivery],
     errors: Sequence[str | None],
 ) -> None:
     async with pool.acquire() as conn:
@@ -169,7 +169,7 @@ async def _record(
 async def _record_each(
     conn: asyncpg.Connection,
     settings: Settings,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[DueDelivery],
     errors: Sequence[str | None],
 ) -> None:
     for row, error in zip(rows, errors, strict=True):
