@@ -4,12 +4,71 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
 from service.db.queries import q
+
+
+class ContactRuleRow(TypedDict):
+    """A contact-book rule: one selector (cidr, asn, domain or hoster) and its effects."""
+
+    id: int
+    cidr: str | None
+    asn: int | None
+    domain: str | None
+    hoster: str | None
+    address: str | None
+    language: str | None
+    do_not_contact: bool
+    via_hotline: str | None
+    cc: list[str]
+    note: str | None
+    created_by: str
+    created_at: datetime
+
+
+class HotlineRow(TypedDict):
+    """A partner hotline and its routing policy (its token is never read out)."""
+
+    country: str
+    name: str
+    address: str | None
+    language: str | None
+    policy: str
+    url: str | None
+    updated_at: datetime
+
+
+class CaseForJob(TypedDict):
+    """The case a resolve job is about."""
+
+    id: int
+    url: str
+    host: str
+    state: str
+
+
+class UpstreamSubject(TypedDict):
+    """What an upstream lookup needs from a case's route; `upstream_lookup` None: not asked."""
+
+    ip_addresses: list[str]
+    asn: int | None
+    recipients: list[dict[str, Any]]
+    upstream_lookup: dict[str, Any] | None
+
+
+class SplitCase(TypedDict):
+    """A case whose host is served from several networks."""
+
+    id: int
+    url: str
+    state: str
+    hoster: str | None
+    other_hosters: list[str]
+    last_check: str | None
 
 
 @dataclass(frozen=True)
@@ -85,8 +144,8 @@ async def domain_store(
     await conn.execute(q("resolve_domain_store"), domain, record is None, record, ttl)
 
 
-async def all_rules(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("resolve_rules_all"))]
+async def all_rules(conn: asyncpg.Connection) -> list[ContactRuleRow]:
+    return [cast(ContactRuleRow, dict(r)) for r in await conn.fetch(q("resolve_rules_all"))]
 
 
 async def add_rule(
@@ -125,8 +184,8 @@ async def remove_rule(conn: asyncpg.Connection, rule_id: int) -> bool:
     return await conn.fetchval(q("resolve_rule_remove"), rule_id) is not None
 
 
-async def all_hotlines(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("resolve_hotlines_all"))]
+async def all_hotlines(conn: asyncpg.Connection) -> list[HotlineRow]:
+    return [cast(HotlineRow, dict(r)) for r in await conn.fetch(q("resolve_hotlines_all"))]
 
 
 async def set_hotline(
@@ -152,9 +211,9 @@ async def remove_hotline(conn: asyncpg.Connection, country: str) -> bool:
     return await conn.fetchval(q("resolve_hotline_remove"), country.upper()) is not None
 
 
-async def case_for_job(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+async def case_for_job(conn: asyncpg.Connection, case_id: int) -> CaseForJob | None:
     row = await conn.fetchrow(q("resolve_case_for_job"), case_id)
-    return None if row is None else dict(row)
+    return None if row is None else cast(CaseForJob, dict(row))
 
 
 async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, Any]) -> None:
@@ -189,10 +248,10 @@ async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, A
         )
 
 
-async def upstream_subject(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
+async def upstream_subject(conn: asyncpg.Connection, case_id: int) -> UpstreamSubject | None:
     """The route's addresses, origin AS, recipients and upstream lookup state (None: no route)."""
     row = await conn.fetchrow(q("resolve_upstream_subject"), case_id)
-    return None if row is None else dict(row)
+    return None if row is None else cast(UpstreamSubject, dict(row))
 
 
 async def request_upstream(conn: asyncpg.Connection, case_id: int, lookup: dict[str, Any]) -> None:
@@ -211,6 +270,7 @@ async def settle_upstream(
     )
 
 
-async def split_cases(conn: asyncpg.Connection, limit: int = 50) -> list[dict[str, Any]]:
+async def split_cases(conn: asyncpg.Connection, limit: int = 50) -> list[SplitCase]:
     """Cases whose host is served from several networks (see resolve_split_cases)."""
-    return [dict(r) for r in await conn.fetch(q("resolve_split_cases"), limit)]
+    rows = await conn.fetch(q("resolve_split_cases"), limit)
+    return [cast(SplitCase, dict(r)) for r in rows]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from service.db import resolve_repo
+from service.db.resolve_repo import ContactRuleRow
 from service.domain.routing import BookRule, Hotline
 
 # How stale a resolver's snapshot of the contact book may be (ContactBook below);
@@ -39,7 +40,7 @@ class Subject:
     names: tuple[str, ...]  # hoster/org/network names, compared case-insensitively
 
 
-def _specificity(row: dict[str, Any], subject: Subject) -> tuple[int, int] | None:
+def _specificity(row: Mapping[str, Any], subject: Subject) -> tuple[int, int] | None:
     """(tier, detail) where lower sorts first; None when the rule does not match."""
     if row.get("domain"):
         domain = str(row["domain"]).lower()
@@ -62,14 +63,14 @@ def _specificity(row: dict[str, Any], subject: Subject) -> tuple[int, int] | Non
     return None
 
 
-def describe(row: dict[str, Any]) -> str:
+def describe(row: Mapping[str, Any]) -> str:
     for key in ("domain", "cidr", "asn", "hoster"):
         if row.get(key) is not None:
             return f"{key}:{row[key]}"
     return "?"
 
 
-def to_rule(row: dict[str, Any]) -> BookRule:
+def to_rule(row: Mapping[str, Any]) -> BookRule:
     return BookRule(
         id=int(row["id"]),
         match=describe(row),
@@ -81,7 +82,7 @@ def to_rule(row: dict[str, Any]) -> BookRule:
     )
 
 
-def matching_rules(rows: Iterable[dict[str, Any]], subject: Subject) -> tuple[BookRule, ...]:
+def matching_rules(rows: Iterable[Mapping[str, Any]], subject: Subject) -> tuple[BookRule, ...]:
     """Rules that match, most specific first (ties: the older rule first)."""
     scored = []
     for row in rows:
@@ -94,7 +95,7 @@ def matching_rules(rows: Iterable[dict[str, Any]], subject: Subject) -> tuple[Bo
 REFRESH_SECONDS = CONTACT_BOOK_REFRESH.total_seconds()
 
 
-def to_hotline(row: dict[str, Any]) -> Hotline:
+def to_hotline(row: Mapping[str, Any]) -> Hotline:
     return Hotline(
         country=row["country"],
         name=row["name"],
@@ -110,7 +111,7 @@ class ContactBook:
     def __init__(self, pool: asyncpg.Pool, refresh: float = REFRESH_SECONDS) -> None:
         self.pool = pool
         self.refresh = refresh
-        self._rules: list[dict[str, Any]] = []
+        self._rules: list[ContactRuleRow] = []
         self._hotlines: dict[str, Hotline] = {}
         self._loaded_at = float("-inf")
 

@@ -8,14 +8,13 @@ serves the content. This module answers what the operator asks about them.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from service.db import resolve_repo
+from service.db.resolve_repo import SplitCase
 
 
-async def split_hosts(pool: asyncpg.Pool, limit: int = 50) -> list[dict[str, Any]]:
+async def split_hosts(pool: asyncpg.Pool, limit: int = 50) -> list[SplitCase]:
     """Cases whose host is served from several networks, with their hosters, state and the
     latest check's reason (which names each address's verdict)."""
     async with pool.acquire() as conn:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, jobs, resolve_repo
+from service.db.resolve_repo import ContactRuleRow, HotlineRow
 from service.domain.states import CaseState
 from service.errors import TransientLookupError
 from service.resolve.record import Resolution
@@ -85,7 +86,7 @@ async def record_resolution(
 # over lookups at the next resolution; no case changes here.
 
 
-async def contact_rules(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+async def contact_rules(pool: asyncpg.Pool) -> list[ContactRuleRow]:
     """Every contact-book rule."""
     async with pool.acquire() as conn:
         return await resolve_repo.all_rules(conn)
@@ -103,7 +104,7 @@ async def remove_contact_rule(pool: asyncpg.Pool, rule_id: int) -> bool:
         return await resolve_repo.remove_rule(conn, rule_id)
 
 
-async def hotlines(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+async def hotlines(pool: asyncpg.Pool) -> list[HotlineRow]:
     """Every partner hotline."""
     async with pool.acquire() as conn:
         return await resolve_repo.all_hotlines(conn)

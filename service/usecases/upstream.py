@@ -9,11 +9,10 @@ a case event (upstream_found / upstream_not_found), and the case's ladder made d
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from service.db import cases, oversight_repo, resolve_repo
+from service.db.resolve_repo import UpstreamSubject
 from service.domain.upstream import (
     lookup_failed,
     lookup_found,
@@ -26,7 +25,7 @@ from service.usecases import oversee
 ACTOR = "worker:upstream"
 
 
-async def requested_lookup(pool: asyncpg.Pool, case_id: int) -> dict[str, Any] | None:
+async def requested_lookup(pool: asyncpg.Pool, case_id: int) -> UpstreamSubject | None:
     """The case's route (addresses, ASN, recipients, upstream_lookup), or None."""
     async with pool.acquire() as conn:
         return await resolve_repo.upstream_subject(conn, case_id)
