@@ -4,13 +4,59 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
 from service.db.queries import q
 
 NoticeRow = dict[str, Any]
+
+
+class NoticeItemRow(TypedDict):
+    """What a notice says about one of its cases (the acknowledgment page shows it)."""
+
+    case_id: int
+    url: str
+    sha256: str | None
+    sha1: str | None
+    md5: str | None
+    pdq: str | None
+    media_type: str
+    state: str
+    classification: str | None
+    detected_at: datetime
+    last_seen_at: datetime | None
+    reappeared: bool
+    removed_before: datetime | None
+
+
+class AckTokenRow(TypedDict):
+    """An acknowledgment token (by its hash) with what its link needs of the notice."""
+
+    sha256: bytes
+    notice_id: int
+    csrf_secret: bytes
+    expires_at: datetime
+    used_at: datetime | None
+    answers: int
+    expired: bool
+    language: str
+    recipient: str
+    message_id: str
+    kind: str
+
+
+class ContactHealth(TypedDict):
+    """An address's delivery record and the median notice→gone seconds of its cases."""
+
+    address: str
+    delivered: int
+    bounced: int
+    acknowledged: int
+    failing: bool
+    last_error: str | None
+    median_removal_seconds: float | None
 
 
 def new_message_id(mail_from: str) -> str:
@@ -81,8 +127,9 @@ async def split_off(
     return new_id
 
 
-async def items(conn: asyncpg.Connection, notice_id: int) -> list[NoticeRow]:
-    return [dict(row) for row in await conn.fetch(q("notify_items"), notice_id)]
+async def items(conn: asyncpg.Connection, notice_id: int) -> list[NoticeItemRow]:
+    rows = await conn.fetch(q("notify_items"), notice_id)
+    return [cast(NoticeItemRow, dict(row)) for row in rows]
 
 
 async def insert_ack_token(
@@ -125,9 +172,9 @@ async def health_acknowledged(conn: asyncpg.Connection, address: str) -> None:
     await conn.execute(q("notify_health_acknowledged"), address)
 
 
-async def token(conn: asyncpg.Connection, digest: bytes) -> NoticeRow | None:
+async def token(conn: asyncpg.Connection, digest: bytes) -> AckTokenRow | None:
     row = await conn.fetchrow(q("notify_token"), digest)
-    return dict(row) if row else None
+    return cast(AckTokenRow, dict(row)) if row else None
 
 
 async def token_used(conn: asyncpg.Connection, digest: bytes) -> None:
@@ -162,9 +209,10 @@ async def answer_queue(conn: asyncpg.Connection, limit: int = 100) -> list[Notic
     return [dict(row) for row in await conn.fetch(q("notify_answer_queue"), limit)]
 
 
-async def contact_health(conn: asyncpg.Connection, limit: int = 1000) -> list[NoticeRow]:
+async def contact_health(conn: asyncpg.Connection, limit: int = 1000) -> list[ContactHealth]:
     """Per-address delivery health with the median notice→gone seconds, for analysts."""
-    return [dict(row) for row in await conn.fetch(q("notify_contact_health"), limit)]
+    rows = await conn.fetch(q("notify_contact_health"), limit)
+    return [cast(ContactHealth, dict(row)) for row in rows]
 
 
 async def cc_failed(

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from service.domain.notices import case_reference
 
-HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
+HashName = Literal["sha256", "sha1", "md5", "pdq"]
+HASH_NAMES: tuple[HashName, ...] = ("sha256", "sha1", "md5", "pdq")
 
 
 @dataclass(frozen=True)

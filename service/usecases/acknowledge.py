@@ -9,11 +9,10 @@ re-resolves it or routes it by hand: service/usecases/oversee.py).
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from service.db import notify_repo
+from service.db.notify_repo import NoticeItemRow
 from service.notify import ack
 from service.notify.ack import AckToken, AnswerDetails
 
@@ -24,7 +23,7 @@ async def open_link(pool: asyncpg.Pool, token: str) -> AckToken | None:
         return await ack.lookup(conn, token)
 
 
-async def notice_items(pool: asyncpg.Pool, notice_id: int) -> list[dict[str, Any]]:
+async def notice_items(pool: asyncpg.Pool, notice_id: int) -> list[NoticeItemRow]:
     """The notice's items as the hoster sees them (URL, state, hashes)."""
     async with pool.acquire() as conn:
         return await notify_repo.items(conn, notice_id)

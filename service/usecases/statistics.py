@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from service.db import notify_repo, oversight_repo
+from service.db.notify_repo import ContactHealth
 from service.domain.scorecard import GroupHistogram
 from service.domain.stats import Histogram
 
@@ -64,7 +65,7 @@ async def waterbed(pool: asyncpg.Pool) -> list[dict[str, Any]]:
         return await oversight_repo.waterbed(conn)
 
 
-async def contact_health(pool: asyncpg.Pool, limit: int = 1000) -> list[dict[str, Any]]:
+async def contact_health(pool: asyncpg.Pool, limit: int = 1000) -> list[ContactHealth]:
     """Per-address delivery health with the median notice→gone time, for analysts."""
     async with pool.acquire() as conn:
         return await notify_repo.contact_health(conn, limit)
