@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -226,12 +226,48 @@ async def stats_histograms(
     return hosters, overall
 
 
-async def recidivism(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("probe_recidivism"))]
+class HosterRecidivism(TypedDict):
+    """How often content came back at a hoster after a confirmed removal."""
+
+    hoster: str
+    reappearances: int
+    last_reappeared_at: datetime | None
 
 
-async def case_checks(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("probe_case_checks"), case_id)]
+class CaseCheck(TypedDict):
+    """One observation of a case as its record shows it (states and verdict as text)."""
+
+    id: int
+    at: datetime
+    verdict: str
+    why: str | None
+    reason: str
+    status: int | None
+    matched: str | None
+    pdq_distance: int | None
+    hops: int
+    profile: str
+    total_ms: float | None
+    first_byte_ms: float | None
+    state_before: str
+    state_after: str
+
+
+class RemovalCount(TypedDict):
+    """Confirmed removals at a hoster for one reason the confirming check saw."""
+
+    hoster: str
+    why: str
+    removals: int
+
+
+async def recidivism(conn: asyncpg.Connection) -> list[HosterRecidivism]:
+    return [cast(HosterRecidivism, dict(r)) for r in await conn.fetch(q("probe_recidivism"))]
+
+
+async def case_checks(conn: asyncpg.Connection, case_id: int) -> list[CaseCheck]:
+    rows = await conn.fetch(q("probe_case_checks"), case_id)
+    return [cast(CaseCheck, dict(r)) for r in rows]
 
 
 async def sight_placeholder(conn: asyncpg.Connection, host: str, sha256: str, case_id: int) -> int:
@@ -241,6 +277,6 @@ async def sight_placeholder(conn: asyncpg.Connection, host: str, sha256: str, ca
     return cases
 
 
-async def removals_by_reason(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def removals_by_reason(conn: asyncpg.Connection) -> list[RemovalCount]:
     """Confirmed removals per (hoster, why)."""
-    return [dict(r) for r in await conn.fetch(q("probe_removals_by_reason"))]
+    return [cast(RemovalCount, dict(r)) for r in await conn.fetch(q("probe_removals_by_reason"))]

@@ -18,6 +18,7 @@ import asyncpg
 
 from service.db import cases, jobs, notify_repo, oversight_repo, probe_repo
 from service.db.oversight_repo import HoldRow
+from service.db.probe_repo import CaseCheck
 from service.domain.escalation import Action, LadderPolicy, apply_action
 from service.domain.notices import is_valid_address
 from service.domain.sla import SlaPolicy
@@ -423,7 +424,7 @@ class CaseRecord:
     overview: dict[str, Any]
     events: list[dict[str, Any]]
     notices: list[dict[str, Any]]
-    checks: list[dict[str, Any]]
+    checks: list[CaseCheck]
     handoffs: list[dict[str, Any]]
     answers: list[dict[str, Any]]
     replies: list[dict[str, Any]]
