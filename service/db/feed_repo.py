@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -11,12 +12,28 @@ from service.db.queries import q
 MAX_ID = 2**63 - 1
 
 
+class FeedRow(TypedDict):
+    """A scanner outcome with its feed position (txid as text) and what the item shows."""
+
+    id: int
+    txid: str
+    case_id: int
+    outcome: str
+    case_state: str
+    reason: str | None
+    at: datetime
+    url: str
+    source_ref: str
+    first_gone_at: datetime | None
+    removed_at: datetime | None
+
+
 async def feed_page(
     conn: asyncpg.Connection, scanner_id: int, after: tuple[int, int], limit: int
-) -> list[dict[str, Any]]:
+) -> list[FeedRow]:
     """Up to `limit` outcome rows of the scanner after `after` = (txid, id), in feed order."""
     rows = await conn.fetch(q("feed_page"), scanner_id, str(after[0]), after[1], limit)
-    return [dict(r) for r in rows]
+    return [cast(FeedRow, dict(r)) for r in rows]
 
 
 async def feed_horizon(conn: asyncpg.Connection) -> tuple[int, int]:

@@ -56,7 +56,7 @@ class DueDelivery(TypedDict):
     reason: str | None
     at: datetime
     url: str
-    source_ref: str | None
+    source_ref: str
     first_gone_at: datetime | None
     removed_at: datetime | None
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.db import cases, cdn_repo, jobs
+from service.db.cdn_repo import CdnChannelSummary
 from service.domain.states import CaseState
 from service.errors import PermanentLookupError
 from service.notify.cdn_api import CdnChannel, channel_for
@@ -120,7 +121,7 @@ def _justification(settings: Settings, case_id: int) -> str:
     )
 
 
-async def reports_summary(pool: asyncpg.Pool) -> list[dict[str, object]]:
+async def reports_summary(pool: asyncpg.Pool) -> list[CdnChannelSummary]:
     """Per channel: reports filed, read back, origin notified, origin named."""
     async with pool.acquire() as conn:
         return await cdn_repo.summary(conn)
