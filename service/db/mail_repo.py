@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -77,8 +78,41 @@ async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[
     return mail_id
 
 
-async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("mail_case_replies"), case_id)]
+class CaseReply(TypedDict):
+    """A reply or auto-reply about a case as the case page shows it (text only, no bytes)."""
+
+    id: int
+    received_at: datetime
+    kind: str
+    sender: str | None
+    subject: str
+    ticket: str | None
+    body_text: str
+    truncated: bool
+    attachments: list[dict[str, Any]]
+    notice_id: int | None
+    matched_by: str | None
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    purged_at: datetime | None
+
+
+class SetAsideMail(TypedDict):
+    """Mail given up on after repeated failures to take it in."""
+
+    fingerprint: str
+    channel: str
+    message_id: str | None
+    attempts: int
+    error: str
+    first_failed_at: datetime
+    last_failed_at: datetime
+    set_aside_at: datetime
+
+
+async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[CaseReply]:
+    rows = await conn.fetch(q("mail_case_replies"), case_id)
+    return [cast(CaseReply, dict(r)) for r in rows]
 
 
 async def review_case(conn: asyncpg.Connection, case_id: int, analyst: str) -> int:
@@ -104,8 +138,8 @@ async def count_failure(
     return attempts
 
 
-async def set_aside(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
-    return [dict(r) for r in await conn.fetch(q("mail_set_aside"), limit)]
+async def set_aside(conn: asyncpg.Connection, limit: int = 100) -> list[SetAsideMail]:
+    return [cast(SetAsideMail, dict(r)) for r in await conn.fetch(q("mail_set_aside"), limit)]
 
 
 async def set_aside_count(conn: asyncpg.Connection) -> int:

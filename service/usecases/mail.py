@@ -30,6 +30,7 @@ from service import observability
 from service.db import cases as case_store
 from service.db import mail_repo
 from service.db.connect import database_url
+from service.db.mail_repo import CaseReply, SetAsideMail
 from service.db.pool import is_outage, pool_for
 from service.notify.bounces import apply_to_notice
 from service.notify.incoming import Incoming, classify
@@ -250,7 +251,7 @@ async def mailroom(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         yield pool
 
 
-async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[dict[str, Any]]:
+async def case_replies(conn: asyncpg.Connection, case_id: int) -> list[CaseReply]:
     """Replies and auto-replies about a case, newest first (for the case page)."""
     return await mail_repo.case_replies(conn, case_id)
 
@@ -275,7 +276,7 @@ async def mail_counts(pool: asyncpg.Pool) -> dict[str, int]:
         return {**await mail_repo.counts(conn), "set_aside": await mail_repo.set_aside_count(conn)}
 
 
-async def set_aside_mail(pool: asyncpg.Pool, limit: int = 100) -> list[dict[str, Any]]:
+async def set_aside_mail(pool: asyncpg.Pool, limit: int = 100) -> list[SetAsideMail]:
     """Mail set aside after repeated failures, latest first (for the analysts' page)."""
     async with pool.acquire() as conn:
         return await mail_repo.set_aside(conn, limit)

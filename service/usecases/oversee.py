@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from service.db import cases, jobs, notify_repo, oversight_repo, probe_repo
+from service.db.mail_repo import CaseReply
 from service.db.oversight_repo import HoldRow
 from service.db.probe_repo import CaseCheck
 from service.domain.escalation import Action, LadderPolicy, apply_action
@@ -427,7 +428,7 @@ class CaseRecord:
     checks: list[CaseCheck]
     handoffs: list[dict[str, Any]]
     answers: list[dict[str, Any]]
-    replies: list[dict[str, Any]]
+    replies: list[CaseReply]
 
 
 async def case_record(pool: asyncpg.Pool, case_id: int) -> CaseRecord | None:
