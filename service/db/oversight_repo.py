@@ -241,17 +241,58 @@ async def case_overview(conn: asyncpg.Connection, case_id: int) -> Row | None:
     return dict(row) if row else None
 
 
-async def case_notices(conn: asyncpg.Connection, case_id: int) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_case_notices"), case_id)]
+class CaseNotice(TypedDict):
+    """A notice about a case as its record shows it (kind and state as text)."""
+
+    id: int
+    kind: str
+    role: str
+    recipient: str
+    state: str
+    created_at: datetime
+    sent_at: datetime | None
+    deadline_at: datetime | None
+    bounced_at: datetime | None
+    last_error: str | None
 
 
-async def case_answers(conn: asyncpg.Connection, case_id: int) -> list[Row]:
+class CaseAnswer(TypedDict):
+    """What a hoster answered about a case through the acknowledgment page."""
+
+    answer: str
+    responsible: str
+    dispute_reason: str | None
+    note: str
+    answered_at: datetime
+    reviewed_at: datetime | None
+    recipient: str
+
+
+class CaseHandoff(TypedDict):
+    """A ladder step taken by hand or by the sweep (its detail is the step's own record)."""
+
+    id: int
+    step: str
+    recipient: str | None
+    detail: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+async def case_notices(conn: asyncpg.Connection, case_id: int) -> list[CaseNotice]:
+    rows = await conn.fetch(q("oversight_case_notices"), case_id)
+    return [cast(CaseNotice, dict(r)) for r in rows]
+
+
+async def case_answers(conn: asyncpg.Connection, case_id: int) -> list[CaseAnswer]:
     """The hosters' answers about the case (received, removed, not ours and by whom, disputes)."""
-    return [dict(r) for r in await conn.fetch(q("oversight_case_answers"), case_id)]
+    rows = await conn.fetch(q("oversight_case_answers"), case_id)
+    return [cast(CaseAnswer, dict(r)) for r in rows]
 
 
-async def case_handoffs(conn: asyncpg.Connection, case_id: int) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_case_handoffs"), case_id)]
+async def case_handoffs(conn: asyncpg.Connection, case_id: int) -> list[CaseHandoff]:
+    rows = await conn.fetch(q("oversight_case_handoffs"), case_id)
+    return [cast(CaseHandoff, dict(r)) for r in rows]
 
 
 async def review_answers(conn: asyncpg.Connection, case_id: int, answers: Sequence[str]) -> int:

@@ -18,7 +18,7 @@ import asyncpg
 
 from service.db import cases, jobs, notify_repo, oversight_repo, probe_repo
 from service.db.mail_repo import CaseReply
-from service.db.oversight_repo import HoldRow
+from service.db.oversight_repo import CaseAnswer, CaseHandoff, CaseNotice, HoldRow
 from service.db.probe_repo import CaseCheck
 from service.domain.escalation import Action, LadderPolicy, apply_action
 from service.domain.notices import is_valid_address
@@ -424,10 +424,10 @@ class CaseRecord:
 
     overview: dict[str, Any]
     events: list[dict[str, Any]]
-    notices: list[dict[str, Any]]
+    notices: list[CaseNotice]
     checks: list[CaseCheck]
-    handoffs: list[dict[str, Any]]
-    answers: list[dict[str, Any]]
+    handoffs: list[CaseHandoff]
+    answers: list[CaseAnswer]
     replies: list[CaseReply]
 
 
