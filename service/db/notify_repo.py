@@ -31,6 +31,12 @@ class NoticeItemRow(TypedDict):
     removed_before: datetime | None
 
 
+class RoundItem(NoticeItemRow):
+    """An item of a notice in a send round, with its notice."""
+
+    notice_id: int
+
+
 class AckTokenRow(TypedDict):
     """An acknowledgment token (by its hash) with what its link needs of the notice."""
 
@@ -244,11 +250,11 @@ async def lock_round(conn: asyncpg.Connection, notice_ids: list[int]) -> list[No
 
 async def round_items(
     conn: asyncpg.Connection, notice_ids: list[int], sealing: list[int], wanted: list[str]
-) -> dict[int, list[NoticeRow]]:
+) -> dict[int, list[RoundItem]]:
     """Items per notice (by case id); notices in `sealing` first drop unwanted items."""
-    found: dict[int, list[NoticeRow]] = {notice_id: [] for notice_id in notice_ids}
+    found: dict[int, list[RoundItem]] = {notice_id: [] for notice_id in notice_ids}
     for row in await conn.fetch(q("notify_round_items"), notice_ids, sealing, wanted):
-        found[row["notice_id"]].append(dict(row))
+        found[row["notice_id"]].append(cast(RoundItem, dict(row)))
     return found
 
 

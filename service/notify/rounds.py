@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from service.db import jobs, notify_repo
+from service.db.notify_repo import RoundItem
 from service.domain.notices import deadline, split_batches
 from service.domain.states import CaseState, check_transition
 from service.notify import ack
@@ -83,7 +84,7 @@ async def _seal(
     conn: asyncpg.Connection,
     settings: Settings,
     notice: dict[str, Any],
-    items: list[dict[str, Any]],
+    items: list[RoundItem],
 ) -> bool:
     """First attempt of a notice: fail it when empty, split off what exceeds the cap."""
     if notice["sealed_at"] is not None:
@@ -103,7 +104,7 @@ async def _start(
     conn: asyncpg.Connection,
     settings: Settings,
     ready: list[dict[str, Any]],
-    items: dict[int, list[dict[str, Any]]],
+    items: dict[int, list[RoundItem]],
 ) -> list[Attempt]:
     now: datetime = ready[0]["tx_now"]
     due = {
@@ -122,7 +123,7 @@ async def _start(
 def _draft(
     settings: Settings,
     notice: dict[str, Any],
-    items: list[dict[str, Any]],
+    items: list[RoundItem],
     due: datetime,
     token: str,
 ) -> NoticeDraft:
