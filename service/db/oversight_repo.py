@@ -452,17 +452,59 @@ def _group(value: str | None) -> str:
     return value if value is not None else "unknown"
 
 
-async def hoster_contacts(conn: asyncpg.Connection, hoster: str) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_hoster_contacts"), hoster)]
+class HosterContact(TypedDict):
+    """An address that received notices about a hoster's cases, with its health."""
+
+    address: str
+    notices: int
+    delivered: int
+    bounced: int
+    acknowledged: int
+    failing: bool
+    median_removal_seconds: float | None
 
 
-async def content_timeline(conn: asyncpg.Connection, digest: str, limit: int = 500) -> list[Row]:
+class ContentSighting(TypedDict):
+    """A case of one piece of known content: where and when it was seen and removed."""
+
+    id: int
+    url: str
+    host: str
+    hoster: str
+    country: str | None
+    asn: int | None
+    state: str
+    detected_at: datetime
+    first_notice_at: datetime | None
+    first_gone_at: datetime | None
+    removed_at: datetime | None
+    reappeared_at: datetime | None
+
+
+class WaterbedMove(TypedDict):
+    """Content that went from one hoster to another after a removal, counted, with the lag."""
+
+    from_hoster: str
+    to_hoster: str
+    to_country: str | None
+    moves: int
+    median_lag_seconds: float | None
+
+
+async def hoster_contacts(conn: asyncpg.Connection, hoster: str) -> list[HosterContact]:
+    rows = await conn.fetch(q("oversight_hoster_contacts"), hoster)
+    return [cast(HosterContact, dict(r)) for r in rows]
+
+
+async def content_timeline(
+    conn: asyncpg.Connection, digest: str, limit: int = 500
+) -> list[ContentSighting]:
     rows = await conn.fetch(q("oversight_content_timeline"), digest.lower(), limit)
-    return [dict(r) for r in rows]
+    return [cast(ContentSighting, dict(r)) for r in rows]
 
 
-async def waterbed(conn: asyncpg.Connection, limit: int = 100) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("oversight_waterbed"), limit)]
+async def waterbed(conn: asyncpg.Connection, limit: int = 100) -> list[WaterbedMove]:
+    return [cast(WaterbedMove, dict(r)) for r in await conn.fetch(q("oversight_waterbed"), limit)]
 
 
 # --- analysts and sessions -------------------------------------------------------------------

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 
 from service.db import notify_repo, oversight_repo
 from service.db.notify_repo import ContactHealth
+from service.db.oversight_repo import ContentSighting, HosterContact, WaterbedMove
 from service.domain.scorecard import GroupHistogram
 from service.domain.stats import Histogram
 
@@ -47,19 +47,19 @@ async def stats_data(pool: asyncpg.Pool, by: str, now: datetime) -> StatsData:
     return StatsData(groups, overall, notices, per_day)
 
 
-async def hoster_contacts(pool: asyncpg.Pool, hoster: str) -> list[dict[str, Any]]:
+async def hoster_contacts(pool: asyncpg.Pool, hoster: str) -> list[HosterContact]:
     """A hoster's contacts and how each has answered (the hoster page)."""
     async with pool.acquire() as conn:
         return await oversight_repo.hoster_contacts(conn, hoster)
 
 
-async def content_timeline(pool: asyncpg.Pool, digest: str) -> list[dict[str, Any]]:
+async def content_timeline(pool: asyncpg.Pool, digest: str) -> list[ContentSighting]:
     """Every case of one content hash, oldest first (the content page)."""
     async with pool.acquire() as conn:
         return await oversight_repo.content_timeline(conn, digest)
 
 
-async def waterbed(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+async def waterbed(pool: asyncpg.Pool) -> list[WaterbedMove]:
     """Where content reappeared after a removal: hoster to hoster, with the median lag."""
     async with pool.acquire() as conn:
         return await oversight_repo.waterbed(conn)

@@ -225,7 +225,9 @@ async def content_page(request: web.Request) -> web.Response:
     )
 
 
-def _move(row: dict[str, Any]) -> dict[str, Any]:
+def _move(move: statistics.WaterbedMove) -> dict[str, Any]:
+    """The move as the page shows it: its median lag as a duration."""
+    row: dict[str, Any] = dict(move)
     seconds = row.pop("median_lag_seconds")
     return row | {"median_lag": timedelta(seconds=seconds) if seconds is not None else None}
 
