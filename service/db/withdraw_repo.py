@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -91,8 +91,21 @@ async def cases_with_hash(conn: asyncpg.Connection, algorithm: str, digest: str)
     return [row["id"] for row in rows]
 
 
-async def withdrawn_hashes(conn: asyncpg.Connection, limit: int = 500) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("withdraw_hashes_list"), limit)]
+class WithdrawnHash(TypedDict):
+    """A hash a hotline withdrew (no longer known material), and how many cases it closed."""
+
+    id: int
+    algorithm: str
+    digest: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    cases_withdrawn: int
+
+
+async def withdrawn_hashes(conn: asyncpg.Connection, limit: int = 500) -> list[WithdrawnHash]:
+    rows = await conn.fetch(q("withdraw_hashes_list"), limit)
+    return [cast(WithdrawnHash, dict(r)) for r in rows]
 
 
 async def withdrawn_among(conn: asyncpg.Connection, hashes: list[dict[str, str]]) -> dict[int, Row]:

@@ -18,6 +18,7 @@ import asyncpg
 from service.db import cases, jobs, oversight_repo, withdraw_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
+from service.db.withdraw_repo import WithdrawnHash
 from service.domain.states import WITHDRAWABLE, CaseState
 from service.domain.withdrawal import (
     DISPUTE_CONFIRMED,
@@ -179,7 +180,7 @@ async def withdraw_hash(
     }
 
 
-async def withdrawn_hashes(pool: asyncpg.Pool, limit: int = 500) -> list[dict[str, Any]]:
+async def withdrawn_hashes(pool: asyncpg.Pool, limit: int = 500) -> list[WithdrawnHash]:
     """The withdrawn hashes, newest first (the oversight pages and the API list them)."""
     async with pool.acquire() as conn:
         return await withdraw_repo.withdrawn_hashes(conn, limit)
