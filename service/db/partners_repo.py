@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import asyncpg
 
@@ -34,9 +34,45 @@ async def open_forward(conn: asyncpg.Connection, case_id: int, country: str, url
     await conn.execute(q("partners_open_forward"), case_id, country, url)
 
 
-async def forward_for_submit(conn: asyncpg.Connection, case_id: int) -> Row | None:
+class ForwardToSubmit(TypedDict):
+    """A hand-over with what the partner's intake needs; the partner's columns are None when
+    its hotline row is gone."""
+
+    case_id: int
+    country: str
+    state: str
+    created_at: datetime
+    attempts: int
+    url: str
+    token: str | None
+    still_forward: bool | None
+    partner_name: str | None
+    case_state: str
+    url_original: str
+    case_url: str
+    sha256: str | None
+    sha1: str | None
+    md5: str | None
+    pdq: str | None
+    media_type: str
+    detected_at: datetime
+    classification: str | None
+
+
+class ForwardPartner(TypedDict):
+    """A partner we hand cases to, and where we are in its feed."""
+
+    country: str
+    name: str
+    url: str | None
+    token: str | None
+    cursor: str | None
+    failing_since: datetime | None
+
+
+async def forward_for_submit(conn: asyncpg.Connection, case_id: int) -> ForwardToSubmit | None:
     row = await conn.fetchrow(q("partners_forward_for_submit"), case_id)
-    return dict(row) if row else None
+    return cast(ForwardToSubmit, dict(row)) if row else None
 
 
 async def submitted(conn: asyncpg.Connection, case_id: int, partner_case_id: int) -> bool:
@@ -57,8 +93,8 @@ async def fall_back(conn: asyncpg.Connection, case_ids: list[int], reason: str) 
     await conn.execute(q("partners_fall_back"), sorted(case_ids), reason[:500])
 
 
-async def forward_partners(conn: asyncpg.Connection) -> list[Row]:
-    return [dict(r) for r in await conn.fetch(q("partners_forward_partners"))]
+async def forward_partners(conn: asyncpg.Connection) -> list[ForwardPartner]:
+    return [cast(ForwardPartner, dict(r)) for r in await conn.fetch(q("partners_forward_partners"))]
 
 
 async def feed_read(conn: asyncpg.Connection, country: str, cursor: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
@@ -25,6 +25,7 @@ import asyncpg
 
 from service.db import cases, jobs, partners_repo
 from service.db.connect import database_url
+from service.db.partners_repo import ForwardPartner, ForwardToSubmit
 from service.db.pool import pool_for
 from service.domain.notices import case_reference
 from service.domain.partners import accepted_case_id, mirror_of, refusal_of
@@ -38,6 +39,7 @@ JOB = "partners"
 FEED_PAGE = 500
 MAX_PAGES = 20  # per poll and partner: a long backlog is read over a few polls
 S = CaseState
+_HASH_NAMES: tuple[Literal["sha256", "sha1", "md5", "pdq"], ...] = ("sha256", "sha1", "md5", "pdq")
 
 
 class PartnerUnreachable(Exception):
@@ -98,9 +100,9 @@ async def submit(
 
 
 async def _post_report(
-    http: aiohttp.ClientSession, forward: dict[str, Any], settings: Settings
+    http: aiohttp.ClientSession, forward: ForwardToSubmit, settings: Settings
 ) -> Any:
-    hashes = {n: forward[n] for n in ("sha256", "sha1", "md5", "pdq") if forward[n]}
+    hashes = {n: forward[n] for n in _HASH_NAMES if forward[n]}
     report: dict[str, Any] = {
         "url": forward["url_original"] or forward["case_url"],
         "hashes": hashes,
@@ -122,7 +124,7 @@ async def _post_report(
         raise PartnerUnreachable(f"intake not reachable: {exc!r}"[:300]) from exc
 
 
-async def _taken(pool: asyncpg.Pool, forward: dict[str, Any], partner_case: int) -> None:
+async def _taken(pool: asyncpg.Pool, forward: ForwardToSubmit, partner_case: int) -> None:
     case_id = forward["case_id"]
     async with pool.acquire() as conn, conn.transaction():
         if not await partners_repo.submitted(conn, case_id, partner_case):
@@ -142,7 +144,7 @@ async def _taken(pool: asyncpg.Pool, forward: dict[str, Any], partner_case: int)
 
 
 async def _failed(
-    pool: asyncpg.Pool, settings: Settings, forward: dict[str, Any], error: str
+    pool: asyncpg.Pool, settings: Settings, forward: ForwardToSubmit, error: str
 ) -> bool:
     async with pool.acquire() as conn:
         overdue = await partners_repo.attempt_failed(
@@ -153,7 +155,7 @@ async def _failed(
     return await _give_up(pool, forward, f"partner unreachable: {error}")
 
 
-async def _give_up(pool: asyncpg.Pool, forward: dict[str, Any], reason: str) -> bool:
+async def _give_up(pool: asyncpg.Pool, forward: ForwardToSubmit, reason: str) -> bool:
     """End the hand-over; the case goes to our own outbox, routed as under 'direct'."""
     case_id = forward["case_id"]
     async with pool.acquire() as conn, conn.transaction():
@@ -182,7 +184,7 @@ async def poll(pool: asyncpg.Pool, settings: Settings, http: aiohttp.ClientSessi
 
 
 async def _read_feed(
-    pool: asyncpg.Pool, settings: Settings, http: aiohttp.ClientSession, partner: dict[str, Any]
+    pool: asyncpg.Pool, settings: Settings, http: aiohttp.ClientSession, partner: ForwardPartner
 ) -> int:
     cursor, mirrored = partner["cursor"], 0
     for _page in range(MAX_PAGES):
@@ -198,7 +200,7 @@ async def _read_feed(
 
 
 async def _feed_page(
-    http: aiohttp.ClientSession, partner: dict[str, Any], cursor: str | None
+    http: aiohttp.ClientSession, partner: ForwardPartner, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str]:
     params = {"limit": str(FEED_PAGE)} | ({"since": cursor} if cursor else {})
     body = await _get_json(http, partner, "/api/v1/cases?" + urlencode(params))
@@ -210,7 +212,7 @@ async def _feed_page(
     return [i for i in items if isinstance(i, dict)], following
 
 
-async def _get_json(http: aiohttp.ClientSession, partner: dict[str, Any], path: str) -> Any:
+async def _get_json(http: aiohttp.ClientSession, partner: ForwardPartner, path: str) -> Any:
     headers = {"Authorization": f"Bearer {partner['token']}"}
     try:
         async with http.get(f"{partner['url']}{path}", headers=headers) as response:
@@ -271,7 +273,7 @@ async def _mirror(
 
 
 async def _feed_failed(
-    pool: asyncpg.Pool, settings: Settings, partner: dict[str, Any], error: str
+    pool: asyncpg.Pool, settings: Settings, partner: ForwardPartner, error: str
 ) -> None:
     """Record the failure; after the fallback delay, the partner's open cases go to our mail."""
     country = partner["country"]
