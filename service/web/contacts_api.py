@@ -4,9 +4,8 @@ for the hotline's own tools. Rules win over lookups and are recorded as the sour
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import (
@@ -14,17 +13,17 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from service.usecases import partners, resolve
 from service.web.auth import require_role
+from service.web.bodies import parse_body
 from service.web.jsonout import jsonable
 from service.web.keys import POOL
 from service.web.openapi import Operation, operation
-from service.web.problems import HttpProblem, not_found
+from service.web.problems import not_found
 
 routes = web.RouteTableDef()
 
@@ -172,7 +171,7 @@ async def list_rules(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contacts")
 async def add_rule(request: web.Request) -> web.Response:
     token = await require_role(request, "hotline")
-    rule = _parse(ContactRuleIn, await request.read())
+    rule = parse_body(ContactRuleIn, await request.read())
     rule_id = await resolve.add_contact_rule(
         request.app[POOL], **rule.model_dump(), created_by=f"hotline:{token.name}"
     )
@@ -201,7 +200,7 @@ async def list_hotlines(request: web.Request) -> web.Response:
 async def set_hotline(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     country = _country(request)
-    hotline = _parse(HotlineIn, await request.read())
+    hotline = parse_body(HotlineIn, await request.read())
     await partners.set_hotline(request.app[POOL], country, **hotline.model_dump())
     return web.Response(status=204)
 
@@ -219,21 +218,3 @@ def _country(request: web.Request) -> str:
     if not re.fullmatch(r"[A-Za-z]{2}", country):
         raise not_found("hotline")
     return country.upper()
-
-
-def _parse(model: type[Any], body: bytes) -> Any:
-    try:
-        return model.model_validate(json.loads(body))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
-    except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(map(str, e["loc"])) or "body",
-                "reason": str(e["msg"]).removeprefix("Value error, "),
-            }
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise HttpProblem(
-            422, "Invalid input", "see errors", slug="invalid", errors=errors
-        ) from exc

@@ -3,15 +3,15 @@ content movement, case actions and holds — the same as the pages, for other to
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from service.usecases import oversee, statistics, withdraw
 from service.web.auth import SUPERVISOR, require_role
+from service.web.bodies import parse_body
 from service.web.jsonout import jsonable
 from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.openapi import Operation, operation
@@ -420,15 +420,7 @@ async def api_content(request: web.Request) -> web.Response:
 
 
 async def _body(request: web.Request, model: type[Any]) -> Any:
-    try:
-        return model.model_validate(json.loads(await request.read()))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HttpProblem(400, "Malformed JSON", str(exc), slug="malformed-json") from exc
-    except ValidationError as exc:
-        errors = [{"field": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
-        raise HttpProblem(
-            422, "Invalid input", "see errors", slug="invalid", errors=errors
-        ) from exc
+    return parse_body(model, await request.read())
 
 
 def _limit(raw: str) -> int:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from service.usecases import webhooks
 from service.web.auth import require_role
-from service.web.contacts_api import _parse
+from service.web.bodies import parse_body
 from service.web.keys import POOL
 from service.web.openapi import Operation, operation
 from service.web.problems import HttpProblem, not_found
@@ -143,7 +143,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
 @routes.post("/api/v1/webhooks")
 async def add_webhook(request: web.Request) -> web.Response:
     token = await require_role(request, "hotline")
-    wanted: WebhookIn = _parse(WebhookIn, await request.read())
+    wanted: WebhookIn = parse_body(WebhookIn, await request.read())
     try:
         added = await webhooks.add_webhook(
             request.app[POOL], wanted.scanner, wanted.url, actor=f"hotline:{token.name}"
