@@ -94,5 +94,5 @@ FINISH = (
     "SELECT setval('case_events_id_seq', (SELECT max(id) FROM case_events))",
     "VACUUM (ANALYZE) cases, case_routes, case_events, jobs, notices, notice_items,"
     " ack_answers, escalations, holds, probe_tracking, stats_removed, stats_notices,"
-    " stats_removal_days",
+    " stats_removal_days, stats_open, stats_open_bins",
 )

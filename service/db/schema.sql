@@ -61,7 +61,8 @@ CREATE TYPE stats_case AS (
     detected_at timestamp with time zone,
     first_gone_at timestamp with time zone,
     removed_at timestamp with time zone,
-    reappeared_at timestamp with time zone
+    reappeared_at timestamp with time zone,
+    withdrawn boolean
 );
 
 CREATE TABLE ack_answers (
@@ -635,6 +636,15 @@ CREATE TABLE stats_open (
     CONSTRAINT stats_open_pkey PRIMARY KEY (case_id)
 );
 
+CREATE TABLE stats_open_bins (
+    dimension text NOT NULL,
+    group_key text,
+    bin timestamp with time zone NOT NULL,
+    open bigint DEFAULT 0 NOT NULL,
+    reappeared bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT stats_open_bins_dimension_check CHECK ((dimension = ANY (ARRAY['hoster'::text, 'asn'::text, 'country'::text])))
+);
+
 CREATE TABLE stats_removal_days (
     day date NOT NULL,
     removed bigint DEFAULT 0 NOT NULL,
@@ -802,6 +812,10 @@ CREATE INDEX scanner_outcomes_feed ON public.scanner_outcomes USING btree (scann
 
 CREATE UNIQUE INDEX stats_notices_key ON public.stats_notices USING btree (dimension, group_key) NULLS NOT DISTINCT;
 
+CREATE INDEX stats_open_notice ON public.stats_open USING btree (first_notice_at);
+
+CREATE UNIQUE INDEX stats_open_bins_key ON public.stats_open_bins USING btree (dimension, bin, group_key) NULLS NOT DISTINCT;
+
 CREATE UNIQUE INDEX stats_removed_key ON public.stats_removed USING btree (dimension, clock, group_key, bucket) NULLS NOT DISTINCT;
 
 CREATE UNIQUE INDEX tokens_live_name ON public.tokens USING btree (name) WHERE (revoked_at IS NULL);
@@ -825,6 +839,17 @@ CREATE VIEW stats_notices_recount AS
   WHERE ((c.first_notice_at IS NOT NULL) AND ((n.state = ANY (ARRAY['sent'::notice_state, 'failed'::notice_state])) OR (n.bounced_at IS NOT NULL)))
   GROUP BY k.dimension, k.group_key;
 
+CREATE VIEW stats_open_bins_recount AS
+ SELECT k.dimension,
+    k.group_key,
+    stats_minute(o.first_notice_at) AS bin,
+    count(*) AS open,
+    count(*) FILTER (WHERE o.reappeared) AS reappeared
+   FROM (stats_open_recount o
+     CROSS JOIN LATERAL ( VALUES ('hoster'::text,o.hoster), ('asn'::text,(o.asn)::text), ('country'::text,o.country)) k(dimension, group_key))
+  WHERE (NOT o.gone)
+  GROUP BY k.dimension, k.group_key, (stats_minute(o.first_notice_at));
+
 CREATE VIEW stats_open_recount AS
  SELECT c.id AS case_id,
     COALESCE(r.hoster, c.host) AS hoster,
@@ -836,13 +861,13 @@ CREATE VIEW stats_open_recount AS
     (c.reappeared_at IS NOT NULL) AS reappeared
    FROM (cases c
      LEFT JOIN case_routes r ON ((r.case_id = c.id)))
-  WHERE ((c.first_notice_at IS NOT NULL) AND (c.removed_at IS NULL));
+  WHERE ((c.first_notice_at IS NOT NULL) AND (c.removed_at IS NULL) AND (c.state <> 'withdrawn'::case_state));
 
 CREATE VIEW stats_removal_days_recount AS
  SELECT ((cases.first_gone_at AT TIME ZONE 'UTC'::text))::date AS day,
     count(*) AS removed
    FROM cases
-  WHERE ((cases.first_notice_at IS NOT NULL) AND (cases.first_gone_at IS NOT NULL))
+  WHERE ((cases.first_notice_at IS NOT NULL) AND (cases.first_gone_at IS NOT NULL) AND (cases.state <> 'withdrawn'::case_state))
   GROUP BY (((cases.first_gone_at AT TIME ZONE 'UTC'::text))::date);
 
 CREATE VIEW stats_removed_recount AS
@@ -855,8 +880,8 @@ CREATE VIEW stats_removed_recount AS
     sum(d.came_back) AS came_back
    FROM ((cases c
      LEFT JOIN case_routes r ON ((r.case_id = c.id)))
-     CROSS JOIN LATERAL stats_removed_rows(ROW(1, c.id, COALESCE(r.hoster, c.host), r.asn, r.country, c.first_notice_at, c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case) d(dimension, group_key, clock, bucket, gone, confirmed, came_back))
-  WHERE ((c.first_notice_at IS NOT NULL) AND (c.first_gone_at IS NOT NULL))
+     CROSS JOIN LATERAL stats_removed_rows(ROW(1, c.id, COALESCE(r.hoster, c.host), r.asn, r.country, c.first_notice_at, c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at, (c.state = 'withdrawn'::case_state))::stats_case) d(dimension, group_key, clock, bucket, gone, confirmed, came_back))
+  WHERE ((c.first_notice_at IS NOT NULL) AND (c.first_gone_at IS NOT NULL) AND (c.state <> 'withdrawn'::case_state))
   GROUP BY d.dimension, d.group_key, d.clock, d.bucket;
 
 CREATE OR REPLACE FUNCTION public.audit_field(value text)
@@ -954,7 +979,31 @@ BEGIN
            i.first_gone_at IS NOT NULL, i.reappeared_at IS NOT NULL
     FROM unnest(items) i
     WHERE i.sign > 0 AND i.first_notice_at IS NOT NULL AND i.removed_at IS NULL
+      AND NOT i.withdrawn
     ORDER BY i.case_id;
+
+    -- the open cases not gone yet, counted per group and minute of first notice
+    INSERT INTO stats_open_bins AS s (dimension, group_key, bin, open, reappeared)
+    SELECT k.dimension, k.group_key, stats_minute(i.first_notice_at), sum(i.sign),
+           sum(i.sign * (i.reappeared_at IS NOT NULL)::integer)
+    FROM unnest(items) i
+    CROSS JOIN LATERAL (VALUES ('hoster', i.hoster), ('asn', i.asn::text),
+                               ('country', i.country)) AS k (dimension, group_key)
+    WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NULL AND i.removed_at IS NULL
+      AND NOT i.withdrawn
+    GROUP BY 1, 2, 3
+    HAVING sum(i.sign) <> 0 OR sum(i.sign * (i.reappeared_at IS NOT NULL)::integer) <> 0
+    ORDER BY 1, 3, 2
+    ON CONFLICT (dimension, bin, group_key) DO UPDATE
+    SET open = s.open + excluded.open, reappeared = s.reappeared + excluded.reappeared;
+    -- bins that emptied leave: the readers scan these
+    DELETE FROM stats_open_bins s
+    WHERE s.open = 0
+      AND (s.dimension, s.bin) IN (
+          SELECT k.dimension, stats_minute(i.first_notice_at)
+          FROM unnest(items) i
+          CROSS JOIN (VALUES ('hoster'), ('asn'), ('country')) AS k (dimension)
+          WHERE i.sign < 0 AND i.first_notice_at IS NOT NULL);
 
     INSERT INTO stats_removed AS s (dimension, group_key, clock, bucket, gone, confirmed,
                                     came_back)
@@ -977,7 +1026,7 @@ BEGIN
     INSERT INTO stats_removal_days AS s (day, removed)
     SELECT (i.first_gone_at AT TIME ZONE 'UTC')::date, sum(i.sign)
     FROM unnest(items) i
-    WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NOT NULL
+    WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NOT NULL AND NOT i.withdrawn
     GROUP BY 1 HAVING sum(i.sign) <> 0 ORDER BY 1
     ON CONFLICT (day) DO UPDATE SET removed = s.removed + excluded.removed;
     DELETE FROM stats_removal_days WHERE removed = 0;
@@ -1023,7 +1072,7 @@ AS $function$
 BEGIN
     PERFORM stats_apply(array_agg(ROW(1, c.id, coalesce(r.hoster, c.host), r.asn, r.country,
             c.first_notice_at, c.detected_at, c.first_gone_at, c.removed_at,
-            c.reappeared_at)::stats_case))
+            c.reappeared_at, c.state = 'withdrawn')::stats_case))
     FROM added c LEFT JOIN case_routes r ON r.case_id = c.id
     WHERE c.first_notice_at IS NOT NULL;
     RETURN NULL;
@@ -1039,9 +1088,11 @@ BEGIN
     FROM (
         SELECT unnest(ARRAY[
             ROW(-1, o.id, coalesce(r.hoster, o.host), r.asn, r.country, o.first_notice_at,
-                o.detected_at, o.first_gone_at, o.removed_at, o.reappeared_at)::stats_case,
+                o.detected_at, o.first_gone_at, o.removed_at, o.reappeared_at,
+                o.state = 'withdrawn')::stats_case,
             ROW(1, n.id, coalesce(r.hoster, n.host), r.asn, r.country, n.first_notice_at,
-                n.detected_at, n.first_gone_at, n.removed_at, n.reappeared_at)::stats_case
+                n.detected_at, n.first_gone_at, n.removed_at, n.reappeared_at,
+                n.state = 'withdrawn')::stats_case
         ]) AS item
         FROM before_rows o
         JOIN after_rows n ON n.id = o.id
@@ -1052,6 +1103,7 @@ BEGIN
            OR o.removed_at IS DISTINCT FROM n.removed_at
            OR (o.reappeared_at IS NULL) <> (n.reappeared_at IS NULL)
            OR o.host IS DISTINCT FROM n.host
+           OR (o.state = 'withdrawn') <> (n.state = 'withdrawn')
     ) AS x;
     RETURN NULL;
 END
@@ -1064,7 +1116,7 @@ AS $function$
 BEGIN
     PERFORM stats_apply(array_agg(ROW(-1, c.id, coalesce(r.hoster, c.host), r.asn, r.country,
             c.first_notice_at, c.detected_at, c.first_gone_at, c.removed_at,
-            c.reappeared_at)::stats_case))
+            c.reappeared_at, c.state = 'withdrawn')::stats_case))
     FROM dropped c LEFT JOIN case_routes r ON r.case_id = c.id
     WHERE c.first_notice_at IS NOT NULL;
     RETURN NULL;
@@ -1102,6 +1154,14 @@ BEGIN
     SET sent = s.sent + excluded.sent, failed = s.failed + excluded.failed;
     RETURN NULL;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stats_minute(at timestamp with time zone)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+    SELECT date_bin('1 minute', at, timestamptz '2000-01-01 00:00:00+00')
 $function$;
 
 CREATE OR REPLACE FUNCTION public.stats_notices_changed()
@@ -1151,8 +1211,10 @@ AS $function$
 BEGIN
     -- writers wait (their triggers would add to counts being replaced)
     LOCK TABLE cases, case_routes, notices, notice_items IN SHARE MODE;
-    LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open IN EXCLUSIVE MODE;
+    LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open, stats_open_bins
+        IN EXCLUSIVE MODE;
     DELETE FROM stats_open;
+    DELETE FROM stats_open_bins;
     DELETE FROM stats_removed;
     DELETE FROM stats_notices;
     DELETE FROM stats_removal_days;
@@ -1160,6 +1222,7 @@ BEGIN
     INSERT INTO stats_notices SELECT * FROM stats_notices_recount;
     INSERT INTO stats_removal_days SELECT * FROM stats_removal_days_recount;
     INSERT INTO stats_open SELECT * FROM stats_open_recount;
+    INSERT INTO stats_open_bins SELECT * FROM stats_open_bins_recount;
 END
 $function$;
 
@@ -1176,7 +1239,7 @@ AS $function$
                  ('country', c.country, 'notice', c.first_notice_at),
                  ('hoster', c.hoster, 'detection', c.detected_at))
          AS k (dimension, group_key, clock, start)
-    WHERE c.first_notice_at IS NOT NULL AND c.first_gone_at IS NOT NULL
+    WHERE c.first_notice_at IS NOT NULL AND c.first_gone_at IS NOT NULL AND NOT c.withdrawn
 $function$;
 
 CREATE OR REPLACE FUNCTION public.stats_routes_moved()
@@ -1195,9 +1258,11 @@ BEGIN
         PERFORM stats_apply(array_agg(m.c)) FROM (
             SELECT unnest(ARRAY[
                 ROW(-1, c.id, c.host, NULL, NULL, c.first_notice_at, c.detected_at,
-                    c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case,
+                    c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case,
                 ROW(1, c.id, coalesce(n.hoster, c.host), n.asn, n.country, c.first_notice_at,
-                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case])
+                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case])
             FROM new_routes n JOIN cases c ON c.id = n.case_id
             WHERE c.first_notice_at IS NOT NULL
               AND (n.hoster IS NOT NULL OR n.asn IS NOT NULL OR n.country IS NOT NULL)
@@ -1206,9 +1271,11 @@ BEGIN
         PERFORM stats_apply(array_agg(m.c)) FROM (
             SELECT unnest(ARRAY[
                 ROW(-1, c.id, coalesce(o.hoster, c.host), o.asn, o.country, c.first_notice_at,
-                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case,
+                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case,
                 ROW(1, c.id, c.host, NULL, NULL, c.first_notice_at, c.detected_at,
-                    c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case])
+                    c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case])
             FROM old_routes o JOIN cases c ON c.id = o.case_id
             WHERE c.first_notice_at IS NOT NULL
               AND (o.hoster IS NOT NULL OR o.asn IS NOT NULL OR o.country IS NOT NULL)
@@ -1217,9 +1284,11 @@ BEGIN
         PERFORM stats_apply(array_agg(m.c)) FROM (
             SELECT unnest(ARRAY[
                 ROW(-1, c.id, coalesce(o.hoster, c.host), o.asn, o.country, c.first_notice_at,
-                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case,
+                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case,
                 ROW(1, c.id, coalesce(n.hoster, c.host), n.asn, n.country, c.first_notice_at,
-                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at)::stats_case])
+                    c.detected_at, c.first_gone_at, c.removed_at, c.reappeared_at,
+                    c.state = 'withdrawn')::stats_case])
             FROM old_routes o JOIN new_routes n ON n.case_id = o.case_id
             JOIN cases c ON c.id = n.case_id
             WHERE c.first_notice_at IS NOT NULL

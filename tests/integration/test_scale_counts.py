@@ -1,6 +1,7 @@
-"""The trigger-maintained statistics counts (0096) equal a recount from scratch after any
-sequence of lifecycle events, and the statistics read from them equal the per-request
-aggregation over every notified case that they replaced."""
+"""The trigger-maintained statistics counts (0096, open bins 0195) equal a recount from
+scratch after any sequence of lifecycle events, and the statistics read from them equal the
+per-request aggregation over every notified case that they replaced, at any "now". Withdrawn
+cases count neither as open nor as removed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from service.db import oversight_repo, probe_repo
 from service.db.tokens import create_token
 from service.domain.scorecard import cards_of, cards_of_histograms
 from service.domain.stats import by_hoster, summaries_of
+from service.settings import Settings
+from service.usecases import withdraw
 
 CASES = 600
 STEPS = 400
@@ -33,7 +36,7 @@ FROM (
            c.first_gone_at IS NOT NULL AS removed, c.reappeared_at IS NOT NULL AS reappeared,
            coalesce(c.first_gone_at, $2::timestamptz) - c.first_notice_at AS span
     FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-    WHERE c.first_notice_at IS NOT NULL
+    WHERE c.first_notice_at IS NOT NULL AND c.state <> 'withdrawn'
 ) s
 GROUP BY 1, 2
 """
@@ -47,7 +50,7 @@ FROM (
            CASE WHEN c.first_gone_at IS NOT NULL AND c.removed_at IS NOT NULL
                 THEN c.first_gone_at ELSE $1::timestamptz END AS ended
     FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-    WHERE c.first_notice_at IS NOT NULL
+    WHERE c.first_notice_at IS NOT NULL AND c.state <> 'withdrawn'
 ) s
 CROSS JOIN LATERAL (VALUES ('notice', s.ended - s.first_notice_at),
                            ('detection', s.ended - s.detected_at)) AS k (clock, span)
@@ -55,13 +58,15 @@ GROUP BY 1, 2, 3
 """
 DAYS_FROM_SCRATCH = """
 SELECT (first_gone_at AT TIME ZONE 'UTC')::date AS day, count(*) AS removed FROM cases
-WHERE first_notice_at IS NOT NULL AND first_gone_at IS NOT NULL GROUP BY 1 ORDER BY 1
+WHERE first_notice_at IS NOT NULL AND first_gone_at IS NOT NULL AND state <> 'withdrawn'
+GROUP BY 1 ORDER BY 1
 """
 COUNT_TABLES = {
     "stats_removed": "gone <> 0 OR confirmed <> 0 OR came_back <> 0",
     "stats_notices": "sent <> 0 OR failed <> 0",
     "stats_removal_days": "removed <> 0",
     "stats_open": "true",
+    "stats_open_bins": "open <> 0 OR reappeared <> 0",
 }
 
 Event = Callable[[asyncpg.Connection, random.Random], Awaitable[Any]]
@@ -182,6 +187,14 @@ async def _new_notice(conn: asyncpg.Connection, rand: random.Random) -> None:
         )
 
 
+async def _withdrawn(conn: asyncpg.Connection, rand: random.Random) -> None:
+    # open, gone or removed: the hotline took the report back (a confirmed dispute, a hash)
+    ids = await _some(conn, rand, "first_notice_at IS NOT NULL AND state <> 'withdrawn'", 2)
+    await conn.execute(
+        "UPDATE cases SET state = 'withdrawn', withdrawn_at = now() WHERE id = ANY($1)", ids
+    )
+
+
 async def _new_cases(conn: asyncpg.Connection, rand: random.Random) -> None:
     # cases COPYed in a removed state (the benchmark's loader), then routed
     scanner = await conn.fetchval("SELECT scanner_id FROM cases LIMIT 1")
@@ -213,6 +226,7 @@ EVENTS: list[Event] = [
     _notice_outcome,
     _new_notice,
     _new_cases,
+    _withdrawn,
 ]
 
 
@@ -244,8 +258,27 @@ async def test_counts_equal_a_recount_after_random_lifecycle_events(
     await _statistics_equal_the_aggregation_from_scratch(conn)
 
 
+def _nows() -> list[datetime]:
+    """Request times: on a whole minute (no age edge crosses a minute of first notice) and
+    between (edges cross minutes: their cases are bucketed one by one), later ones too."""
+    now = datetime.now(UTC)
+    minute = now.replace(second=0, microsecond=0)
+    return [
+        now,
+        minute,
+        minute + timedelta(seconds=59, microseconds=999_999),
+        now + timedelta(minutes=7, seconds=13.5),
+        now + timedelta(days=3, hours=5, seconds=41),
+        now + timedelta(days=50, seconds=1),
+    ]
+
+
 async def _statistics_equal_the_aggregation_from_scratch(conn: asyncpg.Connection) -> None:
-    now = datetime.now(UTC) + timedelta(minutes=7)
+    for now in _nows():
+        await _statistics_equal_at(conn, now)
+
+
+async def _statistics_equal_at(conn: asyncpg.Connection, now: datetime) -> None:
     for by in oversight_repo.STATS_DIMENSIONS:
         fast = await oversight_repo.stats_buckets(conn, by, now)
         slow = await conn.fetch(TALLIES_FROM_SCRATCH, by, now)
@@ -326,3 +359,48 @@ async def _blocked(conn: asyncpg.Connection, other: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the second round never waited for the first")
+
+
+def _by_group(buckets: list[oversight_repo.Bucket]) -> dict[str, tuple[int, int]]:
+    """(removed, open) per group over every bucket."""
+    out: dict[str, tuple[int, int]] = {}
+    for b in buckets:
+        removed, still_open = out.get(b.group, (0, 0))
+        out[b.group] = (removed + b.removed, still_open + b.open)
+    return out
+
+
+async def test_withdrawn_cases_count_neither_open_nor_removed(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    waiting = await conn.fetchrow(
+        "SELECT c.id, coalesce(r.hoster, c.host) AS hoster FROM cases c"
+        " LEFT JOIN case_routes r ON r.case_id = c.id"
+        " WHERE c.first_notice_at IS NOT NULL AND c.first_gone_at IS NULL ORDER BY c.id LIMIT 1"
+    )
+    gone = await conn.fetchrow(
+        "SELECT c.id, coalesce(r.hoster, c.host) AS hoster FROM cases c"
+        " LEFT JOIN case_routes r ON r.case_id = c.id"
+        " WHERE c.first_notice_at IS NOT NULL AND c.removed_at IS NOT NULL ORDER BY c.id LIMIT 1"
+    )
+    now = datetime.now(UTC)
+    before = _by_group(await oversight_repo.stats_buckets(conn, "hoster", now))
+    rows_before = len(await oversight_repo.stats_rows(conn))
+
+    async with pool.acquire() as writer:  # the service's connections (JSON codecs)
+        await withdraw.withdraw_cases(
+            writer, settings, [waiting["id"], gone["id"]], actor="supervisor:test",
+            detail={"withdrawal": "hash_withdrawn"},
+        )  # fmt: skip
+
+    after = _by_group(await oversight_repo.stats_buckets(conn, "hoster", now))
+    expected = dict(before)
+    removed, still_open = expected[waiting["hoster"]]
+    expected[waiting["hoster"]] = (removed, still_open - 1)
+    removed, still_open = expected[gone["hoster"]]
+    expected[gone["hoster"]] = (removed - 1, still_open)
+    assert {g: v for g, v in after.items() if v != (0, 0)} == {
+        g: v for g, v in expected.items() if v != (0, 0)
+    }
+    assert len(await oversight_repo.stats_rows(conn)) == rows_before - 2
+    assert await _differences(conn) == {table: 0 for table in COUNT_TABLES}

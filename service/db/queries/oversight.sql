@@ -253,7 +253,7 @@ WHERE case_id = $1 AND answer = ANY($2::text[]) AND reviewed_at IS NULL
 RETURNING id, answer;
 
 -- name: oversight_stats_rows
--- Every notified case with its groups, notice clock, reappearance and notice delivery counts.
+-- Every notified case (withdrawn ones are out of the statistics) with its groups, notice clock, reappearance and notice delivery counts.
 SELECT c.id, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, c.first_notice_at,
        c.first_gone_at, c.reappeared_at IS NOT NULL AS reappeared,
        (SELECT count(*) FROM notice_items i JOIN notices n ON n.id = i.notice_id
@@ -262,14 +262,23 @@ SELECT c.id, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, c.first_not
         WHERE i.case_id = c.id AND (n.state = 'failed' OR n.bounced_at IS NOT NULL))
            AS notices_failed
 FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
-WHERE c.first_notice_at IS NOT NULL;
+WHERE c.first_notice_at IS NOT NULL AND c.state <> 'withdrawn';
 
 -- name: oversight_stats_tallies
 -- Time to removal on the notice clock as a histogram per group ($1: 'hoster', 'asn' or
 -- 'country'): for each duration bucket (stats_bucket, 0091) the cases removed (first gone)
 -- after it, those still open after it (censored at $2, "now"), and how many came back.
--- Removed cases come from the trigger-maintained counts (stats_removed, 0096), open ones
--- from stats_open (≈ 15 % of cases, censored here).
+-- Everything comes from trigger-maintained counts: removed cases from stats_removed (0096),
+-- open ones from stats_open_bins (0195) — a minute of first notice whole when no bucket edge
+-- crosses it at $2, else its cases one by one from stats_open. Withdrawn cases are in neither.
+WITH bins AS (
+    SELECT b.group_key, b.bin, b.open, b.reappeared,
+           stats_bucket($2::timestamptz - b.bin) AS seconds,
+           stats_bucket($2::timestamptz - b.bin - interval '59.999999 seconds')
+               <> stats_bucket($2::timestamptz - b.bin) AS crossed
+    FROM stats_open_bins b
+    WHERE b.dimension = $1::text AND b.open <> 0
+)
 SELECT t.grp, t.seconds, sum(t.removed)::bigint AS removed, sum(t.open)::bigint AS open,
        sum(t.reappeared)::bigint AS reappeared
 FROM (
@@ -278,18 +287,30 @@ FROM (
     FROM stats_removed s
     WHERE s.dimension = $1::text AND s.clock = 'notice' AND s.gone <> 0
     UNION ALL
+    SELECT b.group_key, b.seconds, 0, b.open, b.reappeared FROM bins b WHERE NOT b.crossed
+    UNION ALL
     SELECT CASE $1::text WHEN 'hoster' THEN o.hoster WHEN 'asn' THEN o.asn::text
                          ELSE o.country END,
            stats_bucket($2::timestamptz - o.first_notice_at), 0, 1, o.reappeared::integer
-    FROM stats_open o
+    FROM (SELECT DISTINCT bin FROM bins WHERE crossed) m
+    JOIN stats_open o ON o.first_notice_at >= m.bin
+                     AND o.first_notice_at < m.bin + interval '1 minute'
     WHERE NOT o.gone
 ) t
 GROUP BY 1, 2;
 
 -- name: oversight_stats_histograms
--- The histograms of oversight_stats_tallies ($1, $2 as there), one row per group with the
--- buckets as arrays in length order, plus one row over every group (overall = true): a few
--- thousand rows leave the database instead of a few hundred thousand.
+-- The histograms of oversight_stats_tallies ($1, $2 and the sources as there), one row per
+-- group with the buckets as arrays in length order, plus one row over every group
+-- (overall = true): a few thousand rows leave the database instead of a few hundred thousand.
+WITH bins AS (
+    SELECT b.group_key, b.bin, b.open, b.reappeared,
+           stats_bucket($2::timestamptz - b.bin) AS seconds,
+           stats_bucket($2::timestamptz - b.bin - interval '59.999999 seconds')
+               <> stats_bucket($2::timestamptz - b.bin) AS crossed
+    FROM stats_open_bins b
+    WHERE b.dimension = $1::text AND b.open <> 0
+)
 SELECT h.grp, h.overall, array_agg(h.seconds ORDER BY h.seconds) AS seconds,
        array_agg(h.removed ORDER BY h.seconds) AS removed,
        array_agg(h.open ORDER BY h.seconds) AS open, sum(h.reappeared)::bigint AS reappeared
@@ -302,10 +323,14 @@ FROM (
         FROM stats_removed s
         WHERE s.dimension = $1::text AND s.clock = 'notice' AND s.gone <> 0
         UNION ALL
+        SELECT b.group_key, b.seconds, 0, b.open, b.reappeared FROM bins b WHERE NOT b.crossed
+        UNION ALL
         SELECT CASE $1::text WHEN 'hoster' THEN o.hoster WHEN 'asn' THEN o.asn::text
                              ELSE o.country END,
                stats_bucket($2::timestamptz - o.first_notice_at), 0, 1, o.reappeared::integer
-        FROM stats_open o
+        FROM (SELECT DISTINCT bin FROM bins WHERE crossed) m
+        JOIN stats_open o ON o.first_notice_at >= m.bin
+                         AND o.first_notice_at < m.bin + interval '1 minute'
         WHERE NOT o.gone
     ) t
     GROUP BY GROUPING SETS ((t.grp, t.seconds), (t.seconds))
