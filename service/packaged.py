@@ -23,8 +23,8 @@ from service.settings import Settings
 TEMPLATES_PACKAGE = "service.templates"
 NOTICE_KINDS = ("notice", "reminder", "escalation", "withdrawal")
 OVERSIGHT_PAGES = (
-    "account", "base", "case", "content", "holds", "hoster", "login", "macros", "queue", "stats",
-    "webhooks", "withdrawals",
+    "account", "base", "case", "content", "holds", "hoster", "login", "macros", "mail", "queue",
+    "stats", "webhooks", "withdrawals",
 )  # fmt: skip
 # What a running service renders or reads; checked at start (templates relative to a folder).
 REQUIRED_TEMPLATES = (

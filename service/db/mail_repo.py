@@ -56,6 +56,11 @@ async def lock_cases(conn: asyncpg.Connection, case_ids: list[int]) -> None:
     await conn.execute(q("mail_lock_cases"), case_ids)
 
 
+async def lock_cases_found(conn: asyncpg.Connection, case_ids: list[int]) -> list[int]:
+    """Lock the cases as lock_cases does; the ids of those that exist."""
+    return [r["id"] for r in await conn.fetch(q("mail_lock_cases"), case_ids)]
+
+
 async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[int]) -> int | None:
     """Record a mail and the cases it concerns; None when it was recorded before."""
     mail_id: int | None = await conn.fetchval(
@@ -145,3 +150,39 @@ async def set_aside(conn: asyncpg.Connection, limit: int = 100) -> list[SetAside
 async def set_aside_count(conn: asyncpg.Connection) -> int:
     n: int = await conn.fetchval(q("mail_set_aside_count"))
     return n
+
+
+class UnmatchedMail(TypedDict):
+    """A reply or auto-reply that matched no notice, as the analysts' page shows it."""
+
+    id: int
+    received_at: datetime
+    kind: str
+    sender: str | None
+    subject: str
+    ticket: str | None
+    body_text: str
+    truncated: bool
+    attachments: list[dict[str, Any]]
+
+
+async def unmatched(conn: asyncpg.Connection, limit: int = 100) -> list[UnmatchedMail]:
+    return [cast(UnmatchedMail, dict(r)) for r in await conn.fetch(q("mail_unmatched"), limit)]
+
+
+async def attach(conn: asyncpg.Connection, mail_id: int, analyst: str) -> dict[str, Any] | None:
+    """Mark waiting mail as attached by `analyst`; its kind, ticket and attachment count,
+    or None when it is not waiting (unknown, matched, attached or dismissed before)."""
+    row = await conn.fetchrow(q("mail_attach"), mail_id, analyst)
+    return dict(row) if row else None
+
+
+async def link_cases(conn: asyncpg.Connection, mail_id: int, case_ids: list[int]) -> None:
+    await conn.execute(q("mail_link_cases"), mail_id, case_ids)
+
+
+async def dismiss(
+    conn: asyncpg.Connection, mail_id: int, analyst: str, note: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(q("mail_dismiss"), mail_id, analyst, note)
+    return dict(row) if row else None

@@ -432,12 +432,16 @@ CREATE TABLE inbound_mail (
     reviewed_by text,
     fingerprint text,
     purged_at timestamp with time zone,
+    attached_by text,
+    review_note text,
     CONSTRAINT inbound_mail_pkey PRIMARY KEY (id),
     CONSTRAINT inbound_mail_notice_id_fkey FOREIGN KEY (notice_id) REFERENCES notices(id),
+    CONSTRAINT inbound_mail_attached_by_check CHECK ((length(attached_by) <= 200)),
     CONSTRAINT inbound_mail_fingerprint_check CHECK ((fingerprint ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT inbound_mail_kind_check CHECK ((kind = ANY (ARRAY['bounce'::text, 'auto_reply'::text, 'reply'::text]))),
-    CONSTRAINT inbound_mail_matched_by_check CHECK ((matched_by = ANY (ARRAY['verp'::text, 'message_id'::text, 'subject'::text]))),
+    CONSTRAINT inbound_mail_matched_by_check CHECK ((matched_by = ANY (ARRAY['verp'::text, 'message_id'::text, 'subject'::text, 'analyst'::text]))),
     CONSTRAINT inbound_mail_message_id_check CHECK ((length(message_id) <= 1000)),
+    CONSTRAINT inbound_mail_review_note_check CHECK ((length(review_note) <= 500)),
     CONSTRAINT inbound_mail_sender_check CHECK ((length(sender) <= 1000)),
     CONSTRAINT inbound_mail_subject_check CHECK ((length(subject) <= 1000)),
     CONSTRAINT inbound_mail_ticket_check CHECK ((length(ticket) <= 100))
@@ -787,6 +791,8 @@ CREATE UNIQUE INDEX inbound_mail_fingerprint ON public.inbound_mail USING btree 
 CREATE INDEX inbound_mail_kind ON public.inbound_mail USING btree (kind, received_at);
 
 CREATE UNIQUE INDEX inbound_mail_message_id ON public.inbound_mail USING btree (message_id) WHERE (message_id IS NOT NULL);
+
+CREATE INDEX inbound_mail_unmatched ON public.inbound_mail USING btree (id) WHERE ((matched_by IS NULL) AND (reviewed_at IS NULL) AND (kind = ANY (ARRAY['reply'::text, 'auto_reply'::text])));
 
 CREATE INDEX inbound_mail_cases_case ON public.inbound_mail_cases USING btree (case_id, mail_id);
 

@@ -7,6 +7,8 @@
 - A **reply** from a person is attached to the notice's cases (by VERP address, In-Reply-To /
   References, or the notice's reference in the subject when the sender's domain is the
   recipient's) and waits in the analysts' `replies` queue.
+- A reply or auto-reply that matches **no notice** waits on the analysts' unmatched-mail page
+  until one attaches it to a case (then it is that case's reply, as if matched) or dismisses it.
 
 Nothing here changes a case's state. What is kept of a mail: sender, subject, ticket, its text
 up to TAKEDOWN_MAIL_IN_TEXT_CAP, and of each attachment its media type, size and SHA-256; never
@@ -30,8 +32,9 @@ from service import observability
 from service.db import cases as case_store
 from service.db import mail_repo
 from service.db.connect import database_url
-from service.db.mail_repo import CaseReply, SetAsideMail
+from service.db.mail_repo import CaseReply, SetAsideMail, UnmatchedMail
 from service.db.pool import is_outage, pool_for
+from service.errors import NotFound, TakedownError
 from service.notify.bounces import apply_to_notice
 from service.notify.incoming import Incoming, classify
 from service.notify.mailbox import SetAside
@@ -280,3 +283,47 @@ async def set_aside_mail(pool: asyncpg.Pool, limit: int = 100) -> list[SetAsideM
     """Mail set aside after repeated failures, latest first (for the analysts' page)."""
     async with pool.acquire() as conn:
         return await mail_repo.set_aside(conn, limit)
+
+
+class MailNotWaiting(TakedownError):
+    """The mail is unknown, was matched to a notice, or was attached or dismissed before."""
+
+
+async def unmatched_mail(pool: asyncpg.Pool, limit: int = 100) -> list[UnmatchedMail]:
+    """Replies and auto-replies that matched no notice and wait for an analyst, newest first."""
+    async with pool.acquire() as conn:
+        return await mail_repo.unmatched(conn, limit)
+
+
+async def attach_mail(pool: asyncpg.Pool, mail_id: int, case_id: int, *, actor: str) -> Summary:
+    """An analyst says which case unmatched mail is about: it is linked to the case and the
+    case gets the event a matched mail gives it, so a reply lands in the `replies` queue."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await mail_repo.lock_cases_found(conn, [case_id]):
+            raise NotFound(f"no case {case_id}")
+        attached = await mail_repo.attach(conn, mail_id, actor)
+        if attached is None:
+            raise MailNotWaiting(f"mail {mail_id} is not waiting to be attached")
+        await mail_repo.link_cases(conn, mail_id, [case_id])
+        event = AUTO_ACKNOWLEDGED if attached["kind"] == "auto_reply" else REPLY_EVENT
+        detail = {
+            "mail_id": mail_id,
+            "notice_id": None,
+            "ticket": attached["ticket"],
+            "attachments": attached["attachments"],
+            "attached_by": actor,
+        }
+        await case_store.add_event(conn, case_id, actor=actor, kind=event, detail=detail)
+    log.info("mail-in: mail %d attached to case %d by %s", mail_id, case_id, actor)
+    return {"mail_id": mail_id, "case_id": case_id, "kind": attached["kind"]}
+
+
+async def dismiss_mail(pool: asyncpg.Pool, mail_id: int, *, actor: str, note: str = "") -> Summary:
+    """An analyst has read unmatched mail that concerns no case: it leaves the page; who and
+    why are kept on the mail's row."""
+    async with pool.acquire() as conn:
+        dismissed = await mail_repo.dismiss(conn, mail_id, actor, note[:500])
+    if dismissed is None:
+        raise MailNotWaiting(f"mail {mail_id} is not waiting to be dismissed")
+    log.info("mail-in: mail %d dismissed by %s", mail_id, actor)
+    return {"mail_id": mail_id, **dismissed}

@@ -19,6 +19,7 @@ from service.web import (
     account,
     csvexport,
     oversight_api,
+    oversight_mail,
     oversight_stats,
     oversight_webhooks,
     oversight_withdrawals,
@@ -65,6 +66,7 @@ def setup(app: web.Application) -> None:
     app.add_routes(oversight_api.routes)
     app.add_routes(oversight_webhooks.routes)
     app.add_routes(oversight_withdrawals.routes)
+    app.add_routes(oversight_mail.routes)
 
 
 @routes.get("/oversight/login")

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from service.usecases import oversee, statistics, withdraw
+from service.errors import NotFound
+from service.usecases import mail, oversee, statistics, withdraw
 from service.web.auth import SUPERVISOR, require_role
 from service.web.bodies import parse_body
 from service.web.jsonout import jsonable
@@ -145,6 +146,18 @@ class ActionResult(BaseModel):
     result: dict[str, Any]
 
 
+class AttachIn(BaseModel):
+    """The case an unmatched mail is about."""
+
+    case_id: int = Field(gt=0, lt=2**63)
+
+
+class DismissIn(BaseModel):
+    """Why an unmatched mail concerns no case (optional)."""
+
+    note: str = Field(default="", max_length=500, pattern=r"^[^\x00]*$")
+
+
 _QUERY = tuple(
     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
     for n in ("hoster", "country", "asn", "state", "q", "sort", "dir", "after", "limit")
@@ -236,6 +249,33 @@ OPERATIONS = [
         (SUPERVISOR,),
         request=WithdrawalIn,
         responses={201: ActionResult, 422: None},
+    ),
+    Operation(
+        "get",
+        "/api/v1/oversight/mail/unmatched",
+        "Replies and auto-replies that matched no notice, waiting for an analyst, newest first",
+        _HOTLINE,
+        responses={200: None},
+        parameters=({"name": "limit", "in": "query", "schema": {"type": "string"}},),
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/mail/{mail_id}/attach",
+        "Attach an unmatched mail to the case it is about (a reply then waits in the replies"
+        " queue)",
+        _HOTLINE,
+        request=AttachIn,
+        responses={200: ActionResult, 404: None, 409: None},
+        parameters=(_path("mail_id"),),
+    ),
+    Operation(
+        "post",
+        "/api/v1/oversight/mail/{mail_id}/dismiss",
+        "Dismiss an unmatched mail that concerns no case",
+        _HOTLINE,
+        request=DismissIn,
+        responses={200: ActionResult, 409: None},
+        parameters=(_path("mail_id"),),
     ),
     Operation(
         "get",
@@ -406,6 +446,42 @@ async def api_withdraw(request: web.Request) -> web.Response:
     except ValueError as exc:  # InvalidHashSpec included
         raise HttpProblem(422, "Invalid withdrawal", str(exc), slug="invalid") from exc
     return web.json_response(jsonable({"result": done}), status=201)
+
+
+@routes.get("/api/v1/oversight/mail/unmatched")
+async def api_unmatched_mail(request: web.Request) -> web.Response:
+    await require_role(request, "hotline")
+    limit = _limit(request.query.get("limit", "100"))
+    mails = await mail.unmatched_mail(request.app[POOL], limit)
+    return web.json_response(jsonable({"mail": mails}))
+
+
+@routes.post("/api/v1/oversight/mail/{mail_id}/attach")
+async def api_attach_mail(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline")
+    body = await _body(request, AttachIn)
+    mail_id, actor = _int(request.match_info["mail_id"]), f"hotline:{token.name}"
+    try:
+        done = await mail.attach_mail(request.app[POOL], mail_id, body.case_id, actor=actor)
+    except NotFound as exc:
+        raise HttpProblem(404, "Not found", str(exc), slug="not-found") from exc
+    except mail.MailNotWaiting as exc:
+        raise HttpProblem(409, "Not waiting", str(exc), slug="mail-not-waiting") from exc
+    return web.json_response(jsonable({"result": done}))
+
+
+@routes.post("/api/v1/oversight/mail/{mail_id}/dismiss")
+async def api_dismiss_mail(request: web.Request) -> web.Response:
+    token = await require_role(request, "hotline")
+    body = await _body(request, DismissIn)
+    mail_id, actor = _int(request.match_info["mail_id"]), f"hotline:{token.name}"
+    try:
+        done = await mail.dismiss_mail(
+            request.app[POOL], mail_id, actor=actor, note=clean(body.note, 500)
+        )
+    except mail.MailNotWaiting as exc:
+        raise HttpProblem(409, "Not waiting", str(exc), slug="mail-not-waiting") from exc
+    return web.json_response(jsonable({"result": done}))
 
 
 @routes.get("/api/v1/oversight/content/{digest}")

@@ -95,3 +95,24 @@ ORDER BY set_aside_at DESC LIMIT $1;
 
 -- name: mail_set_aside_count
 SELECT count(*) FROM mail_in_failures WHERE set_aside_at IS NOT NULL;
+
+-- name: mail_unmatched
+-- Replies and auto-replies no notice matched and no analyst has dealt with, newest first.
+SELECT id, received_at, kind, sender, subject, ticket, body_text, truncated, attachments
+FROM inbound_mail
+WHERE matched_by IS NULL AND reviewed_at IS NULL AND kind IN ('reply', 'auto_reply')
+ORDER BY id DESC LIMIT $1;
+
+-- name: mail_attach
+-- Analyst $2 attaches unmatched mail $1 to the cases it concerns (linked by mail_link_cases);
+-- no row when the mail is not (or no longer) waiting.
+UPDATE inbound_mail SET matched_by = 'analyst', attached_by = $2
+WHERE id = $1 AND matched_by IS NULL AND reviewed_at IS NULL AND kind IN ('reply', 'auto_reply')
+RETURNING id, kind, ticket, jsonb_array_length(attachments) AS attachments;
+
+-- name: mail_dismiss
+-- Analyst $2 has read unmatched mail $1 and it concerns no case (note $3); no row when the
+-- mail is not (or no longer) waiting.
+UPDATE inbound_mail SET reviewed_at = now(), reviewed_by = $2, review_note = $3
+WHERE id = $1 AND matched_by IS NULL AND reviewed_at IS NULL AND kind IN ('reply', 'auto_reply')
+RETURNING id, reviewed_at, reviewed_by;
