@@ -186,3 +186,15 @@ async def dismiss(
 ) -> dict[str, Any] | None:
     row = await conn.fetchrow(q("mail_dismiss"), mail_id, analyst, note)
     return dict(row) if row else None
+
+
+class MailGauges(TypedDict):
+    by_kind: dict[str, int]
+    unmatched: int
+    set_aside: int
+    newest: datetime | None
+
+
+async def gauges(conn: asyncpg.Connection) -> MailGauges:
+    row = await conn.fetchrow(q("mail_gauges"))
+    return cast(MailGauges, dict(row))

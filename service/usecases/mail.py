@@ -32,7 +32,7 @@ from service import observability
 from service.db import cases as case_store
 from service.db import mail_repo
 from service.db.connect import database_url
-from service.db.mail_repo import CaseReply, SetAsideMail, UnmatchedMail
+from service.db.mail_repo import CaseReply, MailGauges, SetAsideMail, UnmatchedMail
 from service.db.pool import is_outage, pool_for
 from service.errors import NotFound, TakedownError
 from service.notify.bounces import apply_to_notice
@@ -277,6 +277,12 @@ async def mail_counts(pool: asyncpg.Pool) -> dict[str, int]:
     """Mail taken in by kind, and `set_aside`: mail given up on after repeated failures."""
     async with pool.acquire() as conn:
         return {**await mail_repo.counts(conn), "set_aside": await mail_repo.set_aside_count(conn)}
+
+
+async def mail_gauges(conn: asyncpg.Connection) -> MailGauges:
+    """The mailbox as /metrics reports it: `takedown mail-in` runs as its own process, so its
+    work is read from what it recorded rather than from its in-process counters."""
+    return await mail_repo.gauges(conn)
 
 
 async def set_aside_mail(pool: asyncpg.Pool, limit: int = 100) -> list[SetAsideMail]:

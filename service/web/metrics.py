@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from service import observability
 from service.domain.states import CaseState
+from service.usecases import mail
 from service.usecases import queue as jobs
 from service.usecases.cases import counts_by_state as case_counts
 from service.web.keys import POOL, SETTINGS
@@ -24,6 +25,7 @@ from service.web.openapi import Body, Operation, operation
 from service.web.problems import HttpProblem, unauthorized
 
 routes = web.RouteTableDef()
+MAIL_KINDS = ("bounce", "auto_reply", "reply")
 
 operation(
     Operation(
@@ -50,9 +52,15 @@ operation(
 class _Snapshot(Collector):
     """Gauges computed from one database read at scrape time."""
 
-    def __init__(self, states: dict[str, int], lags: list[tuple[str, float, int]]) -> None:
+    def __init__(
+        self,
+        states: dict[str, int],
+        lags: list[tuple[str, float, int]],
+        mailbox: mail.MailGauges,
+    ) -> None:
         self.states = states
         self.lags = lags
+        self.mailbox = mailbox
 
     def collect(self) -> list[GaugeMetricFamily]:
         cases = GaugeMetricFamily("takedown_cases", "Cases by state.", labels=["state"])
@@ -65,7 +73,32 @@ class _Snapshot(Collector):
         for kind, seconds, count in self.lags:
             lag.add_metric([kind], max(seconds, 0.0))
             due.add_metric([kind], count)
-        return [cases, lag, due]
+        return [cases, lag, due, *self._mailbox()]
+
+    def _mailbox(self) -> list[GaugeMetricFamily]:
+        """What `takedown mail-in`, a process of its own, has recorded."""
+        recorded = GaugeMetricFamily(
+            "takedown_mail_in_recorded", "Mail taken in, by kind.", labels=["kind"]
+        )
+        for kind in MAIL_KINDS:
+            recorded.add_metric([kind], self.mailbox["by_kind"].get(kind, 0))
+        unmatched = GaugeMetricFamily(
+            "takedown_mail_unmatched",
+            "Replies matching no notice that wait for an analyst.",
+            value=self.mailbox["unmatched"],
+        )
+        set_aside = GaugeMetricFamily(
+            "takedown_mail_in_set_aside",
+            "Mail given up on after repeated failures to take it in.",
+            value=self.mailbox["set_aside"],
+        )
+        newest = self.mailbox["newest"]
+        last = GaugeMetricFamily(
+            "takedown_mail_in_newest_timestamp_seconds",
+            "When the newest mail was taken in (0: none yet); alert when it grows stale.",
+            value=newest.timestamp() if newest else 0.0,
+        )
+        return [recorded, unmatched, set_aside, last]
 
 
 def _check_access(request: web.Request) -> None:
@@ -109,8 +142,9 @@ async def metrics(request: web.Request) -> web.Response:
     states = await case_counts(request.app[POOL])
     async with request.app[POOL].acquire() as conn:
         lags = await jobs.due_lag(conn)
+        mailbox = await mail.mail_gauges(conn)
     scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(_Snapshot(states, lags))
+    scrape.register(_Snapshot(states, lags, mailbox))
     body = generate_latest(observability.REGISTRY) + generate_latest(scrape)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST

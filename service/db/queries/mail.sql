@@ -116,3 +116,15 @@ RETURNING id, kind, ticket, jsonb_array_length(attachments) AS attachments;
 UPDATE inbound_mail SET reviewed_at = now(), reviewed_by = $2, review_note = $3
 WHERE id = $1 AND matched_by IS NULL AND reviewed_at IS NULL AND kind IN ('reply', 'auto_reply')
 RETURNING id, reviewed_at, reviewed_by;
+
+-- name: mail_gauges
+-- What /metrics says of the mailbox `takedown mail-in` (a process of its own) fills: mail
+-- recorded by kind, unmatched mail waiting for an analyst, mail set aside, the newest mail's
+-- time (a mailbox that stops delivering shows as a stale timestamp).
+SELECT (SELECT coalesce(jsonb_object_agg(kind, n), '{}'::jsonb)
+        FROM (SELECT kind, count(*) AS n FROM inbound_mail GROUP BY kind) k) AS by_kind,
+       (SELECT count(*) FROM inbound_mail
+        WHERE matched_by IS NULL AND reviewed_at IS NULL
+          AND kind IN ('reply', 'auto_reply')) AS unmatched,
+       (SELECT count(*) FROM mail_in_failures WHERE set_aside_at IS NOT NULL) AS set_aside,
+       (SELECT max(received_at) FROM inbound_mail) AS newest;
