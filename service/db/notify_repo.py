@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
@@ -325,13 +326,54 @@ BatchKey = tuple[str, tuple[str, ...]]
 async def open_batches(
     conn: asyncpg.Connection, batches: list[NoticeRow], kind: str, mail_from: str
 ) -> dict[BatchKey, tuple[int, datetime]]:
-    """Each open batch (created if needed): {(recipient, cc): (notice id, created_at)}.
+    """Each open batch, locked (created if needed): {(recipient, cc): (notice id, created_at)}.
 
     `batches` has one entry per (recipient, cc): recipient, cc (sorted tuple), role, language,
-    country.
+    country. The existing batches are locked in id order, as the send round locks notices, so
+    that concurrent outbox rounds and send rounds wait for each other instead of
+    deadlocking; the missing ones are then created (new rows: nobody else holds them). A batch
+    another transaction created meanwhile is not locked out of order: the attempt is undone
+    (its locks released with the savepoint) and made again, when that batch is visible.
     """
+    wanted = {(b["recipient"], tuple(b["cc"])): b for b in batches}
+    for _attempt in range(_OPEN_TRIES - 1):
+        with contextlib.suppress(_Raced):
+            return await _open_batches_once(conn, wanted, kind, mail_from)
+    return await _open_batches_once(conn, wanted, kind, mail_from)
+
+
+_OPEN_TRIES = 5
+
+
+class _Raced(Exception):
+    """Another transaction created one of the batches between the lock and the insert."""
+
+
+async def _open_batches_once(
+    conn: asyncpg.Connection, wanted: dict[BatchKey, NoticeRow], kind: str, mail_from: str
+) -> dict[BatchKey, tuple[int, datetime]]:
+    async with conn.transaction():  # a savepoint: undone (locks and rows) on _Raced
+        keys = sorted(wanted)
+        rows = await conn.fetch(
+            q("notify_lock_open_batches"),
+            kind,
+            [recipient for recipient, _ in keys],
+            [",".join(cc) for _, cc in keys],
+        )
+        found = {(r["recipient"], tuple(r["cc"])): (r["id"], r["created_at"]) for r in rows}
+        missing = [wanted[k] for k in keys if k not in found]
+        if missing:
+            found |= await _create_batches(conn, missing, kind, mail_from)
+            if len(found) < len(wanted):
+                raise _Raced
+    return found
+
+
+async def _create_batches(
+    conn: asyncpg.Connection, batches: list[NoticeRow], kind: str, mail_from: str
+) -> dict[BatchKey, tuple[int, datetime]]:
     rows = await conn.fetch(
-        q("notify_open_batches"),
+        q("notify_create_batches"),
         [b["recipient"] for b in batches],
         [b["role"] for b in batches],
         [b["language"] for b in batches],
@@ -341,6 +383,18 @@ async def open_batches(
         [",".join(b["cc"]) for b in batches],
     )
     return {(row["recipient"], tuple(row["cc"])): (row["id"], row["created_at"]) for row in rows}
+
+
+async def lock_still_needing(
+    conn: asyncpg.Connection, case_ids: list[int], kind: str, states: list[str]
+) -> set[int]:
+    """Lock the cases in id order (after their notices); those that, seen after the lock,
+    are still in `states` and wait in no unsent notice of `kind`."""
+    ids = sorted(set(case_ids))
+    await conn.execute(q("notify_lock_cases"), ids)
+    # A statement of its own: it sees what a round we waited for has just committed.
+    rows = await conn.fetch(q("notify_still_needing"), ids, kind, states)
+    return {row["id"] for row in rows}
 
 
 async def add_items(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:

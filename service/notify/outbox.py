@@ -77,31 +77,34 @@ async def place_cases(
 
     A case behind a CDN whose abuse-report API is configured (service/notify/cdn_api.py) is
     handed to the 'cdn' stage instead of an e-mail batch, unless `email_only` (the API
-    refused the report: e-mail is the fallback)."""
+    refused the report: e-mail is the fallback).
+
+    Lock order (as for everything that writes about a notice's cases): every notice the
+    cases will join first, in id order, then the cases in id order. So the decision is made
+    from an unlocked read, and after the locks only whether each case still needs a notice
+    is checked again (two rounds must not both place a case)."""
     async with conn.transaction():
         rows = await notify_repo.cases_for_outbox_many(conn, case_ids, kind)
         wanted = [r for r in rows if CaseState(r["state"]) in states and not r["in_flight"]]
+        by_api: list[dict[str, Any]] = []
         if kind == "notice" and not email_only:
             wanted, by_api = _by_cdn_api(wanted, settings)
-            await jobs.enqueue_for_cases(conn, CDN_JOB, [r["id"] for r in by_api])
-        if not wanted:
+        if not wanted and not by_api:
             return {}
-        contacts = {r["id"]: _contacts(r) for r in wanted}
-        known = sorted({a for c in contacts.values() for a in [*c.addresses, *c.copy_addresses]})
-        failing = await notify_repo.failing_among(conn, known)
-        placed: dict[int, Placement] = {}
-        chosen: dict[int, _Choice] = {}
-        for row in wanted:
-            recipient = contacts[row["id"]].choose(failing)
-            if recipient is None:
-                placed[row["id"]] = await _no_contact(conn, row, contacts[row["id"]], failing)
-            else:
-                cc = copy_addresses(contacts[row["id"]].copies, recipient.address, failing)
-                chosen[row["id"]] = _Choice(recipient, cc)
-        if chosen:
-            by_id = {r["id"]: r for r in wanted}
-            placed |= await _join_batches(conn, settings, kind, chosen, by_id)
-            await _tell_other_networks(conn, settings, kind, chosen)
+        plan = await _plan(conn, wanted)
+        others = await _other_route_joins(conn, plan.primary())
+        batches = await _open_batches(conn, settings, kind, [*plan.joins, *others])
+        still = await notify_repo.lock_still_needing(
+            conn, [r["id"] for r in [*wanted, *by_api]], kind, sorted(s.value for s in states)
+        )
+        await jobs.enqueue_for_cases(conn, CDN_JOB, [r["id"] for r in by_api if r["id"] in still])
+        placed = {
+            row["id"]: await _no_contact(conn, row, contacts, plan.failing)
+            for row, contacts in plan.lost
+            if row["id"] in still
+        }
+        joins = [j for j in [*plan.joins, *others] if j.case_id in still]
+        placed |= await _add_items(conn, settings, batches, joins, primary=plan.joins)
     return placed
 
 
@@ -118,11 +121,42 @@ def _by_cdn_api(
     return by_mail, by_api
 
 
-async def _tell_other_networks(
-    conn: asyncpg.Connection, settings: Settings, kind: str, chosen: dict[int, _Choice]
-) -> None:
-    primary: dict[int, str | None] = {c: choice.recipient.address for c, choice in chosen.items()}
-    await tell_other_routes(conn, settings, primary, kind=kind)
+@dataclass(frozen=True)
+class _Join:
+    """A case joining the open batch of `choice` (country: its route's, for a new batch)."""
+
+    case_id: int
+    choice: _Choice
+    country: str | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where each wanted case goes: a recipient's batch, or (no working contact) the hotline."""
+
+    joins: list[_Join]
+    lost: list[tuple[dict[str, Any], _Contacts]]
+    failing: set[str]
+
+    def primary(self) -> dict[int, str | None]:
+        return {j.case_id: j.choice.recipient.address for j in self.joins}
+
+
+async def _plan(conn: asyncpg.Connection, wanted: list[dict[str, Any]]) -> _Plan:
+    contacts = {r["id"]: _contacts(r) for r in wanted}
+    known = sorted({a for c in contacts.values() for a in [*c.addresses, *c.copy_addresses]})
+    failing = await notify_repo.failing_among(conn, known)
+    joins: list[_Join] = []
+    lost: list[tuple[dict[str, Any], _Contacts]] = []
+    for row in wanted:
+        mine = contacts[row["id"]]
+        recipient = mine.choose(failing)
+        if recipient is None:
+            lost.append((row, mine))
+            continue
+        cc = copy_addresses(mine.copies, recipient.address, failing)
+        joins.append(_Join(row["id"], _Choice(recipient, cc), row["country"]))
+    return _Plan(joins, lost, failing)
 
 
 async def tell_other_routes(
@@ -137,22 +171,32 @@ async def tell_other_routes(
     best working desk gets its own notice about the case (the batch of its best contact), as
     the first route's does. `primary`: each case's first recipient, who is not told twice;
     `positions`: only these routes (default every one)."""
+    joins = await _other_route_joins(conn, primary, positions)
+    if joins:
+        batches = await _open_batches(conn, settings, kind, joins)
+        await _add_items(conn, settings, batches, joins, primary=[])
+
+
+async def _other_route_joins(
+    conn: asyncpg.Connection, primary: dict[int, str | None], positions: set[int] | None = None
+) -> list[_Join]:
+    """The batches the other routes' desks of the cases (`primary`: each case's first
+    recipient, not told twice) are to join: one per case and route, routes in order."""
+    if not primary:
+        return []
     rows = await notify_repo.address_routes(conn, sorted(primary))
     rows = [r for r in rows if positions is None or r["position"] in positions]
     if not rows:
-        return
+        return []
     contacts = {(r["case_id"], r["position"]): _contacts(r | {"registrar": None}) for r in rows}
     known = sorted({a for c in contacts.values() for a in c.addresses})
     failing = await notify_repo.failing_among(conn, known)
-    countries = {(r["case_id"], r["position"]): r["country"] for r in rows}
-    rounds: dict[int, dict[int, _Choice]] = {}
-    for (case_id, position), mine in contacts.items():
-        recipient = mine.choose(failing)
-        if recipient is not None and recipient.address != primary[case_id]:
-            rounds.setdefault(position, {})[case_id] = _Choice(recipient, ())
-    for position, round_ in sorted(rounds.items()):
-        where = {case_id: {"country": countries[(case_id, position)]} for case_id in round_}
-        await _join_batches(conn, settings, kind, round_, where)
+    joins = []
+    for row in rows:  # ordered by case and position
+        recipient = contacts[(row["case_id"], row["position"])].choose(failing)
+        if recipient is not None and recipient.address != primary[row["case_id"]]:
+            joins.append(_Join(row["case_id"], _Choice(recipient, ()), row["country"]))
+    return joins
 
 
 @dataclass(frozen=True)
@@ -207,43 +251,52 @@ async def _no_contact(
     return Placement(None, None, None, reason)
 
 
-async def _join_batches(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    kind: str,
-    chosen: dict[int, _Choice],
-    cases: dict[int, dict[str, Any]],
-) -> dict[int, Placement]:
-    """Cases into their open batches (per recipient and Cc); each batch's job due after the
-    window."""
+async def _open_batches(
+    conn: asyncpg.Connection, settings: Settings, kind: str, joins: list[_Join]
+) -> dict[notify_repo.BatchKey, tuple[int, datetime]]:
+    """The open batch (per recipient and Cc) of every join, created if needed and locked
+    (in id order, before any case): {key: (notice id, created_at)}."""
     first: dict[notify_repo.BatchKey, dict[str, Any]] = {}
-    for case_id in sorted(chosen):  # a batch's first item decides its language and country
-        choice, country = chosen[case_id], cases[case_id]["country"]
+    for join in sorted(joins, key=lambda j: j.case_id):  # a batch's first item decides its
+        choice = join.choice  # language and country
         first.setdefault(
             choice.key,
             {
                 "recipient": choice.recipient.address,
                 "cc": choice.cc,
                 "role": choice.recipient.role,
-                "language": choose_language(choice.recipient.language, country),
-                "country": country,
+                "language": choose_language(choice.recipient.language, join.country),
+                "country": join.country,
             },
         )
-    batches = await notify_repo.open_batches(conn, list(first.values()), kind, settings.mail_from)
-    await notify_repo.add_items(
-        conn, [(batches[c.key][0], case_id) for case_id, c in sorted(chosen.items())]
-    )
-    for notice_id, created_at in sorted(batches.values()):
+    return await notify_repo.open_batches(conn, list(first.values()), kind, settings.mail_from)
+
+
+async def _add_items(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    batches: dict[notify_repo.BatchKey, tuple[int, datetime]],
+    joins: list[_Join],
+    *,
+    primary: list[_Join],
+) -> dict[int, Placement]:
+    """Cases into their (locked) batches; each batch's job due after the window. Returns
+    where the `primary` joins among `joins` went."""
+    pairs = sorted({(batches[j.choice.key][0], j.case_id) for j in joins})
+    await notify_repo.add_items(conn, pairs)
+    for notice_id, created_at in sorted({batches[j.choice.key] for j in joins}):
         due_at = created_at + settings.notice_gather_window
         await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
+    placing = {j.case_id for j in joins}
     return {
-        case_id: Placement(
-            batches[c.key][0],
-            c.recipient.address,
-            batches[c.key][1] + settings.notice_gather_window,
-            cc=c.cc,
+        j.case_id: Placement(
+            batches[j.choice.key][0],
+            j.choice.recipient.address,
+            batches[j.choice.key][1] + settings.notice_gather_window,
+            cc=j.choice.cc,
         )
-        for case_id, c in chosen.items()
+        for j in primary
+        if j.case_id in placing
     }
 
 
@@ -270,32 +323,25 @@ async def reroute(
     conn: asyncpg.Connection, settings: Settings, notice: dict[str, Any], reason: str
 ) -> list[Placement]:
     """Move the items of a notice whose recipient failed to their next contacts (a desk of
-    another route of the case: that route's next contact, not the first route's again)."""
-    placements = []
+    another route of the case: that route's next contact, not the first route's again).
+
+    The new notices are joined first and the cases' events written after (notices before
+    cases)."""
     case_ids = await notify_repo.item_case_ids(conn, notice["id"])
     routes = await _routes_of_recipient(conn, case_ids, notice["recipient"])
-    for case_id in case_ids:
-        await cases.add_event(
-            conn,
-            case_id,
-            actor=ACTOR,
-            kind="contact_failed",
-            detail={
-                "notice_id": notice["id"],
-                "recipient": notice["recipient"],
-                "reason": reason[:500],
-            },
+    by_position: dict[int, dict[int, str | None]] = {}
+    for case_id, position in routes.items():
+        by_position.setdefault(position, {})[case_id] = None
+    for position, cases_of_route in sorted(by_position.items()):
+        await tell_other_routes(
+            conn, settings, cases_of_route, kind=notice["kind"], positions={position}
         )
-        if case_id in routes:
-            positions = {routes[case_id]}
-            await tell_other_routes(
-                conn, settings, {case_id: None}, kind=notice["kind"], positions=positions
-            )
-            continue
-        placed = await place_case(conn, settings, case_id, kind=notice["kind"], states=REROUTABLE)
-        if placed is not None:
-            placements.append(placed)
-    return placements
+    first_route = [c for c in case_ids if c not in routes]
+    placed = await place_cases(conn, settings, first_route, kind=notice["kind"], states=REROUTABLE)
+    detail = {"notice_id": notice["id"], "recipient": notice["recipient"], "reason": reason[:500]}
+    for case_id in case_ids:
+        await cases.add_event(conn, case_id, actor=ACTOR, kind="contact_failed", detail=detail)
+    return [placed[c] for c in first_route if c in placed]
 
 
 async def _routes_of_recipient(

@@ -264,32 +264,56 @@ WITH sent AS (
 SELECT id FROM moved;
 
 -- name: notify_cases_for_outbox_many
--- Cases $1 with their state and routing decision, locked in id order so two outbox rounds
--- can neither both place a case nor deadlock, and whether each already waits in a notice of
--- kind $2 that is not yet sent or failed.
+-- Cases $1 with their state and routing decision, and whether each already waits in a
+-- notice of kind $2 that is not yet sent or failed. Not locked: the outbox decides from this
+-- read, locks the notices and then the cases (notify_lock_cases), and checks again.
 SELECT c.id, c.state, r.recipients, r.registrar, r.country, r.cdn,
        EXISTS (SELECT FROM notice_items i JOIN notices n ON n.id = i.notice_id
                WHERE i.case_id = c.id AND n.kind = $2::notice_kind
                  AND n.state IN ('pending', 'sending')) AS in_flight
 FROM cases c LEFT JOIN case_routes r ON r.case_id = c.id
 WHERE c.id = ANY($1::bigint[])
-ORDER BY c.id
-FOR UPDATE OF c;
+ORDER BY c.id;
 
--- name: notify_open_batches
--- notify_open_batch for many batches at once ($1 recipients with role $2, language $3,
--- country $4, a Message-ID $6 for a batch that must be created and copies $7, each a sorted
--- comma-joined list (addresses never contain commas; '' = none); kind $5; recipient and
--- copies distinct per entry), in that order: (id, recipient, cc, created_at) of each open
--- batch.
+-- name: notify_lock_cases
+-- Lock the cases $1 in id order (after the notices they join: the lock order of everything
+-- that writes about a notice's cases).
+SELECT FROM cases WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE;
+
+-- name: notify_still_needing
+-- Of the (locked) cases $1, those in a state of $3 that wait in no notice of kind $2 still
+-- to be sent: two outbox rounds never both place a case.
+SELECT c.id FROM cases c
+WHERE c.id = ANY($1::bigint[]) AND c.state::text = ANY($3::text[])
+  AND NOT EXISTS (SELECT FROM notice_items i JOIN notices n ON n.id = i.notice_id
+                  WHERE i.case_id = c.id AND n.kind = $2::notice_kind
+                    AND n.state IN ('pending', 'sending'));
+
+-- name: notify_lock_open_batches
+-- The open batches of kind $1 for the (recipient $2, copies $3) pairs (copies a sorted
+-- comma-joined list, '' = none), locked in id order as a send round locks notices
+-- (notify_lock_round): outbox and send rounds wait for each other, never in a cycle. A batch
+-- sealed while we waited no longer matches and is left out.
+SELECT n.id, n.recipient, n.cc, n.created_at
+FROM notices n
+JOIN unnest($2::text[], $3::text[]) AS b(recipient, cc)
+  ON n.recipient = b.recipient AND n.cc = string_to_array(b.cc, ',')
+WHERE n.kind = $1::notice_kind AND n.sealed_at IS NULL
+ORDER BY n.id
+FOR UPDATE OF n;
+
+-- name: notify_create_batches
+-- New open batches ($1 recipients with role $2, language $3, country $4, Message-ID $6 and
+-- copies $7, a sorted comma-joined list, '' = none; kind $5), in address order: (id,
+-- recipient, cc, created_at) of each created. One another transaction created meanwhile is
+-- left out (the caller undoes its attempt and locks it in order).
 INSERT INTO notices (recipient, role, language, country, kind, message_id, cc)
 SELECT b.recipient, b.role, b.language, b.country, $5::notice_kind, b.message_id,
        string_to_array(b.cc, ',')
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[], $7::text[])
      AS b(recipient, role, language, country, message_id, cc)
 ORDER BY b.recipient, b.cc
-ON CONFLICT (recipient, kind, cc) WHERE sealed_at IS NULL
-DO UPDATE SET recipient = excluded.recipient
+ON CONFLICT (recipient, kind, cc) WHERE sealed_at IS NULL DO NOTHING
 RETURNING id, recipient, cc, created_at;
 
 -- name: notify_add_items
