@@ -47,6 +47,9 @@ class ForwardToSubmit(TypedDict):
     token: str | None
     still_forward: bool | None
     partner_name: str | None
+    partner_case_id: int | None
+    withdrawn_at: datetime | None
+    withdrawal_error: str | None
     case_state: str
     url_original: str
     case_url: str
@@ -77,6 +80,16 @@ async def forward_for_submit(conn: asyncpg.Connection, case_id: int) -> ForwardT
 
 async def submitted(conn: asyncpg.Connection, case_id: int, partner_case_id: int) -> bool:
     return await conn.execute(q("partners_submitted"), case_id, partner_case_id) == "UPDATE 1"
+
+
+async def submitted_among(conn: asyncpg.Connection, case_ids: list[int]) -> list[int]:
+    """Of `case_ids`, those a partner took and has not been told of a withdrawal of."""
+    return [r["case_id"] for r in await conn.fetch(q("partners_submitted_among"), case_ids)]
+
+
+async def withdrawn(conn: asyncpg.Connection, case_id: int, refusal: str | None) -> bool:
+    """The partner was told of the withdrawal (refusal: why it would not take it, or None)."""
+    return await conn.fetchval(q("partners_withdrawn"), case_id, refusal) is not None
 
 
 async def attempt_failed(

@@ -348,12 +348,15 @@ CREATE TABLE forwards (
     partner_case_id bigint,
     attempts integer DEFAULT 0 NOT NULL,
     last_error text,
+    withdrawn_at timestamp with time zone,
+    withdrawal_error text,
     CONSTRAINT forwards_pkey PRIMARY KEY (case_id),
     CONSTRAINT forwards_case_id_fkey FOREIGN KEY (case_id) REFERENCES cases(id),
     CONSTRAINT forwards_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT forwards_check CHECK (((state <> 'submitted'::text) OR ((partner_case_id IS NOT NULL) AND (submitted_at IS NOT NULL)))),
     CONSTRAINT forwards_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
-    CONSTRAINT forwards_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'submitted'::text, 'fallen_back'::text])))
+    CONSTRAINT forwards_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'submitted'::text, 'fallen_back'::text]))),
+    CONSTRAINT forwards_withdrawal_error_check CHECK ((length(withdrawal_error) <= 500))
 );
 
 CREATE TABLE handoffs (

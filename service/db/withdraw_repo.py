@@ -37,6 +37,12 @@ async def cancel_unsent(conn: asyncpg.Connection, case_ids: list[int], reason: s
     return {"touched": row["touched"], "cancelled": row["cancelled"]}
 
 
+async def reporter_of(conn: asyncpg.Connection, case_id: int) -> int | None:
+    """The token id of the scanner that reported the case (None: no such case)."""
+    scanner_id: int | None = await conn.fetchval(q("withdraw_reporter_of"), case_id)
+    return scanner_id
+
+
 async def quiet_ladders(conn: asyncpg.Connection, case_ids: list[int]) -> None:
     await conn.execute(q("withdraw_quiet_ladders"), sorted(case_ids))
 

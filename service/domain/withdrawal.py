@@ -1,7 +1,8 @@
 """Withdrawals: the hotline takes reports back. Pure rules and words.
 
 A case is withdrawn when an analyst confirms a hoster's dispute, or when a supervisor
-withdraws a hash (every case carrying it stops, later reports of it are refused). The scanner
+withdraws a hash (every case carrying it stops, later reports of it are refused), or when the
+scanner that reported a case takes it back (`SCANNER_WITHDRAWN`). The scanner
 learns *that* and why in a fixed word (`DISPUTE_CONFIRMED`, `HASH_WITHDRAWN`); the
 supervisor's free-text reason goes to the reporting scanner only as the answer to a new
 report of the withdrawn hash.
@@ -16,6 +17,7 @@ from service.domain.reports import HASH_LENGTHS
 
 DISPUTE_CONFIRMED = "dispute_confirmed"
 HASH_WITHDRAWN = "hash_withdrawn"
+SCANNER_WITHDRAWN = "scanner_withdrawn"  # the reporting scanner took its report back
 _SPEC = re.compile(r"^(sha256|sha1|md5|pdq):([0-9a-f]+)$")
 
 

@@ -80,7 +80,11 @@ async def submit(
     PartnerUnreachable when it should be tried again."""
     async with pool.acquire() as conn:
         forward = await partners_repo.forward_for_submit(conn, case_id)
-    if forward is None or forward["state"] != "pending":
+    if forward is None:
+        return True
+    if forward["state"] == "submitted" and forward["case_state"] == S.WITHDRAWN:
+        return await _withdraw_at_partner(pool, http, forward)
+    if forward["state"] != "pending":
         return True
     if forward["case_state"] != S.RESOLVED or not forward["still_forward"]:
         # Withdrawn or held meanwhile, or the policy changed: nothing to hand over now. The
@@ -122,6 +126,35 @@ async def _post_report(
             return await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise PartnerUnreachable(f"intake not reachable: {exc!r}"[:300]) from exc
+
+
+async def _withdraw_at_partner(
+    pool: asyncpg.Pool, http: aiohttp.ClientSession, forward: ForwardToSubmit
+) -> bool:
+    """Our case was withdrawn after the partner took it: the partner's case is withdrawn too,
+    as its reporting scanner may (service.usecases.withdraw.withdraw_report)."""
+    if forward["withdrawn_at"] is not None or forward["token"] is None:
+        return True
+    url = f"{forward['url']}/api/v1/cases/{forward['partner_case_id']}/withdraw"
+    note = f"withdrawn at {case_reference(forward['case_id'])}"
+    headers = {"Authorization": f"Bearer {forward['token']}"}
+    try:
+        async with http.post(url, json={"note": note}, headers=headers) as response:
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise PartnerUnreachable(f"withdrawal not reachable: {exc!r}"[:300]) from exc
+    if status == 429 or status >= 500:
+        raise PartnerUnreachable(f"withdrawal answered HTTP {status}")
+    refusal = None if status == 200 else f"partner refused the withdrawal: HTTP {status}"
+    async with pool.acquire() as conn, conn.transaction():
+        if await partners_repo.withdrawn(conn, forward["case_id"], refusal):
+            detail = {"partner": forward["country"], "partner_case_id": forward["partner_case_id"]}
+            kind = "partner_withdrawal_refused" if refusal else "partner_withdrawn"
+            await cases.add_event(
+                conn, forward["case_id"], actor=ACTOR, kind=kind,
+                detail=detail | ({"reason": refusal} if refusal else {}),
+            )  # fmt: skip
+    return True
 
 
 async def _taken(pool: asyncpg.Pool, forward: ForwardToSubmit, partner_case: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, oversight_repo, withdraw_repo
+from service.db import cases, jobs, oversight_repo, partners_repo, withdraw_repo
 from service.db.connect import database_url
 from service.db.pool import pool_for
 from service.db.withdraw_repo import WithdrawnHash
@@ -23,12 +23,15 @@ from service.domain.states import WITHDRAWABLE, CaseState
 from service.domain.withdrawal import (
     DISPUTE_CONFIRMED,
     HASH_WITHDRAWN,
+    SCANNER_WITHDRAWN,
     InvalidHashSpec,
     clean_reason,
     parse_hash_spec,
 )
 from service.settings import Settings
 from service.usecases.refusals import ActionRefused
+
+PARTNERS_JOB = "partners"  # the kind service.usecases.partners works (it imports this module)
 
 __all__ = [
     "ActionRefused",
@@ -39,6 +42,7 @@ __all__ = [
     "withdraw_cases",
     "withdraw_hash",
     "withdraw_hash_command",
+    "withdraw_report",
     "withdrawn_hashes",
 ]
 
@@ -50,6 +54,7 @@ class Withdrawal:
     withdrawn: list[int] = field(default_factory=list)
     notices_cancelled: int = 0
     withdrawal_notices: list[int] = field(default_factory=list)
+    partners_told: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +62,7 @@ class Withdrawal:
             "case_ids": self.withdrawn,
             "notices_cancelled": self.notices_cancelled,
             "withdrawal_notices": len(self.withdrawal_notices),
+            "partners_told": len(self.partners_told),
         }
 
 
@@ -82,7 +88,17 @@ async def withdraw_cases(
         done.notices_cancelled = unsent["cancelled"]
         await withdraw_repo.quiet_ladders(conn, done.withdrawn)
         done.withdrawal_notices = await _tell_the_notified(conn, settings, done.withdrawn, actor)
+        if not actor.startswith("partner:"):  # a partner's own withdrawal needs no echo
+            done.partners_told = await _tell_the_partners(conn, done.withdrawn)
     return done
+
+
+async def _tell_the_partners(conn: asyncpg.Connection, case_ids: list[int]) -> list[int]:
+    """Cases a partner hotline's instance took are withdrawn there too: the 'partners' stage
+    passes each on (service.usecases.partners.submit), retrying while the partner is down."""
+    handed = await partners_repo.submitted_among(conn, case_ids)
+    await jobs.enqueue_for_cases(conn, PARTNERS_JOB, handed)
+    return handed
 
 
 async def _tell_the_notified(
@@ -99,6 +115,28 @@ async def _tell_the_notified(
         )
         notices.append(notice_id)
     return notices
+
+
+async def withdraw_report(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    case_id: int,
+    *,
+    scanner_id: int,
+    scanner_name: str,
+    note: str,
+) -> Withdrawal | None:
+    """The scanner that reported case `case_id` takes it back (its match was wrong): the case
+    is withdrawn as by a hash withdrawal, with the reason `scanner_withdrawn`. None when the
+    case is not this scanner's (it must not learn whether it exists). Taking back a case
+    withdrawn before changes nothing."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await withdraw_repo.reporter_of(conn, case_id) != scanner_id:
+            return None
+        detail = {"withdrawal": SCANNER_WITHDRAWN, "note": clean_reason(note)}
+        return await withdraw_cases(
+            conn, settings, [case_id], actor=f"scanner:{scanner_name}", detail=detail
+        )
 
 
 async def confirm_dispute(
@@ -169,6 +207,7 @@ async def withdraw_hash(
         total.withdrawn += done.withdrawn
         total.notices_cancelled += done.notices_cancelled
         total.withdrawal_notices += done.withdrawal_notices
+        total.partners_told += done.partners_told
     return {
         "id": row["id"],
         "hash": str(hash_spec),

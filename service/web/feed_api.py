@@ -1,4 +1,5 @@
-"""The scanner's outcome feed (GET /api/v1/cases) and the models of the scanner view."""
+"""The scanner's outcome feed (GET /api/v1/cases), its taking a report back
+(POST /api/v1/cases/{id}/withdraw) and the models of the scanner view."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from service.domain.outcomes import Outcome, ScannerState
+from service.usecases import withdraw
 from service.usecases.feed import BadCursor, feed_page
 from service.web.auth import require_role
-from service.web.keys import POOL
+from service.web.bodies import parse_body
+from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
-from service.web.problems import HttpProblem
+from service.web.problems import HttpProblem, not_found
 
 routes = web.RouteTableDef()
 
@@ -96,6 +99,53 @@ operation(
         ),
     )
 )
+
+
+class WithdrawReportIn(BaseModel):
+    """Why the scanner takes its report back (kept on the case, never passed on)."""
+
+    note: str = Field(default="", max_length=2000, pattern=r"^[^\x00]*$")
+
+
+class WithdrawReportOut(BaseModel):
+    case_id: int
+    state: ScannerState
+    withdrawn: bool = Field(description="false when the case was withdrawn before")
+
+
+operation(
+    Operation(
+        "post",
+        "/api/v1/cases/{case_id}/withdraw",
+        "Take a report back (the match was wrong): the case is withdrawn, everyone told gets a"
+        " withdrawal notice, its outcome is `withdrawn` with the reason `scanner_withdrawn`",
+        roles=("scanner",),
+        request=WithdrawReportIn,
+        responses={200: WithdrawReportOut, 404: None, 422: None},
+        parameters=(
+            {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        ),
+    )
+)
+
+
+@routes.post("/api/v1/cases/{case_id}/withdraw")
+async def withdraw_report(request: web.Request) -> web.Response:
+    token = await require_role(request, "scanner")
+    raw = request.match_info["case_id"]
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**63:
+        raise not_found("case")
+    body = parse_body(WithdrawReportIn, await request.read())
+    done = await withdraw.withdraw_report(
+        request.app[POOL], request.app[SETTINGS], int(raw),
+        scanner_id=token.id, scanner_name=token.name, note=body.note,
+    )  # fmt: skip
+    if done is None:
+        raise not_found("case")  # a scanner does not learn whether others' cases exist
+    answer = WithdrawReportOut(
+        case_id=int(raw), state=ScannerState.WITHDRAWN, withdrawn=bool(done.withdrawn)
+    )
+    return web.json_response(answer.model_dump())
 
 
 @routes.get("/api/v1/cases")

@@ -29,6 +29,7 @@ ON CONFLICT (case_id) DO NOTHING;
 -- The hand-over of case $1 with what the partner's intake needs, and the partner's token.
 SELECT f.case_id, f.country, f.state, f.created_at, f.attempts, f.url, h.token,
        h.policy = 'forward' AS still_forward, h.name AS partner_name,
+       f.partner_case_id, f.withdrawn_at, f.withdrawal_error,
        c.state AS case_state, c.url_original, c.url AS case_url, c.sha256, c.sha1, c.md5,
        c.pdq, c.media_type, c.detected_at, c.classification
 FROM forwards f
@@ -94,3 +95,15 @@ ORDER BY c.id;
 -- {column} is whitelisted by the caller.
 UPDATE cases SET {column} = coalesce({column}, $2::timestamptz), updated_at = now()
 WHERE id = $1;
+
+-- name: partners_submitted_among
+-- Of cases $1, those a partner's instance took (their withdrawal is to be passed on).
+SELECT case_id FROM forwards
+WHERE case_id = ANY($1::bigint[]) AND state = 'submitted' AND withdrawn_at IS NULL
+ORDER BY case_id;
+
+-- name: partners_withdrawn
+-- The partner took in the withdrawal of case $1 ($2: NULL, or why it refused it for good).
+UPDATE forwards SET withdrawn_at = now(), withdrawal_error = $2
+WHERE case_id = $1 AND withdrawn_at IS NULL
+RETURNING case_id;

@@ -122,3 +122,7 @@ VALUES ($1, 0, now())
 ON CONFLICT (case_id) DO UPDATE
 SET streak_started_at = NULL, streak_last_gone = NULL, streak_count = 0, resume_state = NULL,
     cycle_started_at = now();
+
+-- name: withdraw_reporter_of
+-- The scanner token that reported case $1 (locked: its withdrawal follows in this transaction).
+SELECT scanner_id FROM cases WHERE id = $1 FOR UPDATE;

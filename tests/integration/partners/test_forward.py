@@ -283,3 +283,55 @@ async def test_a_case_held_before_its_hand_over_is_forwarded_once_the_hold_is_li
         async with partner.pool.acquire() as conn:
             at_partner = await conn.fetchval("SELECT count(*) FROM cases")
     assert at_partner == 1 and (await case_row(pool, case_id))["state"] == "forwarded"
+
+
+async def test_our_withdrawal_of_a_forwarded_case_is_passed_to_the_partner(
+    pool: asyncpg.Pool, db_url: str, template_db: str
+) -> None:
+    settings = make_settings(db_url)
+    async with partner_instance(template_db) as partner:
+        case_id = await _forwarded_case(pool, settings, partner.base, partner.token)
+        async with pool.acquire() as conn:
+            theirs = await conn.fetchval(
+                "SELECT partner_case_id FROM forwards WHERE case_id = $1", case_id
+            )
+        done = await withdraw.withdraw_hash(
+            pool, settings, f"sha256:{SHA}", reason="our hash list was wrong", actor="chief"
+        )
+        assert done["partners_told"] == 1
+        await drain(pool, PartnerStage(pool, settings))
+        assert (await case_row(partner.pool, theirs))["state"] == "withdrawn"
+        assert await outcomes(partner.pool, theirs) == [("withdrawn", "scanner_withdrawn")]
+        async with pool.acquire() as conn:
+            told = await conn.fetchval(
+                "SELECT withdrawn_at IS NOT NULL FROM forwards WHERE case_id = $1", case_id
+            )
+            events = [r["kind"] for r in await conn.fetch(
+                "SELECT kind FROM case_events WHERE case_id = $1 ORDER BY id", case_id
+            )]  # fmt: skip
+        assert told and events[-1] == "partner_withdrawn"
+        # The partner's feed now says withdrawn as well: mirrored, it changes nothing here.
+        await make_due(pool, "partners")
+        await drain(pool, PartnerStage(pool, settings))
+    assert await outcomes(pool, case_id) == [("notified", None), ("withdrawn", "hash_withdrawn")]
+
+
+async def test_a_withdrawal_waits_for_an_unreachable_partner(
+    pool: asyncpg.Pool, db_url: str, template_db: str
+) -> None:
+    settings = make_settings(db_url)
+    async with partner_instance(template_db) as partner:
+        case_id = await _forwarded_case(pool, settings, partner.base, partner.token)
+    # The partner's instance is down now.
+    await withdraw.withdraw_hash(
+        pool, settings, f"sha256:{SHA}", reason="our hash list was wrong", actor="chief"
+    )
+    await drain(pool, PartnerStage(pool, settings))
+    async with pool.acquire() as conn:
+        job = await conn.fetchrow(
+            "SELECT attempts, last_error FROM jobs WHERE kind = 'partners' AND case_id = $1",
+            case_id,
+        )
+        told = await conn.fetchval("SELECT withdrawn_at FROM forwards WHERE case_id = $1", case_id)
+    assert job is not None and job["attempts"] == 1 and "not reachable" in job["last_error"]
+    assert told is None  # tried again with backoff, not given up
