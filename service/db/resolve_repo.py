@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
@@ -10,6 +9,7 @@ from typing import Any, TypedDict, cast
 import asyncpg
 
 from service.db.queries import q
+from service.domain.states import CaseState, check_transition
 
 
 class ContactRuleRow(TypedDict):
@@ -40,15 +40,6 @@ class HotlineRow(TypedDict):
     policy: str
     url: str | None
     updated_at: datetime
-
-
-class CaseForJob(TypedDict):
-    """The case a resolve job is about."""
-
-    id: int
-    url: str
-    host: str
-    state: str
 
 
 class UpstreamSubject(TypedDict):
@@ -211,41 +202,86 @@ async def remove_hotline(conn: asyncpg.Connection, country: str) -> bool:
     return await conn.fetchval(q("resolve_hotline_remove"), country.upper()) is not None
 
 
-async def case_for_job(conn: asyncpg.Connection, case_id: int) -> CaseForJob | None:
-    row = await conn.fetchrow(q("resolve_case_for_job"), case_id)
-    return None if row is None else cast(CaseForJob, dict(row))
+async def start_many(
+    conn: asyncpg.Connection, attempts: dict[int, int], *, actor: str
+) -> dict[int, str]:
+    """Take up cases (case id → its job's attempt) in one statement: workable ones not yet
+    'resolving' move there with their event; per workable case, its URL."""
+    for state in (CaseState.RECEIVED, CaseState.UNRESOLVED):
+        check_transition(state, CaseState.RESOLVING)
+    ids = sorted(attempts)
+    rows = await conn.fetch(q("resolve_start_many"), ids, [attempts[i] for i in ids], actor)
+    return {row["id"]: row["url"] for row in rows}
+
+
+async def lock_resolving(conn: asyncpg.Connection, case_ids: list[int]) -> set[int]:
+    """Of `case_ids`, those still 'resolving', locked in id order (in the caller's transaction)."""
+    rows = await conn.fetch(q("resolve_lock_resolving"), sorted(set(case_ids)))
+    return {row["id"] for row in rows}
 
 
 async def store_route(conn: asyncpg.Connection, case_id: int, route: dict[str, Any]) -> None:
-    await conn.execute(
-        q("resolve_store_route"),
-        case_id,
-        route["ip_addresses"],
-        route["network"],
-        route["hoster"],
-        route["asn"],
-        route["country"],
-        route["cdn"],
-        route["registrar"],
-        route["hotline"],
-        route["recipients"],
-        route["no_contact_reason"],
-    )
-    await conn.execute(q("resolve_clear_address_routes"), case_id)
-    others = route.get("address_routes") or []
+    await store_routes(conn, {case_id: route})
+
+
+async def store_routes(conn: asyncpg.Connection, routes: dict[int, dict[str, Any]]) -> None:
+    """The routing decisions of many cases (case id → route row), replacing earlier ones, with
+    the routes of their other networks: three statements for any number of cases."""
+    if not routes:
+        return
+    ids = sorted(routes)
+    await conn.execute(q("resolve_store_routes"), [_route_columns(i, routes[i]) for i in ids])
+    await conn.execute(q("resolve_clear_address_routes"), ids)
+    others = [
+        {**_address_route_columns(other), "case_id": case_id, "position": position}
+        for case_id in ids
+        for position, other in enumerate(routes[case_id].get("address_routes") or [], 1)
+    ]
     if others:
-        await conn.execute(
-            q("resolve_store_address_routes"),
-            case_id,
-            list(range(1, len(others) + 1)),
-            [",".join(r["ip_addresses"]) for r in others],
-            [json.dumps(r["network"]) for r in others],
-            [r["hoster"] for r in others],
-            [r["asn"] for r in others],
-            [r["country"] for r in others],
-            [json.dumps(r["recipients"]) for r in others],
-            [r["no_contact_reason"] for r in others],
-        )
+        await conn.execute(q("resolve_store_address_routes"), others)
+
+
+_ROUTE_COLUMNS = ("ip_addresses", "network", "hoster", "asn", "country", "cdn", "registrar",
+                  "hotline", "recipients", "no_contact_reason")  # fmt: skip
+_ADDRESS_ROUTE_COLUMNS = ("ip_addresses", "network", "hoster", "asn", "country", "recipients",
+                          "no_contact_reason")  # fmt: skip
+
+
+def _route_columns(case_id: int, route: dict[str, Any]) -> dict[str, Any]:
+    return {"case_id": case_id, **{column: route[column] for column in _ROUTE_COLUMNS}}
+
+
+def _address_route_columns(route: dict[str, Any]) -> dict[str, Any]:
+    return {column: route[column] for column in _ADDRESS_ROUTE_COLUMNS}
+
+
+async def conclude_many(
+    conn: asyncpg.Connection, decided: dict[int, tuple[bool, dict[str, Any]]], *, actor: str
+) -> set[int]:
+    """Resolving cases (case id → resolved?, event detail) become resolved (resolved_at
+    stamped) or unresolved, each with its 'resolution' event, in one statement; the ids moved."""
+    for to_state in (CaseState.RESOLVED, CaseState.UNRESOLVED):
+        check_transition(CaseState.RESOLVING, to_state)
+    if not decided:
+        return set()
+    rows = await conn.fetch(
+        q("resolve_conclude_many"),
+        [
+            {"case_id": i, "resolved": resolved, "detail": detail}
+            for i, (resolved, detail) in sorted(decided.items())
+        ],
+        actor,
+    )
+    return {row["id"] for row in rows}
+
+
+async def add_deferrals(
+    conn: asyncpg.Connection, details: dict[int, dict[str, Any]], *, actor: str
+) -> None:
+    """A 'resolution_deferred' event (a transient lookup failure) on each case of `details`."""
+    if details:
+        rows = [{"case_id": i, "detail": d} for i, d in sorted(details.items())]
+        await conn.execute(q("resolve_deferred_many"), rows, actor)
 
 
 async def upstream_subject(conn: asyncpg.Connection, case_id: int) -> UpstreamSubject | None:

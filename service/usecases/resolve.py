@@ -1,10 +1,12 @@
-"""Resolution as it changes a case: started, deferred by a transient failure, concluded.
+"""Resolution as it changes a case: taken up, deferred by a transient failure, concluded.
 
 The 'resolve' stage asks the resolver (service.resolve.resolver) who can remove the content;
-these functions record what that means for the case, each in its own transaction with its
-event: `start_resolving` (received/unresolved → resolving), `record_deferral` (a peer was
-down: an event, the case stays resolving), `record_resolution` (the route is stored; resolved
-cases get an 'outbox' job, the others become unresolved for the hotline's queue).
+these functions record what that means for the cases of a claimed batch, set-based:
+`start_resolving` (received/unresolved → resolving, each with its event, one statement for the
+batch) and `record_resolutions` (in one transaction for the lookups that finished together:
+transient failures noted as events, the cases staying resolving; routes stored; resolved cases
+stamped and given an 'outbox' job, the others unresolved for the hotline's queue, each move
+with its hash-chained event; the finished jobs deleted).
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from service.db import cases, jobs, resolve_repo
+from service.db import jobs, resolve_repo
+from service.db.jobs import Job
 from service.db.resolve_repo import ContactRuleRow, HotlineRow
-from service.domain.states import CaseState
 from service.errors import TransientLookupError
 from service.resolve.record import Resolution
-
-WORKABLE = {CaseState.RECEIVED, CaseState.RESOLVING, CaseState.UNRESOLVED}
 
 
 @dataclass(frozen=True)
@@ -31,55 +31,67 @@ class CaseToResolve:
     url: str
 
 
+@dataclass(frozen=True)
+class Concluded:
+    """A lookup that came to a decision, for its job's case."""
+
+    job: Job
+    case_id: int
+    resolution: Resolution
+
+
 async def start_resolving(
-    pool: asyncpg.Pool, case_id: int, *, attempt: int, actor: str
-) -> CaseToResolve | None:
-    """Move a workable case to 'resolving' (event with the attempt); None: nothing to do."""
+    pool: asyncpg.Pool, batch: list[Job], *, actor: str
+) -> dict[int, CaseToResolve]:
+    """Move the batch's workable cases to 'resolving' (an event with the job's attempt), in one
+    statement; per job id, its case. A job left out has nothing to do (its case was resolved
+    or moved on meanwhile: running twice is harmless)."""
+    attempts = {job.case_id: job.attempts for job in batch if job.case_id is not None}
+    if not attempts:
+        return {}
     async with pool.acquire() as conn:
-        case = await resolve_repo.case_for_job(conn, case_id)
-        if case is None or CaseState(case["state"]) not in WORKABLE:
-            return None  # already resolved or moved on: running twice is harmless
-        state = CaseState(case["state"])
-        if state is not CaseState.RESOLVING:
-            await cases.transition(
-                conn,
-                case_id,
-                CaseState.RESOLVING,
-                actor=actor,
-                detail={"attempt": attempt},
-                expect=state,
-            )
-    return CaseToResolve(case_id, case["url"])
+        urls = await resolve_repo.start_many(conn, attempts, actor=actor)
+    return {
+        job.id: CaseToResolve(job.case_id, urls[job.case_id])
+        for job in batch
+        if job.case_id is not None and job.case_id in urls
+    }
 
 
-async def record_deferral(
-    pool: asyncpg.Pool, case_id: int, exc: TransientLookupError, *, actor: str
-) -> None:
-    """A transient lookup failure: noted on the case, which stays 'resolving'."""
-    detail = {"error": str(exc), "retry_after": exc.retry_after}
-    async with pool.acquire() as conn:
-        await cases.add_event(conn, case_id, actor=actor, kind="resolution_deferred", detail=detail)
-
-
-async def record_resolution(
-    pool: asyncpg.Pool, case_id: int, resolution: Resolution, *, actor: str
-) -> None:
-    """Store the route; resolved → 'outbox' job, no contact → unresolved (hotline queue)."""
-    resolved = resolution.decision.resolved
+async def record_resolutions(
+    pool: asyncpg.Pool,
+    concluded: list[Concluded],
+    deferred: dict[int, TransientLookupError],
+    *,
+    actor: str,
+) -> set[int]:
+    """Record lookups that finished together, in one transaction: `deferred` (case id → its
+    transient failure) as events, the cases staying 'resolving'; each concluded case still
+    'resolving' gets its route and moves — resolved (an 'outbox' job) or unresolved (hotline
+    queue) — with its event; the concluded jobs are deleted. Returns the ids of the jobs
+    deleted (a missing one lost its lease to another worker, which now holds it)."""
+    ids = [c.case_id for c in concluded]
     async with pool.acquire() as conn, conn.transaction():
-        await resolve_repo.store_route(conn, case_id, resolution.route)
-        moved = await cases.transition(
-            conn,
-            case_id,
-            CaseState.RESOLVED if resolved else CaseState.UNRESOLVED,
-            actor=actor,
-            kind="resolution",
-            detail=resolution.detail,
-            stamp="resolved_at" if resolved else None,
-            expect=CaseState.RESOLVING,
-        )
-        if resolved and moved is not None:
-            await jobs.enqueue_for_case(conn, "outbox", case_id)
+        # Every case of the group locked at once, in id order: the order all writers keep.
+        resolving = await resolve_repo.lock_resolving(conn, [*ids, *deferred])
+        await resolve_repo.add_deferrals(conn, _deferral_details(deferred), actor=actor)
+        mine = [c for c in concluded if c.case_id in resolving]
+        await resolve_repo.store_routes(conn, {c.case_id: c.resolution.route for c in mine})
+        moved = await resolve_repo.conclude_many(conn, _decisions(mine), actor=actor)
+        resolved = [c.case_id for c in mine if c.resolution.decision.resolved]
+        await jobs.enqueue_for_cases(conn, "outbox", [i for i in resolved if i in moved])
+        return await jobs.finish_many(conn, [c.job for c in concluded])
+
+
+def _deferral_details(deferred: dict[int, TransientLookupError]) -> dict[int, dict[str, Any]]:
+    return {
+        case_id: {"error": str(exc), "retry_after": exc.retry_after}
+        for case_id, exc in deferred.items()
+    }
+
+
+def _decisions(concluded: list[Concluded]) -> dict[int, tuple[bool, dict[str, Any]]]:
+    return {c.case_id: (c.resolution.decision.resolved, c.resolution.detail) for c in concluded}
 
 
 # The contact book and partner hotlines, as the hotline edits them (CLI and API): rules win

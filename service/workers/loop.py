@@ -17,7 +17,8 @@ no free slot waits for the slowest job of a batch (a re-check of a host that han
 the probe timeout, while the rest of its batch finished long ago).
 A job that waits for someone else (a registry's pacing, another job's lookup of the same
 network) marks the wait with `service.parking.parked()`: it then gives its slot back, and the
-loop may run other jobs meanwhile, up to `PARKED_PER_SLOT · concurrency` parked jobs.
+loop may run other jobs meanwhile, up to `PARKED_PER_SLOT · concurrency` parked jobs; for a
+batch or stream stage (the resolve stage), parked jobs do not count against its claimed window.
 An outcome `Saved` tells the loop the stage stored it already. A stage may also offer
 `resources()`, an async context manager the loop holds open while it runs (the probe
 stage's keep-alive HTTP session: new connections per check cost 3x).
@@ -33,7 +34,7 @@ from collections.abc import AsyncGenerator, Coroutine, Mapping
 from contextlib import aclosing, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -112,6 +113,27 @@ class StreamStage(Stage, Protocol):
     ) -> AsyncGenerator[Mapping[int, Outcome | BaseException], None]: ...
 
 
+class FinishedTasks:
+    """A stage's tasks as they finish, taken in groups: a `handle_stream` records and yields
+    each group (the probe and resolve stages). One done-callback per task: waiting with
+    `asyncio.wait` would re-register on every pending task each time, O(n²) per batch."""
+
+    def __init__(self) -> None:
+        self._done: list[asyncio.Task[Any]] = []
+        self._ready = asyncio.Event()
+
+    def add(self, task: asyncio.Task[Any]) -> None:
+        self._done.append(task)
+        self._ready.set()
+
+    async def take(self) -> list[asyncio.Task[Any]]:
+        """Every task finished since the last call (waits for at least one)."""
+        await self._ready.wait()
+        self._ready.clear()
+        taken, self._done = self._done, []
+        return taken
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     lease: timedelta
@@ -175,7 +197,12 @@ class ClaimLoop:
 
     def _free(self, tasks: set[asyncio.Task[None]]) -> int:
         if self.batched:
-            return self.config.concurrency + 2 * self.config.batch - len(self.in_flight)
+            # Claimed jobs whose work is parked hold no place in the window (the resolve
+            # stage's lookups waiting for a registry); the probe stage never parks.
+            window = self.config.concurrency + 2 * self.config.batch
+            busy = len(self.in_flight) - self.lot.parked
+            most = window + self.config.concurrency * PARKED_PER_SLOT
+            return min(window - busy, most - len(self.in_flight))
         busy = len(tasks) - self.lot.parked
         most = self.config.concurrency * (1 + PARKED_PER_SLOT)
         return min(self.config.concurrency - busy, most - len(tasks))
@@ -256,6 +283,7 @@ class ClaimLoop:
             log.warning("%s job %s: lease lost before the outcome was saved", job.kind, job.id)
 
     async def _handle_batch(self, jobs: list[Job]) -> None:
+        parking.enter(self.lot)  # the stage's tasks for this batch park in this loop
         waiting = {job.id: job for job in jobs}
         try:
             async with aclosing(self._outcome_groups(jobs)) as groups:

@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
@@ -42,7 +42,7 @@ from service.usecases.policies import Policies, policies_from
 from service.usecases.probe import ProbeCase, QuietCheck, Tracking
 from service.usecases.queue import Job
 from service.usecases.verdicts import read_placeholder
-from service.workers.loop import Done, Outcome, RunAgainAt, Saved
+from service.workers.loop import Done, FinishedTasks, Outcome, RunAgainAt, Saved
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,7 +123,7 @@ class ProbeStage:
         if not due:
             return
         async with self.prober.hold():
-            finished = _Finished()
+            finished = FinishedTasks()
             running = {}
             for job, case in due:
                 task = asyncio.create_task(self._timed_probe(case))
@@ -301,26 +301,6 @@ def _count_verdicts(checked: list[_Checked]) -> None:
     """The /metrics counter, once per verdict and batch rather than once per check."""
     for verdict, n in Counter(c.report.verdict for c in checked).items():
         PROBE_VERDICTS.labels(verdict=str(verdict)).inc(n)
-
-
-class _Finished:
-    """Tasks as they finish, taken in groups (one done-callback per task: waiting with
-    `asyncio.wait` would re-register on every pending task each time, O(n²) per batch)."""
-
-    def __init__(self) -> None:
-        self._done: list[asyncio.Task[Any]] = []
-        self._ready = asyncio.Event()
-
-    def add(self, task: asyncio.Task[Any]) -> None:
-        self._done.append(task)
-        self._ready.set()
-
-    async def take(self) -> list[asyncio.Task[Any]]:
-        """Every task finished since the last call (waits for at least one)."""
-        await self._ready.wait()
-        self._ready.clear()
-        taken, self._done = self._done, []
-        return taken
 
 
 async def _each(calls: list[Coroutine[None, None, T]]) -> list[T | BaseException]:

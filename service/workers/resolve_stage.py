@@ -1,28 +1,43 @@
 """The 'resolve' stage: received cases → resolving → resolved (route + outbox job) | unresolved.
 
-A transient failure (DNS timeout, SERVFAIL, RDAP 429/5xx) is recorded as an event and raised,
-so the claim loop retries with backoff and honours Retry-After; the case stays 'resolving'
-and is never concluded unresolvable because a peer was down. "No contact published" and
-NXDOMAIN are facts: the case becomes 'unresolved' with the reason, for the hotline's queue.
+A claimed batch is handled whole (`handle_stream`): its cases move to 'resolving' in one
+statement, their URLs are looked up concurrently with the one shared Resolver, and as the
+lookups finish, those that finished together are recorded together in one transaction
+(service/usecases/resolve.py `record_resolutions`: routes, moves and their events, outbox jobs,
+the jobs' deletion) — a lookup parked for a throttled registry holds only its own place, never
+the recording of its batch-mates.
+
+A transient failure (DNS timeout, SERVFAIL, RDAP 429/5xx) is recorded as an event and its job
+retried by the claim loop with backoff, honouring Retry-After; the case stays 'resolving' and
+is never concluded unresolvable because a peer was down. "No contact published" and NXDOMAIN
+are facts: the case becomes 'unresolved' with the reason, for the hotline's queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from service.errors import TransientLookupError
+from service.logging_setup import case_context
 from service.resolve.politeness import PacingDeferral
+from service.resolve.record import Resolution
+from service.resolve.resolver import Resolver
 from service.settings import Settings
 from service.usecases import resolve as resolution
 from service.usecases.queue import Job
-from service.workers.loop import Done, Outcome, RunAgainAt
+from service.usecases.resolve import CaseToResolve, Concluded
+from service.workers.loop import Done, FinishedTasks, Outcome, RunAgainAt, Saved
 from service.workers.resolver_owner import ResolverOwner
 
 log = logging.getLogger(__name__)
 ACTOR = "worker:resolve"
+Results = dict[int, Outcome | BaseException]
+Lookup = asyncio.Task[Resolution]
 
 
 class ResolveStage(ResolverOwner):
@@ -31,26 +46,73 @@ class ResolveStage(ResolverOwner):
     kind = "resolve"
 
     async def handle(self, job: Job) -> Outcome:
-        if job.case_id is None:
-            return Done()
-        case = await resolution.start_resolving(
-            self.pool, job.case_id, attempt=job.attempts, actor=ACTOR
-        )
-        if case is None:
-            return Done()
+        """One job, as a batch of one (the claim loop uses `handle_stream`)."""
+        results: Results = {}
+        async for group in self.handle_stream([job]):
+            results |= group
+        result = results.get(job.id, Done())
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def handle_stream(self, jobs: list[Job]) -> AsyncGenerator[Results, None]:
+        """The batch taken up in one statement, then its outcomes in groups as lookups finish."""
+        cases = await resolution.start_resolving(self.pool, jobs, actor=ACTOR)
+        idle: Results = {job.id: Done() for job in jobs if job.id not in cases}
+        if idle:
+            yield idle
+        if not cases:
+            return
         resolver = await self.resolver()
+        finished = FinishedTasks()
+        running: dict[Lookup, tuple[Job, CaseToResolve]] = {}
+        for job in jobs:
+            if job.id in cases:
+                task = asyncio.create_task(self._look_up(resolver, job, cases[job.id]))
+                task.add_done_callback(finished.add)
+                running[task] = (job, cases[job.id])
         try:
+            while running:
+                # Lookups finishing while the previous group is recorded are recorded together:
+                # the groups grow with the load (group commit).
+                group = [(running.pop(t), t) for t in await finished.take()]
+                yield await self._record(group)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _look_up(self, resolver: Resolver, job: Job, case: CaseToResolve) -> Resolution:
+        with case_context(case.id):
             # Early attempts wait for every source; after a few, decide with what answers
             # (the missing source is noted on the case) rather than wait out a long outage.
             partial_ok = job.attempts > self.settings.resolve_partial_after_attempts
-            found = await resolver.resolve(case.url, accept_partial=partial_ok)
-        except PacingDeferral as exc:
-            return self._back_for_slot(exc)
-        except TransientLookupError as exc:
-            await resolution.record_deferral(self.pool, job.case_id, exc, actor=ACTOR)
-            raise
-        await resolution.record_resolution(self.pool, job.case_id, found, actor=ACTOR)
-        return Done()
+            return await resolver.resolve(case.url, accept_partial=partial_ok)
+
+    async def _record(self, group: list[tuple[tuple[Job, CaseToResolve], Lookup]]) -> Results:
+        """The group's lookups recorded in one transaction; per job, what the loop does next."""
+        results: Results = {}
+        concluded: list[Concluded] = []
+        deferred: dict[int, TransientLookupError] = {}
+        for (job, case), task in group:
+            error = task.exception()
+            if isinstance(error, PacingDeferral):
+                results[job.id] = self._back_for_slot(error)
+            elif error is not None:
+                results[job.id] = error  # retried by the loop (TransientLookupError: quietly)
+                if isinstance(error, TransientLookupError):
+                    deferred[case.id] = error
+            else:
+                concluded.append(Concluded(job, case.id, task.result()))
+        if not (concluded or deferred):
+            return results
+        try:
+            finished = await resolution.record_resolutions(
+                self.pool, concluded, deferred, actor=ACTOR
+            )
+        except Exception as exc:  # nothing of the group was written: its jobs retry
+            return results | {c.job.id: exc for c in concluded}
+        return results | {c.job.id: _saved(c.job, finished) for c in concluded}
 
     def _back_for_slot(self, deferral: PacingDeferral) -> Outcome:
         """A registry slot is reserved for this lookup: come back just before it, one poll
@@ -58,6 +120,14 @@ class ResolveStage(ResolverOwner):
         backoff, no attempt counted, no event (waiting one's turn is not a failure)."""
         ahead = max((deferral.retry_after or 0.0) - self.settings.worker_poll_interval, 0.0)
         return RunAgainAt(datetime.now(UTC) + timedelta(seconds=ahead))
+
+
+def _saved(job: Job, finished: set[int]) -> Outcome:
+    """A concluded job was deleted with its case's recording, unless another worker took its
+    lease meanwhile (that worker now holds the job; the case's state tells it what is left)."""
+    if job.id not in finished:
+        log.warning("%s job %s: lease lost before the outcome was saved", job.kind, job.id)
+    return Saved()
 
 
 def build(pool: asyncpg.Pool, settings: Settings) -> ResolveStage:

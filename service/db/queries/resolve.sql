@@ -71,11 +71,46 @@ SET name = EXCLUDED.name, address = EXCLUDED.address, language = EXCLUDED.langua
 -- Remove a country's hotline; returns the country when it existed.
 DELETE FROM hotlines WHERE country = $1 RETURNING country;
 
--- name: resolve_store_route
--- The routing decision of a case (replaced when a case is resolved again).
+-- name: resolve_start_many
+-- The resolve stage takes up the cases of a claimed batch: $1 case ids, $2 each job's attempt.
+-- Workable cases (received, resolving, unresolved) are locked in id order; those not yet
+-- 'resolving' move there with a 'transition' event carrying the attempt (an analyst sees the
+-- case being worked on). One statement for the batch; returns the workable cases' URLs.
+WITH wanted AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[]) AS w(id, attempt)
+), locked AS (
+    SELECT c.id, c.url, c.state FROM cases c JOIN wanted w ON w.id = c.id
+    WHERE c.state IN ('received', 'resolving', 'unresolved')
+    ORDER BY c.id
+    FOR UPDATE OF c
+), moved AS (
+    UPDATE cases c SET state = 'resolving', updated_at = now()
+    FROM locked l WHERE c.id = l.id AND l.state <> 'resolving'
+    RETURNING c.id, l.state AS from_state
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, from_state, to_state, detail)
+    SELECT m.id, $3, 'transition', m.from_state, 'resolving', jsonb_build_object('attempt', w.attempt)
+    FROM moved m JOIN wanted w ON w.id = m.id
+    ORDER BY m.id
+)
+SELECT id, url FROM locked;
+
+-- name: resolve_lock_resolving
+-- Of cases $1, those still 'resolving', locked in id order (one lock order for every batch):
+-- the ones whose resolution this transaction may record.
+SELECT id FROM cases WHERE id = ANY($1::bigint[]) AND state = 'resolving' ORDER BY id FOR UPDATE;
+
+-- name: resolve_store_routes
+-- The routing decisions of many cases, one JSON object per case with case_routes' columns
+-- (JSON null is SQL NULL; ip_addresses a JSON array); replaced when a case is resolved again.
 INSERT INTO case_routes (case_id, ip_addresses, network, hoster, asn, country, cdn, registrar,
                          hotline, recipients, no_contact_reason)
-VALUES ($1, $2::inet[], $3, $4, $5, $6, $7, $8, $9, $10, $11)
+SELECT r.case_id, coalesce(r.ip_addresses, '{}'), r.network, r.hoster, r.asn, r.country, r.cdn,
+       r.registrar, r.hotline, r.recipients, r.no_contact_reason
+FROM jsonb_to_recordset($1::jsonb) AS r(case_id bigint, ip_addresses inet[], network jsonb,
+    hoster text, asn bigint, country text, cdn jsonb, registrar jsonb, hotline jsonb,
+    recipients jsonb, no_contact_reason text)
+ORDER BY r.case_id
 ON CONFLICT (case_id) DO UPDATE
 SET decided_at = now(), ip_addresses = EXCLUDED.ip_addresses, network = EXCLUDED.network,
     hoster = EXCLUDED.hoster, asn = EXCLUDED.asn, country = EXCLUDED.country,
@@ -83,9 +118,33 @@ SET decided_at = now(), ip_addresses = EXCLUDED.ip_addresses, network = EXCLUDED
     recipients = EXCLUDED.recipients, no_contact_reason = EXCLUDED.no_contact_reason,
     upstream_lookup = NULL;
 
--- name: resolve_case_for_job
--- The case a resolve job is about.
-SELECT id, url, host, state FROM cases WHERE id = $1;
+-- name: resolve_conclude_many
+-- Resolving cases concluded: one JSON object per case {case_id, resolved, detail}; resolved
+-- ones stamp resolved_at (if still empty), the others become 'unresolved' (hotline queue).
+-- Each gets its 'resolution' event with its own detail (hash-chained by the trigger). Only
+-- cases still 'resolving' move (the caller locked them); returns the ids that moved.
+WITH decided AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS d(case_id bigint, resolved boolean, detail jsonb)
+), moved AS (
+    UPDATE cases c
+    SET state = CASE WHEN d.resolved THEN 'resolved' ELSE 'unresolved' END::case_state,
+        updated_at = now(),
+        resolved_at = CASE WHEN d.resolved THEN coalesce(c.resolved_at, now()) ELSE c.resolved_at END
+    FROM decided d WHERE c.id = d.case_id AND c.state = 'resolving'
+    RETURNING c.id, c.state AS to_state, d.detail
+), events AS (
+    INSERT INTO case_events (case_id, actor, kind, from_state, to_state, detail)
+    SELECT id, $2, 'resolution', 'resolving', to_state, detail FROM moved ORDER BY id
+)
+SELECT id FROM moved;
+
+-- name: resolve_deferred_many
+-- Transient lookup failures noted on their cases (which stay 'resolving'): one JSON object per
+-- case {case_id, detail}.
+INSERT INTO case_events (case_id, actor, kind, detail)
+SELECT r.case_id, $2, 'resolution_deferred', r.detail
+FROM jsonb_to_recordset($1::jsonb) AS r(case_id bigint, detail jsonb)
+ORDER BY r.case_id;
 
 -- name: resolve_upstream_subject
 -- What the upstream lookup of case $1 needs: the route's addresses, origin AS, recipients and
@@ -107,20 +166,20 @@ WHERE case_id = $1 AND upstream_lookup->>'state' = 'requested'
 RETURNING case_id;
 
 -- name: resolve_clear_address_routes
--- Case $1 is routed again: its other networks' routes are decided anew.
-DELETE FROM case_address_routes WHERE case_id = $1;
+-- Cases $1 are routed again: their other networks' routes are decided anew.
+DELETE FROM case_address_routes WHERE case_id = ANY($1::bigint[]);
 
 -- name: resolve_store_address_routes
--- The routes of case $1's other networks, one element per route in each array (addresses as a
--- comma-joined list per route, network and recipients as JSON text: a jsonb[] of JSON arrays
--- would read as a two-dimensional array).
+-- The routes of cases' other networks: one JSON object per route with its case, position and
+-- case_address_routes' columns (ip_addresses a JSON array).
 INSERT INTO case_address_routes (case_id, position, ip_addresses, network, hoster, asn,
                                  country, recipients, no_contact_reason)
-SELECT $1, r.position, string_to_array(r.addresses, ',')::inet[], r.network::jsonb, r.hoster,
-       r.asn, r.country, r.recipients::jsonb, r.no_contact_reason
-FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-            $8::text[], $9::text[])
-    AS r(position, addresses, network, hoster, asn, country, recipients, no_contact_reason);
+SELECT r.case_id, r.position, r.ip_addresses, r.network, r.hoster, r.asn, r.country,
+       r.recipients, r.no_contact_reason
+FROM jsonb_to_recordset($1::jsonb) AS r(case_id bigint, position int, ip_addresses inet[],
+    network jsonb, hoster text, asn bigint, country text, recipients jsonb,
+    no_contact_reason text)
+ORDER BY r.case_id, r.position;
 
 -- name: resolve_split_cases
 -- Cases whose host is served from several networks: the first route's hoster, the other
