@@ -214,9 +214,8 @@ async def contacted(conn: asyncpg.Connection, case_id: int) -> set[str]:
     return {r["recipient"] for r in await conn.fetch(q("oversight_contacted"), case_id)}
 
 
-async def reminder_target(conn: asyncpg.Connection, case_id: int) -> Row | None:
-    row = await conn.fetchrow(q("oversight_reminder_target"), case_id)
-    return dict(row) if row else None
+async def reminder_targets(conn: asyncpg.Connection, case_id: int) -> list[Row]:
+    return [dict(r) for r in await conn.fetch(q("oversight_reminder_targets"), case_id)]
 
 
 async def insert_handoff(

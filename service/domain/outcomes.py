@@ -108,7 +108,8 @@ OUTCOME_RULES: tuple[OutcomeRule, ...] = (
     OutcomeRule(104, Outcome.REAPPEARED, kind="partner_reappeared"),
     OutcomeRule(111, Outcome.ACKNOWLEDGED, kind="partner_acknowledged"),
     OutcomeRule(141, Outcome.DISPUTED, kind="partner_disputed", reason_key="dispute_reason"),
-    # Taken back; the reason is why (dispute_confirmed, hash_withdrawn, scanner_withdrawn), never the free text.
+    # Taken back; the reason is why (dispute_confirmed, hash_withdrawn, scanner_withdrawn),
+    # never the free text.
     OutcomeRule(150, Outcome.WITHDRAWN, to_state=S.WITHDRAWN, reason_key="withdrawal"),
 )
 

@@ -129,23 +129,24 @@ class Sweep:
         return ready
 
     async def remind(self, conn: asyncpg.Connection, row: dict[str, Any]) -> None:
-        target = await oversight_repo.reminder_target(conn, row["id"])
-        if target is None:
-            return  # never reached anyone directly (e.g. notified through a rerouted batch)
-        notice_id = await self._enqueue_notice(
-            conn,
-            row["id"],
-            "reminder",
-            target["recipient"],
-            target["role"],
-            row["country"],
-            target["language"],
-            cc=tuple(target["cc"] or ()),
-        )
-        detail = {"notice_id": notice_id, "recipient": target["recipient"]}
-        if target["cc"]:
-            detail["cc"] = list(target["cc"])
-        await cases.add_event(conn, row["id"], actor=ACTOR, kind="reminder", detail=detail)
+        """One reminder to each desk that got the case's first notice: a host served from
+        several networks has a desk per network, and each is reminded of its own notice."""
+        for target in await oversight_repo.reminder_targets(conn, row["id"]):
+            notice_id = await self._enqueue_notice(
+                conn,
+                row["id"],
+                "reminder",
+                target["recipient"],
+                target["role"],
+                row["country"],
+                target["language"],
+                cc=tuple(target["cc"] or ()),
+            )
+            detail = {"notice_id": notice_id, "recipient": target["recipient"]}
+            if target["cc"]:
+                detail["cc"] = list(target["cc"])
+            await cases.add_event(conn, row["id"], actor=ACTOR, kind="reminder", detail=detail)
+        # No target: it never reached anyone directly (e.g. through a rerouted batch).
 
     async def climb(
         self,

@@ -44,14 +44,34 @@ UPDATE escalations SET wake_at = now() WHERE case_id = $1;
 SELECT DISTINCT n.recipient FROM notice_items i JOIN notices n ON n.id = i.notice_id
 WHERE i.case_id = $1 AND n.state <> 'failed';
 
--- name: oversight_reminder_target
--- Who is reminded about case $1: the recipient of its latest sent first notice, with the
--- copies that notice went to (a reminder reaches everyone the notice did).
-SELECT n.recipient, n.role, n.language, n.country, n.cc
-FROM notice_items i JOIN notices n ON n.id = i.notice_id
-WHERE i.case_id = $1 AND n.kind = 'notice' AND n.state = 'sent'
-ORDER BY n.sent_at DESC, n.id DESC
-LIMIT 1;
+-- name: oversight_reminder_targets
+-- Who is reminded about case $1: for each of its routes (a host served from several networks
+-- has one per network, each with its own desk), the recipient of the latest sent first notice
+-- to one of that route's contacts, with the copies that notice went to (a reminder reaches
+-- everyone the notice did); one row per recipient. When no sent notice names a route's
+-- contact (e.g. one sent through the country's hotline), the latest sent first notice.
+WITH routes AS (
+    SELECT 0 AS position, recipients FROM case_routes WHERE case_id = $1
+    UNION ALL
+    SELECT position, recipients FROM case_address_routes WHERE case_id = $1
+), sent AS (
+    SELECT n.id, n.recipient, n.role, n.language, n.country, n.cc, n.sent_at
+    FROM notice_items i JOIN notices n ON n.id = i.notice_id
+    WHERE i.case_id = $1 AND n.kind = 'notice' AND n.state = 'sent'
+), per_route AS (
+    SELECT DISTINCT ON (r.position) s.*
+    FROM routes r
+    JOIN sent s ON s.recipient IN (SELECT c ->> 'address' FROM jsonb_array_elements(r.recipients) c)
+    ORDER BY r.position, s.sent_at DESC, s.id DESC
+), chosen AS (
+    SELECT * FROM per_route
+    UNION ALL
+    (SELECT * FROM sent WHERE NOT EXISTS (SELECT FROM per_route)
+     ORDER BY sent_at DESC, id DESC LIMIT 1)
+)
+SELECT DISTINCT ON (recipient) recipient, role, language, country, cc
+FROM chosen
+ORDER BY recipient, sent_at DESC, id DESC;
 
 -- name: oversight_insert_handoff
 INSERT INTO handoffs (case_id, step, recipient, detail, created_by) VALUES ($1, $2, $3, $4, $5)

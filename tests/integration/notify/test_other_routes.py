@@ -9,6 +9,7 @@ import asyncpg
 from service.db import notify_repo
 from service.notify.outbox import place_cases, reroute
 from service.settings import Settings
+from service.workers.escalate_stage import EscalateStage
 from tests.integration.oversight.world import HOSTER_DESK, ROUTE, add_case, scanner
 
 OTHER = [
@@ -57,3 +58,27 @@ async def test_each_route_is_told_and_a_failed_desk_hands_over_within_its_route(
             "abuse@other-net.example",
             "noc@other-net.example",
         ]
+
+
+async def test_each_routes_desk_is_reminded_of_its_own_notice(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        case_id = await add_case(
+            conn, await scanner(conn), "http://split.example/late.png", route=ROUTE
+        )
+        await conn.execute(
+            "INSERT INTO case_address_routes (case_id, position, ip_addresses, hoster, recipients)"
+            " VALUES ($1, 1, '{192.0.2.7}', 'Other Net', $2)",
+            case_id,
+            OTHER,
+        )
+        await place_cases(conn, settings, [case_id])
+        await conn.execute("UPDATE notices SET state = 'sent', sent_at = now(), sealed_at = now()")
+        await EscalateStage(pool, settings).remind(conn, {"id": case_id, "country": None})
+        reminded = await conn.fetch(
+            "SELECT n.recipient FROM notice_items i JOIN notices n ON n.id = i.notice_id"
+            " WHERE i.case_id = $1 AND n.kind = 'reminder' ORDER BY n.recipient",
+            case_id,
+        )
+    assert [r["recipient"] for r in reminded] == sorted([HOSTER_DESK, "abuse@other-net.example"])
