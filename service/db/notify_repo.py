@@ -397,11 +397,18 @@ async def lock_still_needing(
     return {row["id"] for row in rows}
 
 
-async def add_items(conn: asyncpg.Connection, pairs: list[tuple[int, int]]) -> None:
-    """Put cases into notices: (notice id, case id) pairs."""
-    await conn.execute(
-        q("notify_add_items"), [notice for notice, _ in pairs], [case for _, case in pairs]
+async def add_items(
+    conn: asyncpg.Connection, pairs: list[tuple[int, int]], window: timedelta
+) -> dict[int, datetime]:
+    """Put cases into (locked) notices: (notice id, case id) pairs. Each notice is due
+    `window` after its earliest item became ready (see the query): {notice id: due at}."""
+    rows = await conn.fetch(
+        q("notify_add_items"),
+        [notice for notice, _ in pairs],
+        [case for _, case in pairs],
+        window,
     )
+    return {row["id"]: row["due_at"] for row in rows}
 
 
 async def address_routes(conn: asyncpg.Connection, case_ids: list[int]) -> list[dict[str, Any]]:

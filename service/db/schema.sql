@@ -519,6 +519,7 @@ CREATE TABLE notices (
     last_error text,
     cc text[] DEFAULT '{}'::text[] NOT NULL,
     cc_failed jsonb DEFAULT '{}'::jsonb NOT NULL,
+    due_at timestamp with time zone,
     CONSTRAINT notices_message_id_key UNIQUE (message_id),
     CONSTRAINT notices_pkey PRIMARY KEY (id),
     CONSTRAINT notices_attempts_check CHECK ((attempts >= 0)),

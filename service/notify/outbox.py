@@ -280,19 +280,19 @@ async def _add_items(
     *,
     primary: list[_Join],
 ) -> dict[int, Placement]:
-    """Cases into their (locked) batches; each batch's job due after the window. Returns
-    where the `primary` joins among `joins` went."""
+    """Cases into their (locked) batches; each batch's job due when the batch is (the window
+    after its earliest item became ready). Returns where the `primary` joins among `joins`
+    went."""
     pairs = sorted({(batches[j.choice.key][0], j.case_id) for j in joins})
-    await notify_repo.add_items(conn, pairs)
-    for notice_id, created_at in sorted({batches[j.choice.key] for j in joins}):
-        due_at = created_at + settings.notice_gather_window
+    due = await notify_repo.add_items(conn, pairs, settings.notice_gather_window)
+    for notice_id, due_at in sorted(due.items()):
         await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
     placing = {j.case_id for j in joins}
     return {
         j.case_id: Placement(
             batches[j.choice.key][0],
             j.choice.recipient.address,
-            batches[j.choice.key][1] + settings.notice_gather_window,
+            due[batches[j.choice.key][0]],
             cc=j.choice.cc,
         )
         for j in primary

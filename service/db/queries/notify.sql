@@ -137,9 +137,9 @@ WHERE id = $1 AND bounced_at IS NULL
 RETURNING id;
 
 -- name: notify_next_unsent
--- The oldest notice of recipient $1 still to be sent, and when it may go (its gathering
--- window $2 after creation): woken as soon as the notice before it has left.
-SELECT id, greatest(now(), created_at + $2::interval) AS due
+-- The oldest notice of recipient $1 still to be sent, and when it may go (its due time; rows
+-- from before due_at: the gathering window $2 after creation): woken as soon as the notice before it has left.
+SELECT id, greatest(now(), coalesce(due_at, created_at + $2::interval)) AS due
 FROM notices WHERE recipient = $1 AND state IN ('pending', 'sending')
 ORDER BY id LIMIT 1;
 
@@ -220,7 +220,8 @@ WITH sent AS (
     ON CONFLICT (address) DO UPDATE
     SET delivered = contact_health.delivered + excluded.delivered, updated_at = now()
 ), following AS (
-    SELECT DISTINCT ON (n.recipient) n.id, greatest(now(), n.created_at + $2::interval) AS due
+    SELECT DISTINCT ON (n.recipient) n.id,
+           greatest(now(), coalesce(n.due_at, n.created_at + $2::interval)) AS due
     FROM notices n
     WHERE n.recipient IN (SELECT recipient FROM sent) AND n.state IN ('pending', 'sending')
       AND n.id NOT IN (SELECT id FROM sent)
@@ -317,11 +318,28 @@ ON CONFLICT (recipient, kind, cc) WHERE sealed_at IS NULL DO NOTHING
 RETURNING id, recipient, cc, created_at;
 
 -- name: notify_add_items
--- Put the cases $2 into the notices $1 (pairwise; idempotent).
-INSERT INTO notice_items (notice_id, case_id)
-SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS p(notice_id, case_id)
-ORDER BY 1, 2
-ON CONFLICT DO NOTHING;
+-- Put the cases $2 into the notices $1 (pairwise; idempotent; the notices locked by the
+-- caller), and bring each notice's due time forward to the gathering window $3 after its
+-- earliest item became ready: a freshly resolved case's resolution, else (content back, which
+-- the probe stage hands over at once; moved from a failed contact; a lifted hold) now.
+-- Returns each notice's due time.
+WITH pairs AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS p(notice_id, case_id)
+), added AS (
+    INSERT INTO notice_items (notice_id, case_id)
+    SELECT notice_id, case_id FROM pairs ORDER BY 1, 2
+    ON CONFLICT DO NOTHING
+), ready AS (
+    SELECT p.notice_id,
+           min(least(now(), CASE WHEN c.state = 'resolved' THEN c.resolved_at END)) AS ready_at
+    FROM pairs p JOIN cases c ON c.id = p.case_id
+    GROUP BY p.notice_id
+)
+UPDATE notices n
+SET due_at = least(n.due_at, r.ready_at + $3::interval)
+FROM ready r
+WHERE n.id = r.notice_id
+RETURNING n.id, n.due_at;
 
 -- name: notify_address_routes
 -- The routes of the other networks of cases $1 (a host served from several networks), in
