@@ -6,9 +6,10 @@ service.usecases.intake decide and own the transactions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, Protocol, TypedDict, cast
 
 import asyncpg
 
@@ -114,12 +115,18 @@ async def withdrawn_hashes(conn: asyncpg.Connection, limit: int = 500) -> list[W
     return [cast(WithdrawnHash, dict(r)) for r in rows]
 
 
-async def withdrawn_among(conn: asyncpg.Connection, hashes: list[dict[str, str]]) -> dict[int, Row]:
-    """Of the reports' hashes (one dict per report), the first withdrawn one per position."""
+class HashSet(Protocol):
+    def present(self) -> dict[str, str]: ...
+
+
+async def withdrawn_among(conn: asyncpg.Connection, hashes: Sequence[HashSet]) -> dict[int, Row]:
+    """Of the reports' hash sets (one per report), the first withdrawn hash per position."""
     if not await conn.fetchval(q("withdraw_any")):
-        return {}  # the common case: one tiny statement on intake's hot path
+        return {}  # the common case: one tiny statement on intake's hot path, no hash read
     flat = [
-        (p, name, digest) for p, present in enumerate(hashes) for name, digest in present.items()
+        (p, name, digest)
+        for p, hash_set in enumerate(hashes)
+        for name, digest in hash_set.present().items()
     ]
     rows = await conn.fetch(
         q("withdraw_hashes_matching"),

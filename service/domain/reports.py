@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.domain.normal_reports import NormalReport, decode_normal_batch
 from service.domain.urls import InvalidUrl, NormalisedUrl, normalise_url
 
 HASH_LENGTHS = {"sha256": 64, "sha1": 40, "md5": 32, "pdq": 64}
@@ -98,10 +99,12 @@ class ReportsIn(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ValidReport:
-    """A report that passed validation, with its URL normalised (a plain dataclass: hot path)."""
+    """A report that passed validation, with its URL normalised (a plain dataclass: hot path).
+
+    Its report is a ReportIn, or from the hot path a NormalReport with the same values."""
 
     index: int
-    report: ReportIn
+    report: ReportIn | NormalReport
     url: NormalisedUrl
 
 
@@ -177,32 +180,25 @@ def validate_batch(
     return [_finish(i, model, latest) for i, model in enumerate(models)]
 
 
-class _Envelope(BaseModel):
-    reports: list[ReportIn] = Field(min_length=1, max_length=1000)
-
-
-_ENVELOPE = TypeAdapter(_Envelope)
-
-
 def validate_body_fast(
     body: bytes, *, limit: int, now: datetime, max_skew: timedelta
 ) -> list[ValidReport | RejectedReport] | None:
-    """Parse and validate a well-formed body in one pass in pydantic's core (JSON mode).
+    """Decode and check a body whose reports are all in stored form in one pass (msgspec).
 
-    None means "something is off" — the caller then takes the slow path, which finds and
-    words each problem with its index.
+    None means "something is off or needs normalising" — the caller then takes the full
+    path (pydantic), which normalises what it may and finds and words each problem with its
+    index.
     """
-    try:
-        envelope = _ENVELOPE.validate_json(body)
-    except ValidationError:
-        return None
-    if len(envelope.reports) > limit:
+    reports = decode_normal_batch(body)
+    if reports is None or len(reports) > limit:
         return None
     latest = now.astimezone(UTC) + max_skew
-    return [_finish(i, model, latest) for i, model in enumerate(envelope.reports)]
+    return [_finish(i, report, latest) for i, report in enumerate(reports)]
 
 
-def _finish(index: int, report: ReportIn, latest: datetime) -> ValidReport | RejectedReport:
+def _finish(
+    index: int, report: ReportIn | NormalReport, latest: datetime
+) -> ValidReport | RejectedReport:
     problems: list[dict[str, object]] = []
     try:
         url = normalise_url(report.url)

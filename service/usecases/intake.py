@@ -57,9 +57,7 @@ async def _withdrawn(
     pool: asyncpg.Pool, reports: list[ValidReport]
 ) -> tuple[list[Refused], list[ValidReport]]:
     async with pool.acquire() as conn:
-        found = await withdraw_repo.withdrawn_among(
-            conn, [r.report.hashes.present() for r in reports]
-        )
+        found = await withdraw_repo.withdrawn_among(conn, [r.report.hashes for r in reports])
     if not found:
         return [], reports
     refused = [

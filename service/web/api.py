@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import msgspec
 from aiohttp import web
 from pydantic import BaseModel, Field, RootModel
 
@@ -141,7 +142,9 @@ async def submit_reports(request: web.Request) -> web.Response:
     submitted = await intake.submit_reports(
         request.app[POOL], valid, scanner_id=token.id, actor=f"scanner:{token.name}", via="api"
     )
-    return web.json_response(_accepted(submitted, rejected), status=202)
+    # msgspec encodes the 1 000 results several times faster than json.dumps (same JSON).
+    body = msgspec.json.encode(_accepted(submitted, rejected))
+    return web.Response(body=body, status=202, content_type="application/json", charset="utf-8")
 
 
 async def _body(request: web.Request) -> bytes:
