@@ -13,6 +13,7 @@ from typing import Any, TypedDict, cast
 
 import asyncpg
 
+from service.db.aggregates import fetch_without_jit
 from service.db.queries import q
 from service.domain.escalation import Ladder
 from service.domain.scorecard import Bucket, GroupHistogram
@@ -400,7 +401,8 @@ async def stats_buckets(conn: asyncpg.Connection, by: str, now: datetime) -> lis
     migration 0091), open cases censored at `now`; groups without a value are "unknown"."""
     if by not in STATS_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
-    return [bucket_of(r) for r in await conn.fetch(q("oversight_stats_tallies"), by, now)]
+    rows = await fetch_without_jit(conn, q("oversight_stats_tallies"), by, now)
+    return [bucket_of(r) for r in rows]
 
 
 def bucket_of(row: Mapping[str, Any]) -> Bucket:
@@ -422,7 +424,7 @@ async def stats_histograms(
     if by not in STATS_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
     groups, overall = [], Histogram("", [], [], [])
-    for r in await conn.fetch(q("oversight_stats_histograms"), by, now):
+    for r in await fetch_without_jit(conn, q("oversight_stats_histograms"), by, now):
         tallies = Histogram(_group(r["grp"]), r["seconds"], r["removed"], r["open"])
         if r["overall"]:
             overall = tallies

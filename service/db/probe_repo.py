@@ -8,6 +8,7 @@ from typing import Any, TypedDict, cast
 
 import asyncpg
 
+from service.db.aggregates import fetch_without_jit
 from service.db.jobs import enqueue_for_case
 from service.db.queries import q
 from service.domain.schedule import Streak
@@ -208,7 +209,7 @@ async def stats_rows(
     censored) for service.domain.stats.by_hoster; open cases censored at `now`; both clocks
     unless `clock` ('notice' or 'detection') is given."""
     at = now or datetime.now(UTC)
-    return [dict(r) for r in await conn.fetch(q("probe_stats_rows"), at, clock)]
+    return [dict(r) for r in await fetch_without_jit(conn, q("probe_stats_rows"), at, clock)]
 
 
 async def stats_histograms(
@@ -217,7 +218,7 @@ async def stats_histograms(
     """stats_rows of one clock as one histogram per hoster plus the one over every hoster,
     for service.domain.stats.summaries_of (the same figures as by_hoster)."""
     hosters, overall = [], Histogram("", [], [], [])
-    for r in await conn.fetch(q("probe_stats_histograms"), now, clock):
+    for r in await fetch_without_jit(conn, q("probe_stats_histograms"), now, clock):
         tallies = Histogram(r["hoster"] or "", r["seconds"], r["removed"], r["censored"])
         if r["overall"]:
             overall = tallies
