@@ -145,7 +145,12 @@ async def decided(pool: asyncpg.Pool) -> int:
 
 async def run(args: argparse.Namespace) -> None:
     world = generate_world(
-        seed=args.seed, hosters=args.hosters, urls=args.urls, cdns=5, time_scale=0
+        seed=args.seed,
+        hosters=args.hosters,
+        urls=args.urls,
+        cdns=5,
+        time_scale=0,
+        every_hoster_serves=True,
     )
     urls = [u.url for u in world.urls]
     random.Random(args.seed).shuffle(urls)
