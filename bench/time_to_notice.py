@@ -1,7 +1,7 @@
 """Time to first notice: from intake to SMTP acceptance for a burst of reports, warm caches.
 
 `python -m bench time-to-notice [--reports 10000] [--hosters 300] [--window 10]
-[--concurrency 16]`
+[--concurrency 16] [--skip-stages]`
 
 A generated world (DNS and RDAP on loopback, service/sim) and an SMTP server in its own
 process. The resolver's caches are warmed first (one URL of every host resolved through the
@@ -10,8 +10,11 @@ reports POSTed to /api/v1/reports in batches of 1000, while the resolve, outbox 
 stages run (their claim loops in this process, `notice_gather_window = --window` seconds).
 For every case that gets a notice, time to notice = `first_notice_at − received_at`, both
 stamped by the service (received by the intake statement, first notice when the SMTP server
-accepted the message). Target: p95 ≤ the gathering window + 5 s. Also printed: the same
-split at resolution (`resolved_at − received_at`), which shows what the rest waits for.
+accepted the message). Target: p95 ≤ the gathering window + 5 s. Also printed: the split at
+resolution (`resolved_at − received_at`, then `first_notice_at − resolved_at`), and then
+(bench/notice_stages.py) the outbox and notify stages each alone over as many pre-resolved
+cases across `--hosters` desks: cases per second and CPU per case, what the path after
+resolution costs once resolution is fast.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between
 from bench.database import fresh_database
+from bench.notice_stages import stages_alone
 from bench.notify import SmtpProcess
 from service.db.pool import create_pool
 from service.db.tokens import create_token
@@ -131,6 +135,9 @@ async def run(args: argparse.Namespace) -> None:
         await dns.stop()
         await rdap.stop()
         smtp.stop()
+    if not args.skip_stages:
+        for stage in await stages_alone(args.reports, args.hosters, args.concurrency):
+            print(stage.line())
     print(f"time-to-notice: p95 {LAST['p95']:.1f} s")
 
 
@@ -192,6 +199,7 @@ async def measure(
         unresolved = await conn.fetchval("SELECT count(*) FROM cases WHERE state = 'unresolved'")
     noticed, p50, p95, worst = await percentiles(pool, "received_at", "first_notice_at")
     _n, r50, r95, rmax = await percentiles(pool, "received_at", "resolved_at")
+    _n, a50, a95, amax = await percentiles(pool, "resolved_at", "first_notice_at")
     await pool.close()
     print(
         f"{args.reports} reports on {hosts} hosts (caches warmed), POSTed in {posted:.1f} s; "
@@ -199,6 +207,7 @@ async def measure(
     )
     print(f"all settled in {elapsed:.1f} s: {noticed} cases noticed, {unresolved} unresolved")
     print(f"received → resolved      p50 {r50:6.1f} s  p95 {r95:6.1f} s  max {rmax:6.1f} s")
+    print(f"resolved → first notice  p50 {a50:6.1f} s  p95 {a95:6.1f} s  max {amax:6.1f} s")
     print(f"received → first notice  p50 {p50:6.1f} s  p95 {p95:6.1f} s  max {worst:6.1f} s")
     print(
         f"cpu per report (API, stages, sim peers in this process; database): {cost.per_item(args.reports)}"
@@ -216,6 +225,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hosters", type=int, default=300)
     parser.add_argument("--window", type=float, default=10.0, help="notice_gather_window, s")
     parser.add_argument("--concurrency", type=int, default=16, help="worker_concurrency")
+    parser.add_argument(
+        "--skip-stages",
+        action="store_true",
+        help="leave out the outbox and notify stages alone over pre-resolved cases",
+    )
     return parser.parse_args(argv)
 
 

@@ -44,6 +44,13 @@ async def enqueue_for_ref(
     await conn.execute(q("enqueue_ref_job"), kind, ref_id, run_at or await _now(conn))
 
 
+async def enqueue_for_refs(conn: asyncpg.Connection, kind: str, due: dict[int, datetime]) -> None:
+    """`enqueue_for_ref` for many rows ({ref id: run at}) in one statement."""
+    if due:
+        refs = sorted(due)
+        await conn.execute(q("enqueue_ref_jobs"), kind, refs, [due[r] for r in refs])
+
+
 async def ensure_ref_job(conn: asyncpg.Connection, kind: str, ref_id: int) -> None:
     """A periodic job of kind `kind` about `ref_id` exists, on its own schedule."""
     await conn.execute(q("ensure_ref_job"), kind, ref_id)

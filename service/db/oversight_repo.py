@@ -380,6 +380,20 @@ async def hold_covering_case(conn: asyncpg.Connection, case_id: int) -> Covering
     return cast(CoveringHold, dict(row)) if row else None
 
 
+async def holds_covering_cases(
+    conn: asyncpg.Connection, case_ids: list[int]
+) -> dict[int, CoveringHold]:
+    """`hold_covering_case` for many cases: {covered case id: its oldest active hold}."""
+    rows = await conn.fetch(q("oversight_holds_covering_cases"), case_ids)
+    return {
+        row["case_id"]: cast(
+            CoveringHold,
+            {"hold_id": row["hold_id"], "reason": row["reason"], "state": row["state"]},
+        )
+        for row in rows
+    }
+
+
 async def cases_to_release(conn: asyncpg.Connection, hold_id: int) -> list[CaseToRelease]:
     rows = await conn.fetch(q("oversight_cases_to_release"), hold_id)
     return [cast(CaseToRelease, dict(r)) for r in rows]

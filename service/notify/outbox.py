@@ -285,8 +285,7 @@ async def _add_items(
     went."""
     pairs = sorted({(batches[j.choice.key][0], j.case_id) for j in joins})
     due = await notify_repo.add_items(conn, pairs, settings.notice_gather_window)
-    for notice_id, due_at in sorted(due.items()):
-        await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due_at)
+    await jobs.enqueue_for_refs(conn, "notify", due)
     placing = {j.case_id for j in joins}
     return {
         j.case_id: Placement(

@@ -119,8 +119,9 @@ def report_id(message_id: str, case_id: int) -> str:
 
 
 def report_json(report: dict[str, Any]) -> str:
-    """The JSON text of one report (ASCII: every other character escaped)."""
-    return json.dumps(report, ensure_ascii=True, indent=2)
+    """The JSON text of one report (ASCII: every other character escaped). One line: an
+    indented dump takes the pure-Python encoder, ~40 % of a notice's rendering."""
+    return json.dumps(report, ensure_ascii=True)
 
 
 def feedback_report() -> str:

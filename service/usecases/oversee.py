@@ -93,11 +93,23 @@ async def apply_holds(conn: asyncpg.Connection, *, actor: str, hold_id: int | No
     return moved
 
 
+async def held_if_covered(conn: asyncpg.Connection, case_ids: list[int], *, actor: str) -> set[int]:
+    """`hold_if_covered` for many cases in one read (holds are rare): those (now) held."""
+    covering = await oversight_repo.holds_covering_cases(conn, case_ids)
+    return {c for c, hold in sorted(covering.items()) if await _put_on_hold(conn, c, hold, actor)}
+
+
 async def hold_if_covered(conn: asyncpg.Connection, case_id: int, *, actor: str) -> bool:
     """Put the case on hold now if an active hold covers it; True when it is (now) held."""
     hold = await oversight_repo.hold_covering_case(conn, case_id)
     if hold is None:
         return False
+    return await _put_on_hold(conn, case_id, hold, actor)
+
+
+async def _put_on_hold(
+    conn: asyncpg.Connection, case_id: int, hold: oversight_repo.CoveringHold, actor: str
+) -> bool:
     if hold["state"] == CaseState.HELD.value:
         return True
     previous = await cases.transition(

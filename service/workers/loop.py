@@ -171,6 +171,10 @@ class ClaimLoop:
         self.handled = 0
         self.streamed = callable(getattr(stage, "handle_stream", None))
         self.batched = self.streamed or callable(getattr(stage, "handle_batch", None))
+        # A batch stage may claim more jobs at a time than `worker_batch` (`claim_batch`): the
+        # outbox, whose concurrent batches would only queue for the same open notices' locks,
+        # does best with few large batches (its statements then serve hundreds of cases).
+        self.batch: int = getattr(stage, "claim_batch", None) or config.batch
 
     async def run(self) -> None:
         resources = getattr(self.stage, "resources", None)
@@ -183,7 +187,7 @@ class ClaimLoop:
         try:
             while not self.stop.is_set():
                 free = self._free(tasks)
-                claimed = await self._claim(min(free, self.config.batch)) if free > 0 else []
+                claimed = await self._claim(min(free, self.batch)) if free > 0 else []
                 for work in self._work(claimed):
                     task = asyncio.create_task(work)
                     tasks.add(task)
@@ -199,7 +203,7 @@ class ClaimLoop:
         if self.batched:
             # Claimed jobs whose work is parked hold no place in the window (the resolve
             # stage's lookups waiting for a registry); the probe stage never parks.
-            window = self.config.concurrency + 2 * self.config.batch
+            window = self.config.concurrency + 2 * self.batch
             busy = len(self.in_flight) - self.lot.parked
             most = window + self.config.concurrency * PARKED_PER_SLOT
             return min(window - busy, most - len(self.in_flight))

@@ -35,6 +35,9 @@ class NotifyStage:
     """Sends sealed notice batches and records what the mail server said."""
 
     kind = "notify"
+    # Notices claimed at once, one send round (the claim loop's `claim_batch`): a round's
+    # dozen statements serve all its notices.
+    claim_batch = 64
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, mailer: Mailer | None = None):
         self.pool = pool

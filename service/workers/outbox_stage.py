@@ -14,7 +14,7 @@ import asyncpg
 from service.notify.outbox import place_cases
 from service.settings import Settings
 from service.usecases import partners
-from service.usecases.oversee import hold_if_covered
+from service.usecases.oversee import held_if_covered
 from service.usecases.queue import Job
 from service.workers.loop import Done, Outcome
 
@@ -25,6 +25,11 @@ class OutboxStage:
     """Places cases into per-recipient notice batches."""
 
     kind = "outbox"
+    # Jobs claimed at once (the claim loop's `claim_batch`): a batch's dozen statements serve
+    # all its cases, and concurrent batches would only queue for the same notices' locks. At
+    # 16 a case cost ~1 ms of CPU (service and PostgreSQL), at 200 ~0.3 ms (bench
+    # notice_stages).
+    claim_batch = 200
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
@@ -40,7 +45,8 @@ class OutboxStage:
         case_ids = [job.case_id for job in jobs if job.case_id is not None]
         async with self.pool.acquire() as conn:
             # A law-enforcement hold wins over sending: nothing goes out about a held case.
-            free = [c for c in case_ids if not await hold_if_covered(conn, c, actor=ACTOR)]
+            held = await held_if_covered(conn, case_ids, actor=ACTOR)
+            free = [c for c in case_ids if c not in held]
             # A country whose hotline runs its own instance gets the case handed over instead.
             diverted = await partners.divert(conn, free)
             mailed = [c for c in free if c not in diverted]

@@ -33,6 +33,18 @@ SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.ru
                       ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END
 RETURNING id;
 
+-- name: enqueue_ref_jobs
+-- enqueue_ref_job for many rows: a job of kind $1 about each row of $2 (distinct) due no later
+-- than its time in $3, in row order (one lock order for concurrent callers).
+INSERT INTO jobs (kind, ref_id, run_at)
+SELECT $1, r.ref_id, r.run_at FROM unnest($2::bigint[], $3::timestamptz[]) AS r(ref_id, run_at)
+ORDER BY r.ref_id
+ON CONFLICT (kind, ref_id) WHERE ref_id IS NOT NULL DO UPDATE
+SET run_at = CASE WHEN jobs.claim_id IS NULL THEN least(jobs.run_at, excluded.run_at)
+                  ELSE jobs.run_at END,
+    requeue_at = CASE WHEN jobs.claim_id IS NULL THEN NULL
+                      ELSE least(coalesce(jobs.requeue_at, excluded.run_at), excluded.run_at) END;
+
 -- name: ensure_ref_job
 -- Make sure a job of kind $1 about row $2 exists (due now if new); an existing one keeps its
 -- schedule (a periodic job is not made due early by being ensured).

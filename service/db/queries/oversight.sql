@@ -443,6 +443,20 @@ INSERT INTO analyst_sessions (token_sha256, analyst_id, expires_at) VALUES ($1, 
 -- name: oversight_end_session
 UPDATE analyst_sessions SET ended_at = now() WHERE token_sha256 = $1 AND ended_at IS NULL;
 
+-- name: oversight_holds_covering_cases
+-- oversight_hold_covering_case for the cases $1: per covered case (only those), the oldest
+-- active hold covering it. With no active hold at all (the usual case) it reads no case.
+SELECT DISTINCT ON (c.id) c.id AS case_id, h.id AS hold_id, h.reason, c.state
+FROM cases c
+LEFT JOIN case_routes r ON r.case_id = c.id
+JOIN holds h ON h.lifted_at IS NULL
+    AND (h.case_id = c.id
+         OR lower(h.hoster) = lower(coalesce(r.hoster, c.host))
+         OR c.host = h.domain OR c.host LIKE '%.' || h.domain)
+WHERE c.id = ANY($1::bigint[])
+  AND EXISTS (SELECT FROM holds WHERE lifted_at IS NULL)
+ORDER BY c.id, h.id;
+
 -- name: oversight_hold_covering_case
 -- The oldest active hold that covers case $1 (by case, hoster or domain), if any. The outbox
 -- asks this right before a case joins a notice batch, so a fresh hoster/domain hold never
