@@ -6,14 +6,17 @@ stage leaves them (route, outbox job), on a fresh database; the outbox stage run
 every case is placed, then the notify stage alone (window 0) until every notice is accepted by
 an SMTP server in its own process. Each prints cases per second and its CPU per case, this
 process and PostgreSQL's backends apart: what the path after resolution costs once
-resolution is fast.
+resolution is fast. Then both together (`--window`) over as many cases resolved at once:
+resolved → first notice p50/p95, i.e. the window plus the time to send them all.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -77,8 +80,12 @@ async def _timed(
     return StageRun(name, cases, seconds, cost)
 
 
-async def stages_alone(cases: int, desks: int, concurrency: int) -> list[StageRun]:
-    """Outbox, then notify, each alone over `cases` pre-resolved cases."""
+@contextlib.asynccontextmanager
+async def _seeded(
+    cases: int, desks: int, concurrency: int, window: float
+) -> AsyncIterator[tuple[asyncpg.Pool, Settings]]:
+    """A fresh database with `cases` resolved cases over `desks` desks (outbox jobs due), and
+    settings sending to an SMTP server in its own process."""
     smtp = SmtpProcess()
     try:
         async with fresh_database("stages") as dsn:
@@ -86,7 +93,7 @@ async def stages_alone(cases: int, desks: int, concurrency: int) -> list[StageRu
                 database_url=SecretStr(dsn),
                 smtp_host="127.0.0.1",
                 smtp_port=smtp.port,
-                notice_gather_window=timedelta(0),
+                notice_gather_window=timedelta(seconds=window),
                 worker_concurrency=concurrency,
                 worker_batch=concurrency,
                 worker_poll_interval=0.05,
@@ -95,18 +102,56 @@ async def stages_alone(cases: int, desks: int, concurrency: int) -> list[StageRu
             pool = await create_pool(dsn, min_size=2, max_size=concurrency * 2 + 8)
             try:
                 await seed(pool, cases, desks)
-                outbox = OutboxStage(pool, settings)
-                runs = [await _timed(pool, settings, "outbox", outbox, OUTBOX_DONE, cases)]
-                async with pool.acquire() as conn:
-                    await conn.execute("ANALYZE")  # as autovacuum would, after the writes
-                notify = NotifyStage(pool, settings)
-                runs.append(await _timed(pool, settings, "notify", notify, NOTIFY_DONE, cases))
-                await notify.aclose()
+                yield pool, settings
             finally:
                 await pool.close()
     finally:
         smtp.stop()
+
+
+async def stages_alone(cases: int, desks: int, concurrency: int) -> list[StageRun]:
+    """Outbox, then notify, each alone over `cases` pre-resolved cases (window 0)."""
+    async with _seeded(cases, desks, concurrency, 0) as (pool, settings):
+        outbox = OutboxStage(pool, settings)
+        runs = [await _timed(pool, settings, "outbox", outbox, OUTBOX_DONE, cases)]
+        async with pool.acquire() as conn:
+            await conn.execute("ANALYZE")  # as autovacuum would, after the writes
+        notify = NotifyStage(pool, settings)
+        runs.append(await _timed(pool, settings, "notify", notify, NOTIFY_DONE, cases))
+        await notify.aclose()
     return runs
+
+
+async def after_resolution(cases: int, desks: int, concurrency: int, window: float) -> str:
+    """Outbox and notify together over `cases` cases all resolved at once, as a burst would
+    leave them were resolution instant: resolved → first notice, p50/p95/max."""
+    async with _seeded(cases, desks, concurrency, window) as (pool, settings):
+        notify = NotifyStage(pool, settings)
+        stop = asyncio.Event()
+        loops = [
+            asyncio.create_task(ClaimLoop(pool, stage, loop_config(settings), stop).run())
+            for stage in (OutboxStage(pool, settings), notify)
+        ]
+        async with pool.acquire() as conn:
+            while await conn.fetchval(UNNOTIFIED):  # noqa: ASYNC110 - a database condition
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.gather(*loops)
+            await notify.aclose()
+            row = await conn.fetchrow(AFTER_RESOLUTION)
+    return (
+        f"{cases} cases resolved at once, window {window:g} s, outbox and notify together: "
+        f"resolved → first notice p50 {row[0]:.1f} s  p95 {row[1]:.1f} s  max {row[2]:.1f} s"
+    )
+
+
+UNNOTIFIED = "SELECT EXISTS (SELECT FROM cases WHERE first_notice_at IS NULL)"
+AFTER_RESOLUTION = """
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_notice_at - resolved_at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM first_notice_at - resolved_at)),
+       max(extract(epoch FROM first_notice_at - resolved_at))
+FROM cases
+"""
 
 
 def cli() -> None:
@@ -114,9 +159,11 @@ def cli() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--desks", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--window", type=float, default=10.0, help="notice_gather_window, s")
     args = parser.parse_args()
     for run in asyncio.run(stages_alone(args.cases, args.desks, args.concurrency)):
         print(run.line())
+    print(asyncio.run(after_resolution(args.cases, args.desks, args.concurrency, args.window)))
 
 
 if __name__ == "__main__":

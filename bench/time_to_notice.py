@@ -14,7 +14,8 @@ accepted the message). Target: p95 ≤ the gathering window + 5 s. Also printed:
 resolution (`resolved_at − received_at`, then `first_notice_at − resolved_at`), and then
 (bench/notice_stages.py) the outbox and notify stages each alone over as many pre-resolved
 cases across `--hosters` desks: cases per second and CPU per case, what the path after
-resolution costs once resolution is fast.
+resolution costs once resolution is fast; and both together over as many cases resolved at
+once (resolution instant): resolved → first notice, the window plus what sending them takes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pydantic import SecretStr
 
 from bench.cpu import Cost, backend_cpu, cpu_between
 from bench.database import fresh_database
-from bench.notice_stages import stages_alone
+from bench.notice_stages import after_resolution, stages_alone
 from bench.notify import SmtpProcess
 from service.db.pool import create_pool
 from service.db.tokens import create_token
@@ -138,6 +139,7 @@ async def run(args: argparse.Namespace) -> None:
     if not args.skip_stages:
         for stage in await stages_alone(args.reports, args.hosters, args.concurrency):
             print(stage.line())
+        print(await after_resolution(args.reports, args.hosters, args.concurrency, args.window))
     print(f"time-to-notice: p95 {LAST['p95']:.1f} s")
 
 
