@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
+import msgspec
 
 from service.db.queries import q
 from service.domain.reports import ValidReport
@@ -28,11 +28,13 @@ HASH_NAMES = ("sha256", "sha1", "md5", "pdq")
 _DEADLOCK_RETRIES = 3
 
 
-@dataclass(frozen=True)
-class IntakeResult:
+class IntakeResult(msgspec.Struct, frozen=True):
+    """What became of one report. A msgspec Struct: a thousand are made per request, in C,
+    and the API encodes them as they are ({"index", "status", "case_id"})."""
+
     index: int
-    case_id: int
     status: Literal["created", "duplicate", "reopened"]
+    case_id: int
 
 
 async def ingest_reports(
@@ -74,7 +76,7 @@ async def _ingest(
     if missing:
         case_of.update(await _match_existing(conn, reports, missing))
     return [
-        IntakeResult(item.index, case_of[p], "created" if p in created else "duplicate")
+        IntakeResult(item.index, "created" if p in created else "duplicate", case_of[p])
         for p, item in enumerate(reports)
     ]
 

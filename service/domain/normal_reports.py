@@ -82,10 +82,13 @@ _DECODER = msgspec.json.Decoder(_Envelope)
 def decode_normal_batch(body: bytes) -> list[NormalReport] | None:
     """The body's reports, or None when anything in it needs the full path."""
     try:
-        envelope = _DECODER.decode(body)
-        return [_normal(report) for report in envelope.reports]
-    except (msgspec.DecodeError, ValueError):
-        return None  # ValueError: a date the calendar lacks, or a report without a hash
+        reports = _DECODER.decode(body).reports
+    except msgspec.DecodeError:
+        return None
+    try:
+        return [_normal(report) for report in reports]
+    except ValueError:
+        return None  # a date the calendar lacks, or a report without a hash
 
 
 def _normal(report: _Report) -> NormalReport:

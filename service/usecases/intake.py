@@ -10,10 +10,11 @@ watched stays a duplicate: the watch will see the content if it is back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from service.db import cases, jobs, withdraw_repo
 from service.db.cases import IntakeResult, ingest_reports
@@ -49,7 +50,10 @@ async def submit_reports(
     duplicates = [s.case_id for s in stored if s.status == "duplicate"]
     if duplicates:
         reopened = await reopen_removed(pool, duplicates, actor=actor, via=via)
-        stored = [replace(s, status="reopened") if s.case_id in reopened else s for s in stored]
+        stored = [
+            msgspec.structs.replace(s, status="reopened") if s.case_id in reopened else s
+            for s in stored
+        ]
     return Submitted(stored, refused)
 
 

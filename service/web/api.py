@@ -201,12 +201,12 @@ def _withdrawn(refused: intake.Refused) -> dict[str, Any]:
 
 
 def _accepted(submitted: intake.Submitted, rejected: list[RejectedReport]) -> dict[str, Any]:
-    """The 202 body (shaped as ReportsAccepted; plain dicts because this is the hot path)."""
+    """The 202 body (shaped as ReportsAccepted; the stored results go out as the Structs they
+    are, msgspec encodes them as objects, because this is the hot path)."""
     stored = submitted.stored
-    results: list[dict[str, Any]] = [
-        {"index": s.index, "status": s.status, "case_id": s.case_id} for s in stored
-    ]
+    results: list[Any] = list(stored)
     if rejected or submitted.refused:
+        results = [msgspec.structs.asdict(s) for s in stored]
         results += [_rejection(r) for r in rejected]
         results += [_withdrawn(r) for r in submitted.refused]
         results.sort(key=lambda r: int(r["index"]))
