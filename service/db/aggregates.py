@@ -14,7 +14,16 @@ import asyncpg
 
 
 async def fetch_without_jit(conn: asyncpg.Connection, sql: str, *args: Any) -> list[asyncpg.Record]:
-    """conn.fetch with JIT off for this statement's transaction only."""
+    """conn.fetch of trigger-kept counts, folded first, with JIT off for this statement's
+    transaction only."""
     async with conn.transaction():
+        await fold_counts(conn)
         await conn.execute("SET LOCAL jit = off")
         return await conn.fetch(sql, *args)
+
+
+async def fold_counts(conn: asyncpg.Connection) -> None:
+    """Add the contributions the triggers left pending into the statistics' counts (migration
+    0211): the triggers append rather than update shared counter rows, so that concurrent
+    transitions never wait for one another."""
+    await conn.execute("SELECT stats_fold()")

@@ -13,7 +13,7 @@ from typing import Any, TypedDict, cast
 
 import asyncpg
 
-from service.db.aggregates import fetch_without_jit
+from service.db.aggregates import fetch_without_jit, fold_counts
 from service.db.queries import q
 from service.domain.escalation import Ladder
 from service.domain.scorecard import Bucket, GroupHistogram
@@ -451,6 +451,7 @@ async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[in
     """Notices about notified cases per group of `by`: (sent, failed or bounced)."""
     if by not in STATS_DIMENSIONS:
         raise ValueError(f"unknown grouping {by!r}")
+    await fold_counts(conn)
     rows = await conn.fetch(q("oversight_stats_notices"), by)
     return {
         (r["grp"] if r["grp"] is not None else "unknown"): (r["sent"], r["failed"]) for r in rows
@@ -459,6 +460,7 @@ async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[in
 
 async def removals_per_day(conn: asyncpg.Connection) -> list[tuple[date, int]]:
     """Notified cases first gone per UTC day, in date order (days without removals absent)."""
+    await fold_counts(conn)
     rows = await conn.fetch(q("oversight_stats_removals_per_day"))
     return [(r["day"], r["removed"]) for r in rows]
 

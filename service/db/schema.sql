@@ -632,6 +632,13 @@ CREATE TABLE stats_notices (
     CONSTRAINT stats_notices_dimension_check CHECK ((dimension = ANY (ARRAY['hoster'::text, 'asn'::text, 'country'::text])))
 );
 
+CREATE TABLE stats_notices_pending (
+    dimension text NOT NULL,
+    group_key text,
+    sent bigint DEFAULT 0 NOT NULL,
+    failed bigint DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE stats_open (
     case_id bigint NOT NULL,
     hoster text NOT NULL,
@@ -653,10 +660,23 @@ CREATE TABLE stats_open_bins (
     CONSTRAINT stats_open_bins_dimension_check CHECK ((dimension = ANY (ARRAY['hoster'::text, 'asn'::text, 'country'::text])))
 );
 
+CREATE TABLE stats_open_bins_pending (
+    dimension text NOT NULL,
+    group_key text,
+    bin timestamp with time zone NOT NULL,
+    open bigint DEFAULT 0 NOT NULL,
+    reappeared bigint DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE stats_removal_days (
     day date NOT NULL,
     removed bigint DEFAULT 0 NOT NULL,
     CONSTRAINT stats_removal_days_pkey PRIMARY KEY (day)
+);
+
+CREATE TABLE stats_removal_days_pending (
+    day date NOT NULL,
+    removed bigint DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE stats_removed (
@@ -669,6 +689,16 @@ CREATE TABLE stats_removed (
     came_back bigint DEFAULT 0 NOT NULL,
     CONSTRAINT stats_removed_clock_check CHECK ((clock = ANY (ARRAY['notice'::text, 'detection'::text]))),
     CONSTRAINT stats_removed_dimension_check CHECK ((dimension = ANY (ARRAY['hoster'::text, 'asn'::text, 'country'::text])))
+);
+
+CREATE TABLE stats_removed_pending (
+    dimension text NOT NULL,
+    group_key text,
+    clock text NOT NULL,
+    bucket bigint NOT NULL,
+    gone bigint DEFAULT 0 NOT NULL,
+    confirmed bigint DEFAULT 0 NOT NULL,
+    came_back bigint DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE tokens (
@@ -824,7 +854,11 @@ CREATE UNIQUE INDEX stats_notices_key ON public.stats_notices USING btree (dimen
 
 CREATE INDEX stats_open_notice ON public.stats_open USING btree (first_notice_at);
 
+CREATE INDEX stats_open_bins_empty ON public.stats_open_bins USING btree (dimension) WHERE (open = 0);
+
 CREATE UNIQUE INDEX stats_open_bins_key ON public.stats_open_bins USING btree (dimension, bin, group_key) NULLS NOT DISTINCT;
+
+CREATE INDEX stats_removed_empty ON public.stats_removed USING btree (dimension) WHERE ((gone = 0) AND (confirmed = 0) AND (came_back = 0));
 
 CREATE UNIQUE INDEX stats_removed_key ON public.stats_removed USING btree (dimension, clock, group_key, bucket) NULLS NOT DISTINCT;
 
@@ -993,7 +1027,7 @@ BEGIN
     ORDER BY i.case_id;
 
     -- the open cases not gone yet, counted per group and minute of first notice
-    INSERT INTO stats_open_bins AS s (dimension, group_key, bin, open, reappeared)
+    INSERT INTO stats_open_bins_pending (dimension, group_key, bin, open, reappeared)
     SELECT k.dimension, k.group_key, stats_minute(i.first_notice_at), sum(i.sign),
            sum(i.sign * (i.reappeared_at IS NOT NULL)::integer)
     FROM unnest(items) i
@@ -1002,46 +1036,23 @@ BEGIN
     WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NULL AND i.removed_at IS NULL
       AND NOT i.withdrawn
     GROUP BY 1, 2, 3
-    HAVING sum(i.sign) <> 0 OR sum(i.sign * (i.reappeared_at IS NOT NULL)::integer) <> 0
-    ORDER BY 1, 3, 2
-    ON CONFLICT (dimension, bin, group_key) DO UPDATE
-    SET open = s.open + excluded.open, reappeared = s.reappeared + excluded.reappeared;
-    -- bins that emptied leave: the readers scan these
-    DELETE FROM stats_open_bins s
-    WHERE s.open = 0
-      AND (s.dimension, s.bin) IN (
-          SELECT k.dimension, stats_minute(i.first_notice_at)
-          FROM unnest(items) i
-          CROSS JOIN (VALUES ('hoster'), ('asn'), ('country')) AS k (dimension)
-          WHERE i.sign < 0 AND i.first_notice_at IS NOT NULL);
+    HAVING sum(i.sign) <> 0 OR sum(i.sign * (i.reappeared_at IS NOT NULL)::integer) <> 0;
 
-    INSERT INTO stats_removed AS s (dimension, group_key, clock, bucket, gone, confirmed,
-                                    came_back)
+    INSERT INTO stats_removed_pending (dimension, group_key, clock, bucket, gone, confirmed,
+                                       came_back)
     SELECT d.dimension, d.group_key, d.clock, d.bucket, sum(d.gone), sum(d.confirmed),
            sum(d.came_back)
     FROM unnest(items) i CROSS JOIN LATERAL stats_removed_rows(i) d
     GROUP BY 1, 2, 3, 4
-    HAVING sum(d.gone) <> 0 OR sum(d.confirmed) <> 0 OR sum(d.came_back) <> 0
-    ORDER BY 1, 3, 2, 4
-    ON CONFLICT (dimension, clock, group_key, bucket) DO UPDATE
-    SET gone = s.gone + excluded.gone, confirmed = s.confirmed + excluded.confirmed,
-        came_back = s.came_back + excluded.came_back;
-    -- counts that fell to zero (a case moved group or bucket) leave: the readers scan these
-    DELETE FROM stats_removed s
-    WHERE s.gone = 0 AND s.confirmed = 0 AND s.came_back = 0
-      AND (s.dimension, s.clock, s.group_key, s.bucket) IN (
-          SELECT d.dimension, d.clock, d.group_key, d.bucket
-          FROM unnest(items) i CROSS JOIN LATERAL stats_removed_rows(i) d WHERE d.gone < 0);
+    HAVING sum(d.gone) <> 0 OR sum(d.confirmed) <> 0 OR sum(d.came_back) <> 0;
 
-    INSERT INTO stats_removal_days AS s (day, removed)
+    INSERT INTO stats_removal_days_pending (day, removed)
     SELECT (i.first_gone_at AT TIME ZONE 'UTC')::date, sum(i.sign)
     FROM unnest(items) i
     WHERE i.first_notice_at IS NOT NULL AND i.first_gone_at IS NOT NULL AND NOT i.withdrawn
-    GROUP BY 1 HAVING sum(i.sign) <> 0 ORDER BY 1
-    ON CONFLICT (day) DO UPDATE SET removed = s.removed + excluded.removed;
-    DELETE FROM stats_removal_days WHERE removed = 0;
+    GROUP BY 1 HAVING sum(i.sign) <> 0;
 
-    INSERT INTO stats_notices AS s (dimension, group_key, sent, failed)
+    INSERT INTO stats_notices_pending (dimension, group_key, sent, failed)
     SELECT k.dimension, k.group_key, sum(i.sign * n.sent), sum(i.sign * n.failed)
     FROM unnest(items) i
     CROSS JOIN LATERAL (
@@ -1053,10 +1064,7 @@ BEGIN
     CROSS JOIN LATERAL (VALUES ('hoster', i.hoster), ('asn', i.asn::text),
                                ('country', i.country)) AS k (dimension, group_key)
     WHERE i.first_notice_at IS NOT NULL AND (n.sent <> 0 OR n.failed <> 0)
-    GROUP BY 1, 2 HAVING sum(i.sign * n.sent) <> 0 OR sum(i.sign * n.failed) <> 0
-    ORDER BY 1, 2
-    ON CONFLICT (dimension, group_key) DO UPDATE
-    SET sent = s.sent + excluded.sent, failed = s.failed + excluded.failed;
+    GROUP BY 1, 2 HAVING sum(i.sign * n.sent) <> 0 OR sum(i.sign * n.failed) <> 0;
 END
 $function$;
 
@@ -1130,6 +1138,52 @@ BEGIN
     FROM dropped c LEFT JOIN case_routes r ON r.case_id = c.id
     WHERE c.first_notice_at IS NOT NULL;
     RETURN NULL;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.stats_fold()
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('takedown:stats_fold')) THEN
+        RETURN false;
+    END IF;
+    WITH moved AS (DELETE FROM stats_open_bins_pending RETURNING *)
+    INSERT INTO stats_open_bins AS s (dimension, group_key, bin, open, reappeared)
+    SELECT dimension, group_key, bin, sum(open), sum(reappeared) FROM moved
+    GROUP BY 1, 2, 3 HAVING sum(open) <> 0 OR sum(reappeared) <> 0
+    ORDER BY 1, 3, 2
+    ON CONFLICT (dimension, bin, group_key) DO UPDATE
+    SET open = s.open + excluded.open, reappeared = s.reappeared + excluded.reappeared;
+    DELETE FROM stats_open_bins WHERE open = 0;
+
+    WITH moved AS (DELETE FROM stats_removed_pending RETURNING *)
+    INSERT INTO stats_removed AS s (dimension, group_key, clock, bucket, gone, confirmed,
+                                    came_back)
+    SELECT dimension, group_key, clock, bucket, sum(gone), sum(confirmed), sum(came_back)
+    FROM moved
+    GROUP BY 1, 2, 3, 4 HAVING sum(gone) <> 0 OR sum(confirmed) <> 0 OR sum(came_back) <> 0
+    ORDER BY 1, 3, 2, 4
+    ON CONFLICT (dimension, clock, group_key, bucket) DO UPDATE
+    SET gone = s.gone + excluded.gone, confirmed = s.confirmed + excluded.confirmed,
+        came_back = s.came_back + excluded.came_back;
+    DELETE FROM stats_removed WHERE gone = 0 AND confirmed = 0 AND came_back = 0;
+
+    WITH moved AS (DELETE FROM stats_removal_days_pending RETURNING *)
+    INSERT INTO stats_removal_days AS s (day, removed)
+    SELECT day, sum(removed) FROM moved GROUP BY 1 HAVING sum(removed) <> 0 ORDER BY 1
+    ON CONFLICT (day) DO UPDATE SET removed = s.removed + excluded.removed;
+    DELETE FROM stats_removal_days WHERE removed = 0;
+
+    WITH moved AS (DELETE FROM stats_notices_pending RETURNING *)
+    INSERT INTO stats_notices AS s (dimension, group_key, sent, failed)
+    SELECT dimension, group_key, sum(sent), sum(failed) FROM moved
+    GROUP BY 1, 2 HAVING sum(sent) <> 0 OR sum(failed) <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (dimension, group_key) DO UPDATE
+    SET sent = s.sent + excluded.sent, failed = s.failed + excluded.failed;
+    RETURN true;
 END
 $function$;
 
@@ -1221,8 +1275,13 @@ AS $function$
 BEGIN
     -- writers wait (their triggers would add to counts being replaced)
     LOCK TABLE cases, case_routes, notices, notice_items IN SHARE MODE;
-    LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open, stats_open_bins
-        IN EXCLUSIVE MODE;
+    LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open, stats_open_bins,
+        stats_open_bins_pending, stats_removed_pending, stats_removal_days_pending,
+        stats_notices_pending IN EXCLUSIVE MODE;
+    DELETE FROM stats_open_bins_pending;
+    DELETE FROM stats_removed_pending;
+    DELETE FROM stats_removal_days_pending;
+    DELETE FROM stats_notices_pending;
     DELETE FROM stats_open;
     DELETE FROM stats_open_bins;
     DELETE FROM stats_removed;
