@@ -1,14 +1,16 @@
 """Ingest: N reports through the HTTP API (validation + idempotency + events + jobs) versus
 raw asyncpg statements writing the same rows, in one run.
 
-    python -m bench.ingest --reports 100000 [--no-serve]
+    python -m bench.ingest --reports 100000 [--no-serve] [--rounds 5]
 
 Two floors: the single-table upsert of the case rows (the historical figure), and the raw cost
 of the same durable writes — each case with its 'received' event and its resolve job, one
 statement per batch of pre-normalised rows, no HTTP, no validation (target: ours ÷ that
-floor ≥ 0.8). Then, unless --no-serve, the API rate while `takedown serve` runs its workers
-too, as users run it: the real command in its own process, its resolve stage working through
-the new cases against a loopback DNS server (they are NXDOMAIN there: unresolved).
+floor ≥ 0.8). The sides take turns on the same slice of the reports, round after round, so
+that a shared machine's drifting load reaches each side alike. Then, unless --no-serve, the
+API rate while `takedown serve` runs its workers too, as users run it: the real command in its
+own process, its resolve stage working through the new cases against a loopback DNS server
+(they are NXDOMAIN there: unresolved).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -117,7 +120,7 @@ async def raw_upsert(
     cost: Cost,
     statement: str = RAW_UPSERT,
 ) -> float:
-    """The limit: the same rows, pre-normalised, one batched statement per 1000."""
+    """The limit: the same rows, pre-normalised, one batched statement per 1000. Seconds."""
     batches = [_raw_columns(reports[i : i + BATCH]) for i in range(0, len(reports), BATCH)]
     sem = asyncio.Semaphore(concurrency)
 
@@ -128,18 +131,21 @@ async def raw_upsert(
     async with _measured(pool, cost):
         start = time.perf_counter()
         await asyncio.gather(*(one(b) for b in batches))
-        return len(reports) / (time.perf_counter() - start)
+        return time.perf_counter() - start
 
 
 @asynccontextmanager
 async def _measured(pool: asyncpg.Pool, cost: Cost) -> AsyncIterator[None]:
-    """CPU of this process and of the database's backends while the block runs."""
+    """CPU of this process and of the database's backends while the block runs (added up
+    over the rounds)."""
     async with pool.acquire() as conn:
         before, cpu = await backend_cpu(conn), time.process_time()
     yield
     async with pool.acquire() as conn:
         cost.client += time.process_time() - cpu
-        cost.database = cpu_between(before, await backend_cpu(conn))
+        spent = cpu_between(before, await backend_cpu(conn))
+    if spent is not None:
+        cost.database = (cost.database or 0.0) + spent
 
 
 async def through_api(
@@ -160,7 +166,7 @@ async def through_api(
 
         start = time.perf_counter()
         await asyncio.gather(*(one(b) for b in bodies))
-        return len(reports) / (time.perf_counter() - start)
+        return time.perf_counter() - start
 
 
 def _serve_api(dsn: str, port_out: multiprocessing.Queue[int]) -> None:
@@ -178,73 +184,133 @@ def _serve_api(dsn: str, port_out: multiprocessing.Queue[int]) -> None:
     asyncio.run(run())
 
 
-async def main(n: int, concurrency: int, serve: bool = True) -> None:
+ROUNDS = 5
+
+
+@dataclass
+class Side:
+    """One side of the comparison, added up over the rounds."""
+
+    cost: Cost = field(default_factory=Cost)
+    seconds: float = 0.0
+    reports: int = 0
+
+    def rate(self) -> float:
+        return self.reports / self.seconds if self.seconds else 0.0
+
+
+async def main(n: int, concurrency: int, serve: bool = True, rounds: int = ROUNDS) -> None:
     reports = make_reports(n)
     async with fresh_database("ingest") as dsn:
         pool = await create_pool(dsn, min_size=2, max_size=concurrency + 2)
         async with pool.acquire() as conn:
             token, secret = await create_token(conn, "bench", "scanner")
-        raw_cost, floor_cost, statement_cost = Cost(), Cost(), Cost()
-        our_cost = Cost(server_label="API process")
-        raw = await raw_upsert(pool, reports, token.id, concurrency, raw_cost)
-        await _empty(pool)
-        floor = await raw_upsert(pool, reports, token.id, concurrency, floor_cost, RAW_THREE_ROWS)
-        await _empty(pool)
-        same_sql = await raw_same_statement(pool, reports, token.id, concurrency, statement_cost)
-        await _empty(pool)
+        raw, floor, same_sql = Side(), Side(), Side()
+        ours = Side(Cost(server_label="API process"))
         try:
-            ours = await _api_alone(dsn, secret, reports, concurrency, pool, our_cost)
+            async with _api_server(dsn) as api:
+                # The sides take turns on the same slice of reports, round after round: on a
+                # shared machine whose load drifts by the minute, each side sees the same drift.
+                for chunk in _rounds(reports, rounds):
+                    await _side(
+                        raw, chunk, pool, raw_upsert(pool, chunk, token.id, concurrency, raw.cost)
+                    )
+                    await _side(
+                        floor,
+                        chunk,
+                        pool,
+                        raw_upsert(pool, chunk, token.id, concurrency, floor.cost, RAW_THREE_ROWS),
+                    )
+                    await _side(
+                        same_sql,
+                        chunk,
+                        pool,
+                        raw_same_statement(pool, chunk, token.id, concurrency, same_sql.cost),
+                    )
+                    await _side(
+                        ours, chunk, pool, api.post(chunk, secret, concurrency, pool, ours.cost)
+                    )
             served = (
                 await _api_with_workers(dsn, secret, reports, concurrency, pool) if serve else None
             )
         finally:
             await pool.close()
-    print(f"ingest of {n} reports, batches of {BATCH}, concurrency {concurrency}")
-    print_ratio("ingest", ours, raw, "reports/s", 0.6)
-    print_ratio("vs floor", ours, floor, "reports/s", 0.8)
-    print(f"cpu/report ours {our_cost.per_item(n)}")
-    print(f"           raw  {raw_cost.per_item(n)}")
-    print(f"           floor (case + event + job rows, one statement) {floor_cost.per_item(n)}")
-    print(f"           the intake statement alone: {statement_cost.per_item(n)}")
-    print_cpu_bound(our_cost, raw_cost, n, n, 0.6)
-    print_cpu_bound(our_cost, floor_cost, n, n, 0.8)
+    _report(n, concurrency, rounds, raw, floor, same_sql, ours, served)
+
+
+def _rounds(reports: list[dict[str, Any]], rounds: int) -> list[list[dict[str, Any]]]:
+    size = -(-len(reports) // rounds)
+    return [reports[i : i + size] for i in range(0, len(reports), size)]
+
+
+async def _side(
+    side: Side, chunk: list[dict[str, Any]], pool: asyncpg.Pool, run: Awaitable[float]
+) -> None:
+    side.seconds += await run
+    side.reports += len(chunk)
+    await _empty(pool)
+
+
+def _report(
+    n: int, concurrency: int, rounds: int, raw: Side, floor: Side, same_sql: Side, ours: Side,
+    served: float | None,
+) -> None:  # fmt: skip
+    print(f"ingest of {n} reports, batches of {BATCH}, concurrency {concurrency}, {rounds} rounds")
+    print_ratio("ingest", ours.rate(), raw.rate(), "reports/s", 0.6)
+    print_ratio("vs floor", ours.rate(), floor.rate(), "reports/s", 0.8)
+    print(f"cpu/report ours {ours.cost.per_item(n)}")
+    print(f"           raw  {raw.cost.per_item(n)}")
+    print(f"           floor (case + event + job rows, one statement) {floor.cost.per_item(n)}")
+    print(f"           the intake statement alone: {same_sql.cost.per_item(n)}")
+    print_cpu_bound(ours.cost, raw.cost, n, n, 0.6)
+    print_cpu_bound(ours.cost, floor.cost, n, n, 0.8)
     # Not a target: how much of the gap is the HTTP/validation layer and how much the extra
     # rows every case gets (its audit-chained 'received' event and its resolve job).
     print(
         f"  (the intake statement itself, fed pre-validated arrays without HTTP: "
-        f"{same_sql:,.0f} reports/s; API vs that: {ours / same_sql:.2f})"
+        f"{same_sql.rate():,.0f} reports/s; API vs that: {ours.rate() / same_sql.rate():.2f})"
     )
     if served is not None:
         print(
             f"API while `takedown serve` runs its workers: {served:,.0f} reports/s "
-            f"({served / ours:.2f} of the API alone, {served / floor:.2f} of the floor)"
+            f"({served / ours.rate():.2f} of the API alone, {served / floor.rate():.2f} of the floor)"
         )
-    print(f"ingest: ours ÷ floor {ours / floor:.2f}")
+    print(f"ingest: ours ÷ floor {ours.rate() / floor.rate():.2f}")
 
 
-async def _api_alone(
-    dsn: str,
-    secret: str,
-    reports: list[dict[str, Any]],
-    concurrency: int,
-    pool: asyncpg.Pool,
-    cost: Cost,
-) -> float:
+class _Api:
+    """The API alone in its own process (see _serve_api)."""
+
+    def __init__(self, port: int, pid: int | None) -> None:
+        self.base, self.pid = f"http://127.0.0.1:{port}", pid
+
+    async def post(
+        self,
+        reports: list[dict[str, Any]],
+        secret: str,
+        concurrency: int,
+        pool: asyncpg.Pool,
+        cost: Cost,
+    ) -> float:
+        api_cpu = one_process(self.pid)
+        async with _measured(pool, cost):
+            seconds = await through_api(self.base, secret, reports, concurrency)
+        cost.server += one_process(self.pid) - api_cpu
+        return seconds
+
+
+@asynccontextmanager
+async def _api_server(dsn: str) -> AsyncIterator[_Api]:
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = ctx.Queue()
     server = ctx.Process(target=_serve_api, args=(dsn, ports), daemon=True)
     server.start()
     try:
         port = await asyncio.to_thread(ports.get, True, 60)
-        api_cpu = one_process(server.pid)
-        async with _measured(pool, cost):
-            ours = await through_api(f"http://127.0.0.1:{port}", secret, reports, concurrency)
-        cost.server = one_process(server.pid) - api_cpu
+        yield _Api(port, server.pid)
     finally:
         server.terminate()
         server.join(10)
-    await _empty(pool)
-    return ours
 
 
 async def _api_with_workers(
@@ -270,7 +336,7 @@ async def _api_with_workers(
     try:
         base = f"http://127.0.0.1:{port}"
         await _ready(base)
-        rate = await through_api(base, secret, reports, concurrency)
+        rate = len(reports) / await through_api(base, secret, reports, concurrency)
         async with pool.acquire() as conn:
             worked = await conn.fetchval("SELECT count(*) FROM cases WHERE state <> 'received'")
         print(f"  (`takedown serve`: its workers had taken up {worked:,} cases meanwhile)")
@@ -325,7 +391,7 @@ async def raw_same_statement(
     async with _measured(pool, cost):
         start = time.perf_counter()
         await asyncio.gather(*(one(valid[i : i + BATCH]) for i in range(0, len(valid), BATCH)))
-        return len(valid) / (time.perf_counter() - start)
+        return time.perf_counter() - start
 
 
 def cli() -> None:
@@ -333,8 +399,9 @@ def cli() -> None:
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--no-serve", action="store_true", help="skip the takedown serve run")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="turns the sides take")
     args = parser.parse_args()
-    asyncio.run(main(args.reports, args.concurrency, serve=not args.no_serve))
+    asyncio.run(main(args.reports, args.concurrency, serve=not args.no_serve, rounds=args.rounds))
 
 
 if __name__ == "__main__":
