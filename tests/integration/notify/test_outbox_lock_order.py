@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from service.notify.outbox import place_cases
+from service.notify.rounds import prepare_round
 from service.settings import Settings
 from tests.integration.notify.conftest import add_case
 
@@ -45,10 +46,10 @@ async def _case(conn: asyncpg.Connection, rng: random.Random, n: int) -> int:
     return case_id
 
 
-async def _open_notices_in_reverse(pool: asyncpg.Pool, settings: Settings) -> None:
+async def _open_notices_in_reverse(pool: asyncpg.Pool, settings: Settings, tag: int = 0) -> None:
     async with pool.acquire() as conn:
         for n, desk in enumerate(reversed(DESKS)):
-            case_id = await add_case(conn, f"http://seed{n}.example/x.png", _desk(desk))
+            case_id = await add_case(conn, f"http://seed{n}.example/{tag}.png", _desk(desk))
             await place_cases(conn, settings, [case_id])
 
 
@@ -94,3 +95,35 @@ async def test_concurrent_outbox_batches_on_shared_notices_never_deadlock(
             " WHERE sealed_at IS NULL GROUP BY recipient) per_desk"
         )
     assert open_per_desk == 1  # the batches joined the open notices, none opened twice
+
+
+async def _seal(pool: asyncpg.Pool, settings: Settings) -> None:
+    async with pool.acquire() as conn:
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM notices WHERE sealed_at IS NULL")]
+        await prepare_round(conn, settings, ids)
+
+
+@pytest.mark.timeout(120)
+async def test_outbox_batches_and_send_rounds_on_the_same_notices_never_deadlock(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """A send round locks its notices in id order and seals them while outbox batches join
+    them: whichever comes first, the others wait, and every case lands in one notice."""
+    rng = random.Random(19)
+    placed: list[int] = []
+    for round_ in range(ROUNDS):
+        await _open_notices_in_reverse(pool, settings, tag=round_)
+        async with pool.acquire() as conn:
+            base = 1000 + round_ * BATCHES * PER_BATCH
+            ids = [await _case(conn, rng, base + n) for n in range(BATCHES * PER_BATCH)]
+        batches = [ids[i::BATCHES] for i in range(BATCHES)]
+        outcomes = await asyncio.gather(
+            *(_place(pool, settings, batch) for batch in batches),
+            _seal(pool, settings),
+            _seal(pool, settings),
+            return_exceptions=True,
+        )
+        failures = [repr(o) for o in outcomes if isinstance(o, BaseException)]
+        assert failures == [], f"round {round_}: {failures}"
+        placed += ids
+    assert set((await _items_per_case(pool, placed)).values()) == {2}
