@@ -11,8 +11,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
-from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
 
 MAX_URL_LENGTH = 8192
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -31,9 +32,9 @@ class InvalidUrl(ValueError):
     """The string is not an http(s) URL we can track."""
 
 
-class NormalisedUrl(NamedTuple):
-    """A URL in its one spelling, its host, and the URL as sent. (A named tuple: made once per
-    report on the intake's hot path, where a frozen dataclass cost three times as much.)"""
+class NormalisedUrl(msgspec.Struct, frozen=True):
+    """A URL in its one spelling, its host, and the URL as sent. (A msgspec Struct: made once
+    per report on the intake's hot path, in C; a frozen dataclass cost several times as much.)"""
 
     url: str
     host: str
