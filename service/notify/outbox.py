@@ -171,10 +171,11 @@ async def tell_other_routes(
     best working desk gets its own notice about the case (the batch of its best contact), as
     the first route's does. `primary`: each case's first recipient, who is not told twice;
     `positions`: only these routes (default every one)."""
-    joins = await _other_route_joins(conn, primary, positions)
-    if joins:
-        batches = await _open_batches(conn, settings, kind, joins)
-        await _add_items(conn, settings, batches, joins, primary=[])
+    async with conn.transaction():  # the notices stay locked until their items are in
+        joins = await _other_route_joins(conn, primary, positions)
+        if joins:
+            batches = await _open_batches(conn, settings, kind, joins)
+            await _add_items(conn, settings, batches, joins, primary=[])
 
 
 async def _other_route_joins(

@@ -176,8 +176,7 @@ async def _record(conn: asyncpg.Connection, settings: Settings, attempts: list[A
         await notify_repo.cases_notified(conn, details, _AWAITING, ACTOR)
         gather = settings.notice_gather_window
         sent, following = await notify_repo.record_round(conn, sorted(sending), gather)
-        for notice_id, due in following:
-            await jobs.enqueue_for_ref(conn, "notify", notice_id, run_at=due)
+        await jobs.enqueue_for_refs(conn, "notify", dict(following))
         case_ids = [case_id for case_id, _ in details]
         await jobs.enqueue_for_cases(conn, "probe", case_ids, run_at=min(sent.values()))
 
