@@ -134,6 +134,15 @@ async def seed(dsn: str, urls: list[str]) -> None:
     await conn.close()
 
 
+async def commits(conn: asyncpg.Connection) -> int:
+    """Transactions committed in this database so far (every connection's)."""
+    return int(
+        await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+    )
+
+
 async def decided(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as conn:
         return int(
@@ -196,6 +205,7 @@ async def _resolve_all(
     loop = ClaimLoop(pool, stage, loop_config(settings), stop)
     async with pool.acquire() as conn:
         db_before = await backend_cpu(conn)
+        commits_before = await commits(conn)
     cpu = time.process_time()
     started = time.perf_counter()
     task = asyncio.create_task(loop.run())
@@ -206,14 +216,19 @@ async def _resolve_all(
     elapsed = time.perf_counter() - started
     stop.set()
     await task
-    await stage.aclose()
     async with pool.acquire() as conn:
         database = cpu_between(db_before, await backend_cpu(conn)) or 0.0
+        committed = await commits(conn) - commits_before
     cost = Cost(client=time.process_time() - cpu, database=database)
     cores = os.cpu_count() or 1
     print(
         f"cpu per URL: {cost.per_item(n)}; this process includes the sim DNS and RDAP"
         f" servers. CPU alone allows ≥ {cost.total() / cores:.1f} s on {cores} cores"
+    )
+    deferred = (await stage.resolver()).rdap.gate.deferred
+    print(
+        f"jobs handled {loop.handled} for {n} URLs ({deferred} lookups came back for a"
+        f" reserved registry slot); {committed / n:.2f} transactions per URL, reads included"
     )
     async with pool.acquire() as conn:
         retried = await conn.fetch(
@@ -222,6 +237,7 @@ async def _resolve_all(
         )
     for row in retried:
         print(f"retried after a failure: {row['count']} × {row['error']}")
+    await stage.aclose()
     await pool.close()
     return elapsed, started
 

@@ -5,7 +5,8 @@ statement, their URLs are looked up concurrently with the one shared Resolver, a
 lookups finish, those that finished together are recorded together in one transaction
 (service/usecases/resolve.py `record_resolutions`: routes, moves and their events, outbox jobs,
 the jobs' deletion) — a lookup parked for a throttled registry holds only its own place, never
-the recording of its batch-mates.
+the recording of its batch-mates. The batches in flight share their transactions: lookups of
+any batch finishing while one is written go into the next (group commit, `_GroupCommit`).
 
 A transient failure (DNS timeout, SERVFAIL, RDAP 429/5xx) is recorded as an event and its job
 retried by the claim loop with backoff, honouring Retry-After; the case stays 'resolving' and
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -44,6 +46,10 @@ class ResolveStage(ResolverOwner):
     """Claims 'resolve' jobs; one Resolver (caches, politeness) shared by all of them."""
 
     kind = "resolve"
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        super().__init__(pool, settings)
+        self._recorder = _GroupCommit(pool)
 
     async def handle(self, job: Job) -> Outcome:
         """One job, as a batch of one (the claim loop uses `handle_stream`)."""
@@ -107,9 +113,7 @@ class ResolveStage(ResolverOwner):
         if not (concluded or deferred):
             return results
         try:
-            finished = await resolution.record_resolutions(
-                self.pool, concluded, deferred, actor=ACTOR
-            )
+            finished = await self._recorder.record(concluded, deferred)
         except Exception as exc:  # nothing of the group was written: its jobs retry
             return results | {c.job.id: exc for c in concluded}
         return results | {c.job.id: _saved(c.job, finished) for c in concluded}
@@ -120,6 +124,56 @@ class ResolveStage(ResolverOwner):
         backoff, no attempt counted, no event (waiting one's turn is not a failure)."""
         ahead = max((deferral.retry_after or 0.0) - self.settings.worker_poll_interval, 0.0)
         return RunAgainAt(datetime.now(UTC) + timedelta(seconds=ahead))
+
+
+class _GroupCommit:
+    """The recordings of every batch in flight, written together: while one transaction is
+    being written, the lookups that finish meanwhile — in any batch — wait for the next one,
+    which whoever comes first writes for all of them (leader and followers). A batch alone
+    would commit a group of one or two at a time whenever its lookups finish far apart."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._writing = asyncio.Lock()
+        self._queue: list[_Queued] = []
+
+    async def record(
+        self, concluded: list[Concluded], deferred: dict[int, TransientLookupError]
+    ) -> set[int]:
+        """Record these with whatever else is waiting; the ids of the jobs deleted."""
+        queued = _Queued(concluded, deferred, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        async with self._writing:
+            if not queued.done.done():
+                await self._write_queue()
+        finished, error = await queued.done
+        if error is not None:
+            raise error
+        return finished
+
+    async def _write_queue(self) -> None:
+        taken, self._queue = self._queue, []
+        outcome: tuple[set[int], Exception | None] = (set(), RuntimeError("not recorded"))
+        try:
+            concluded = [c for q in taken for c in q.concluded]
+            deferred = {i: e for q in taken for i, e in q.deferred.items()}
+            finished = await resolution.record_resolutions(
+                self.pool, concluded, deferred, actor=ACTOR
+            )
+            outcome = (finished, None)
+        except Exception as exc:  # nothing was written: every job of it retries
+            outcome = (set(), exc)
+        finally:  # also when cancelled: no follower waits forever
+            for q in taken:
+                if not q.done.done():
+                    q.done.set_result(outcome)
+
+
+@dataclass(frozen=True)
+class _Queued:
+    concluded: list[Concluded]
+    deferred: dict[int, TransientLookupError]
+    done: asyncio.Future[tuple[set[int], Exception | None]]
 
 
 def _saved(job: Job, finished: set[int]) -> Outcome:

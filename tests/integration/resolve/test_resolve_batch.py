@@ -113,3 +113,24 @@ async def test_a_parked_lookup_does_not_hold_up_the_recording_of_its_batch_mates
         # Recorded while their batch-mate still waits for LACNIC's next slot.
         assert sorted(states.values()) == ["resolved", "resolving"]
         assert peers.rdap.counts["lacnic:ip"] == 1
+
+
+async def test_batches_in_flight_share_their_recording_transactions(
+    pool: asyncpg.Pool, peers: Peers, db_url: str
+) -> None:
+    # Three claimed batches of two, looked up at once: lookups of any batch finishing while
+    # one transaction is written go into the next one, never one transaction per case.
+    hosts = [*RESOLVABLE, ("http://www.riohost.com.br/d.jpg", "www.riohost.com.br")]
+    case_ids = [await _new_case(pool, *where) for where in hosts]
+    async with _loop(pool, peers, db_url, worker_concurrency=2, worker_batch=2):
+        for case_id in case_ids:
+            assert await _state_becomes(pool, case_id, {"resolved"}) == "resolved"
+    async with pool.acquire() as conn:
+        recorded = await _xmins(
+            conn,
+            "SELECT xmin FROM case_events WHERE case_id = ANY($1) AND kind = 'resolution'",
+            case_ids,
+        )
+        chains = await verify_chains(conn)
+    assert len(recorded) < len(case_ids)
+    assert chains.broken == []
