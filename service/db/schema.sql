@@ -852,7 +852,7 @@ CREATE INDEX scanner_outcomes_feed ON public.scanner_outcomes USING btree (scann
 
 CREATE UNIQUE INDEX stats_notices_key ON public.stats_notices USING btree (dimension, group_key) NULLS NOT DISTINCT;
 
-CREATE INDEX stats_open_notice ON public.stats_open USING btree (first_notice_at);
+CREATE INDEX stats_open_minute ON public.stats_open USING btree (stats_minute(first_notice_at));
 
 CREATE INDEX stats_open_bins_empty ON public.stats_open_bins USING btree (dimension) WHERE (open = 0);
 

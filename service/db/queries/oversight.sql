@@ -273,7 +273,8 @@ WHERE case_id = $1 AND answer = ANY($2::text[]) AND reviewed_at IS NULL
 RETURNING id, answer;
 
 -- name: oversight_stats_rows
--- Every notified case (withdrawn ones are out of the statistics) with its groups, notice clock, reappearance and notice delivery counts.
+-- Every notified case (withdrawn ones are out of the statistics) with its groups, notice
+-- clock, reappearance and notice delivery counts.
 SELECT c.id, coalesce(r.hoster, c.host) AS hoster, r.asn, r.country, c.first_notice_at,
        c.first_gone_at, c.reappeared_at IS NOT NULL AS reappeared,
        (SELECT count(*) FROM notice_items i JOIN notices n ON n.id = i.notice_id
@@ -290,14 +291,17 @@ WHERE c.first_notice_at IS NOT NULL AND c.state <> 'withdrawn';
 -- after it, those still open after it (censored at $2, "now"), and how many came back.
 -- Everything comes from trigger-maintained counts: removed cases from stats_removed (0096),
 -- open ones from stats_open_bins (0195) — a minute of first notice whole when no bucket edge
--- crosses it at $2, else its cases one by one from stats_open. Withdrawn cases are in neither.
+-- crosses it at $2, else its cases one by one from stats_open (by stats_open_minute).
+-- Withdrawn cases are in neither.
 WITH bins AS (
-    SELECT b.group_key, b.bin, b.open, b.reappeared,
-           stats_bucket($2::timestamptz - b.bin) AS seconds,
-           stats_bucket($2::timestamptz - b.bin - interval '59.999999 seconds')
-               <> stats_bucket($2::timestamptz - b.bin) AS crossed
+    SELECT b.group_key, b.bin, b.open, b.reappeared
     FROM stats_open_bins b
     WHERE b.dimension = $1::text AND b.open <> 0
+), minutes AS (  -- each minute's bucket once, and whether an edge crosses it
+    SELECT m.bin, stats_bucket($2::timestamptz - m.bin) AS seconds,
+           stats_bucket($2::timestamptz - m.bin - interval '59.999999 seconds')
+               <> stats_bucket($2::timestamptz - m.bin) AS crossed
+    FROM (SELECT DISTINCT bin FROM bins) m
 )
 SELECT t.grp, t.seconds, sum(t.removed)::bigint AS removed, sum(t.open)::bigint AS open,
        sum(t.reappeared)::bigint AS reappeared
@@ -307,15 +311,15 @@ FROM (
     FROM stats_removed s
     WHERE s.dimension = $1::text AND s.clock = 'notice' AND s.gone <> 0
     UNION ALL
-    SELECT b.group_key, b.seconds, 0, b.open, b.reappeared FROM bins b WHERE NOT b.crossed
+    SELECT b.group_key, m.seconds, 0, b.open, b.reappeared
+    FROM bins b JOIN minutes m ON m.bin = b.bin
+    WHERE NOT m.crossed
     UNION ALL
     SELECT CASE $1::text WHEN 'hoster' THEN o.hoster WHEN 'asn' THEN o.asn::text
                          ELSE o.country END,
            stats_bucket($2::timestamptz - o.first_notice_at), 0, 1, o.reappeared::integer
-    FROM (SELECT DISTINCT bin FROM bins WHERE crossed) m
-    JOIN stats_open o ON o.first_notice_at >= m.bin
-                     AND o.first_notice_at < m.bin + interval '1 minute'
-    WHERE NOT o.gone
+    FROM minutes m JOIN stats_open o ON stats_minute(o.first_notice_at) = m.bin
+    WHERE m.crossed AND NOT o.gone
 ) t
 GROUP BY 1, 2;
 
@@ -324,12 +328,14 @@ GROUP BY 1, 2;
 -- group with the buckets as arrays in length order, plus one row over every group
 -- (overall = true): a few thousand rows leave the database instead of a few hundred thousand.
 WITH bins AS (
-    SELECT b.group_key, b.bin, b.open, b.reappeared,
-           stats_bucket($2::timestamptz - b.bin) AS seconds,
-           stats_bucket($2::timestamptz - b.bin - interval '59.999999 seconds')
-               <> stats_bucket($2::timestamptz - b.bin) AS crossed
+    SELECT b.group_key, b.bin, b.open, b.reappeared
     FROM stats_open_bins b
     WHERE b.dimension = $1::text AND b.open <> 0
+), minutes AS (  -- each minute's bucket once, and whether an edge crosses it
+    SELECT m.bin, stats_bucket($2::timestamptz - m.bin) AS seconds,
+           stats_bucket($2::timestamptz - m.bin - interval '59.999999 seconds')
+               <> stats_bucket($2::timestamptz - m.bin) AS crossed
+    FROM (SELECT DISTINCT bin FROM bins) m
 )
 SELECT h.grp, h.overall, array_agg(h.seconds ORDER BY h.seconds) AS seconds,
        array_agg(h.removed ORDER BY h.seconds) AS removed,
@@ -343,15 +349,15 @@ FROM (
         FROM stats_removed s
         WHERE s.dimension = $1::text AND s.clock = 'notice' AND s.gone <> 0
         UNION ALL
-        SELECT b.group_key, b.seconds, 0, b.open, b.reappeared FROM bins b WHERE NOT b.crossed
+        SELECT b.group_key, m.seconds, 0, b.open, b.reappeared
+        FROM bins b JOIN minutes m ON m.bin = b.bin
+        WHERE NOT m.crossed
         UNION ALL
         SELECT CASE $1::text WHEN 'hoster' THEN o.hoster WHEN 'asn' THEN o.asn::text
                              ELSE o.country END,
                stats_bucket($2::timestamptz - o.first_notice_at), 0, 1, o.reappeared::integer
-        FROM (SELECT DISTINCT bin FROM bins WHERE crossed) m
-        JOIN stats_open o ON o.first_notice_at >= m.bin
-                         AND o.first_notice_at < m.bin + interval '1 minute'
-        WHERE NOT o.gone
+        FROM minutes m JOIN stats_open o ON stats_minute(o.first_notice_at) = m.bin
+        WHERE m.crossed AND NOT o.gone
     ) t
     GROUP BY GROUPING SETS ((t.grp, t.seconds), (t.seconds))
 ) h
