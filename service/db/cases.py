@@ -49,7 +49,10 @@ async def ingest_reports(
         return []
     for attempt in range(_DEADLOCK_RETRIES):
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            # No explicit transaction: the insert is one statement (cases, events and jobs
+            # commit together), and the match that may follow only reads. BEGIN and COMMIT
+            # would be two more round trips per request for nothing.
+            async with pool.acquire() as conn:
                 return await _ingest(conn, reports, scanner_id, actor, via)
         except asyncpg.DeadlockDetectedError:
             if attempt == _DEADLOCK_RETRIES - 1:
