@@ -65,16 +65,9 @@ async def _ingest(
 ) -> list[IntakeResult]:
     columns = _columns(reports)
     inserted = await conn.fetch(q("insert_reports"), *columns, scanner_id, actor, via)
-    case_of: dict[int, int] = {}
-    created: set[int] = set()
-    # Rows are (id, url, sha256, sha1, md5, pdq): the identity is everything after the id.
-    unclaimed = {tuple(row)[1:]: row[0] for row in inserted}
-    for position, item in enumerate(reports):
-        # The first report of the batch with exactly this URL and hash set created the row.
-        case_id = unclaimed.pop(_identity(item), None)
-        if case_id is not None:
-            case_of[position] = case_id
-            created.add(position)
+    # The first report of the batch with exactly this URL and hash set created the case.
+    case_of: dict[int, int] = {row[0]: row[1] for row in inserted}
+    created = set(case_of)
     missing = [p for p in range(len(reports)) if p not in case_of]
     if missing:
         case_of.update(await _match_existing(conn, reports, missing))
@@ -82,11 +75,6 @@ async def _ingest(
         IntakeResult(item.index, "created" if p in created else "duplicate", case_of[p])
         for p, item in enumerate(reports)
     ]
-
-
-def _identity(item: ValidReport) -> tuple[str | None, ...]:
-    hashes = item.report.hashes
-    return (item.url.url, hashes.sha256, hashes.sha1, hashes.md5, hashes.pdq)
 
 
 async def _match_existing(

@@ -1,13 +1,14 @@
 -- name: insert_reports
 -- Insert one batch of validated reports. Rows overlapping an existing case (same normalised URL
 -- and any equal hash, see the partial unique indexes) are skipped; each created case gets its
--- 'received' event and its resolve job in the same statement.
+-- 'received' event and its resolve job in the same statement. Returns (position, id) per created
+-- case: the 0-based position of the first report of the batch that created it.
 WITH input AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
         $8::text[], $9::text[], $10::text[], $11::timestamptz[]
-    ) AS r(url, url_original, host, sha256, sha1, md5, pdq, media_type, classification,
-           source_ref, detected_at)
+    ) WITH ORDINALITY AS r(url, url_original, host, sha256, sha1, md5, pdq, media_type,
+                           classification, source_ref, detected_at, ord)
 ), inserted AS (
     INSERT INTO cases (url, url_original, host, sha256, sha1, md5, pdq, media_type,
                        classification, source_ref, detected_at, scanner_id)
@@ -50,7 +51,14 @@ WITH input AS (
     -- Every new case goes straight to the resolve stage.
     INSERT INTO jobs (kind, case_id, run_at) SELECT 'resolve', id, received_at FROM inserted
 )
-SELECT id, url, sha256, sha1, md5, pdq FROM inserted;
+-- Matched here rather than in Python: two small integers a case instead of its URL and four
+-- hashes to send, decode and compare.
+SELECT min(r.ord) - 1 AS position, c.id
+FROM inserted c
+JOIN input r ON r.url = c.url
+            AND r.sha256 IS NOT DISTINCT FROM c.sha256 AND r.sha1 IS NOT DISTINCT FROM c.sha1
+            AND r.md5 IS NOT DISTINCT FROM c.md5 AND r.pdq IS NOT DISTINCT FROM c.pdq
+GROUP BY c.id;
 
 -- name: match_reports
 -- For reports that were not inserted: the existing case each one overlaps (lowest id wins).
