@@ -982,27 +982,37 @@ BEGIN
     RETURN NEW;
 END $function$;
 
-CREATE OR REPLACE FUNCTION public.scanner_outcome_record()
+CREATE OR REPLACE FUNCTION public.scanner_outcomes_record()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-DECLARE
-    rule scanner_outcome_rules;
 BEGIN
-    SELECT * INTO rule FROM scanner_outcome_rules r
-    WHERE (r.kind IS NULL OR r.kind = NEW.kind)
-      AND (r.from_state IS NULL OR r.from_state = NEW.from_state::text)
-      AND (r.to_state IS NULL OR r.to_state = NEW.to_state::text)
-    ORDER BY r.priority
-    LIMIT 1;
-    IF rule.outcome IS NULL THEN
-        RETURN NULL;
-    END IF;
+    WITH triples AS (
+        SELECT DISTINCT kind, from_state::text AS from_state, to_state::text AS to_state
+        FROM new_events WHERE kind <> 'received'
+    ), ruled AS (
+        SELECT t.kind, t.from_state, t.to_state, rule.outcome, rule.reason_key
+        FROM triples t
+        CROSS JOIN LATERAL (
+            SELECT r.outcome, r.reason_key FROM scanner_outcome_rules r
+            WHERE (r.kind IS NULL OR r.kind = t.kind)
+              AND (r.from_state IS NULL OR r.from_state = t.from_state)
+              AND (r.to_state IS NULL OR r.to_state = t.to_state)
+            ORDER BY r.priority
+            LIMIT 1
+        ) rule
+        WHERE rule.outcome IS NOT NULL
+    )
     INSERT INTO scanner_outcomes (case_id, scanner_id, event_id, outcome, case_state, reason, at)
-    SELECT c.id, c.scanner_id, NEW.id, rule.outcome, coalesce(NEW.to_state, c.state)::text,
-           CASE WHEN rule.reason_key IS NOT NULL THEN NEW.detail ->> rule.reason_key END,
-           NEW.at
-    FROM cases c WHERE c.id = NEW.case_id;
+    SELECT c.id, c.scanner_id, e.id, ruled.outcome, coalesce(e.to_state, c.state)::text,
+           CASE WHEN ruled.reason_key IS NOT NULL THEN e.detail ->> ruled.reason_key END,
+           e.at
+    FROM new_events e
+    JOIN ruled ON ruled.kind = e.kind
+              AND ruled.from_state IS NOT DISTINCT FROM e.from_state::text
+              AND ruled.to_state IS NOT DISTINCT FROM e.to_state::text
+    JOIN cases c ON c.id = e.case_id
+    ORDER BY e.id;
     RETURN NULL;
 END $function$;
 
@@ -1372,7 +1382,7 @@ CREATE TRIGGER case_events_chain BEFORE INSERT ON public.case_events FOR EACH RO
 
 CREATE TRIGGER case_events_no_update BEFORE DELETE OR UPDATE ON public.case_events FOR EACH ROW EXECUTE FUNCTION case_events_append_only();
 
-CREATE TRIGGER scanner_outcome_record AFTER INSERT ON public.case_events FOR EACH ROW WHEN ((new.kind <> 'received'::text)) EXECUTE FUNCTION scanner_outcome_record();
+CREATE TRIGGER scanner_outcomes_record AFTER INSERT ON public.case_events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION scanner_outcomes_record();
 
 CREATE TRIGGER stats_routes_delete AFTER DELETE ON public.case_routes REFERENCING OLD TABLE AS old_routes FOR EACH STATEMENT EXECUTE FUNCTION stats_routes_moved();
 
