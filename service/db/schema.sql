@@ -953,6 +953,32 @@ AS $function$
         'UTF8')
 $function$;
 
+CREATE OR REPLACE FUNCTION public.case_event_hash(prev_hash bytea, e case_events)
+ RETURNS bytea
+ LANGUAGE plpgsql
+ STABLE PARALLEL SAFE
+AS $function$
+DECLARE
+    id_text     text := e.id::text;
+    case_text   text := e.case_id::text;
+    at_text     text := (extract(epoch FROM e.at) * 1000000)::bigint::text;
+    from_text   text := e.from_state::text;
+    to_text     text := e.to_state::text;
+    detail_text text := e.detail::text;
+BEGIN
+    -- case_event_canonical's bytes: '<octets>:<text>' per field, '~' for NULL (0040).
+    RETURN sha256(coalesce(prev_hash, ''::bytea) || convert_to(
+        octet_length(id_text) || ':' || id_text
+        || octet_length(case_text) || ':' || case_text
+        || octet_length(at_text) || ':' || at_text
+        || octet_length(e.actor) || ':' || e.actor
+        || octet_length(e.kind) || ':' || e.kind
+        || CASE WHEN from_text IS NULL THEN '~' ELSE octet_length(from_text) || ':' || from_text END
+        || CASE WHEN to_text IS NULL THEN '~' ELSE octet_length(to_text) || ':' || to_text END
+        || octet_length(detail_text) || ':' || detail_text,
+        'UTF8'));
+END $function$;
+
 CREATE OR REPLACE FUNCTION public.case_events_append_only()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -970,7 +996,7 @@ BEGIN
     IF NEW.kind = 'received' THEN
         NEW.id := nextval('case_events_id_seq');
         NEW.prev_hash := NULL;
-        NEW.hash := sha256(case_event_canonical(NEW));
+        NEW.hash := case_event_hash(NULL, NEW);
         RETURN NEW;
     END IF;
     -- Serialise appends per case so that two transactions cannot both extend the same link.
@@ -978,7 +1004,7 @@ BEGIN
     NEW.id := nextval('case_events_id_seq');
     NEW.prev_hash := (SELECT hash FROM case_events
                       WHERE case_id = NEW.case_id ORDER BY id DESC LIMIT 1);
-    NEW.hash := sha256(coalesce(NEW.prev_hash, ''::bytea) || case_event_canonical(NEW));
+    NEW.hash := case_event_hash(NEW.prev_hash, NEW);
     RETURN NEW;
 END $function$;
 

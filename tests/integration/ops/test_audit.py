@@ -118,3 +118,36 @@ async def test_cli_verify_names_the_broken_case_and_event(db_url: str, pool: asy
     assert good.code == 0 and "checked 2 events of 2 cases" in good.out
     assert bad.code == 1
     assert f"case {case_ids[0]}, event {target}: its content no longer matches" in bad.err
+
+
+async def test_the_trigger_hashes_the_canonical_form_of_any_event(pool: asyncpg.Pool) -> None:
+    # The trigger spells the canonical form out inline (0213); these are the fields where a
+    # hand-written form could drift from case_event_canonical and the Python verifier:
+    # multi-byte and astral text, an empty detail, NULL states, a 'received' event it hashes.
+    [case_id] = await make_cases(pool, 1)
+    details = [{}, {"é": "ü", "emoji": "\U0001f600", "nested": {"b": [1, 2.5, None]}}, {"a": ""}]
+    async with pool.acquire() as conn:
+        for n, detail in enumerate(details):
+            await add_event(conn, case_id, actor=f"analyst:ä{n}", kind="note", detail=detail)
+        await transition(conn, case_id, CaseState.RESOLVING, actor="worker:resolve")
+        # A case without events yet (as intake creates them), its 'received' event hashed here.
+        other = await conn.fetchval(
+            "INSERT INTO cases (url, url_original, host, sha256, media_type, scanner_id,"
+            " source_ref, detected_at) SELECT 'https://ö.example/1.jpg', 'x', 'ö.example',"
+            " repeat('ab', 32), 'image/jpeg', scanner_id, 'r', now() FROM cases WHERE id = $1"
+            " RETURNING id",
+            case_id,
+        )
+        await conn.execute(
+            "INSERT INTO case_events (case_id, actor, kind, to_state, detail)"
+            " VALUES ($1, 'scanner:ö', 'received', 'received', $2)",
+            other,
+            {"via": "ünïcode"},
+        )
+        mismatched = await conn.fetchval(
+            "SELECT count(*) FROM case_events"
+            " WHERE hash <> sha256(coalesce(prev_hash, '') || case_event_canonical(case_events))"
+        )
+        report = await verify_chains(conn)
+    assert mismatched == 0
+    assert report.ok
