@@ -134,3 +134,12 @@ def test_the_fast_path_agrees_with_the_full_normalisation(host: str, path: str, 
         assert fast is None
         return
     assert fast is None or fast == slow
+
+
+@settings(max_examples=500, deadline=None)
+@given(host=st.from_regex(r"[a-zA-Z0-9_-]{1,6}(\.[a-zA-Z0-9_-]{0,6}){0,3}\.?", fullmatch=True))
+def test_a_plain_host_is_left_as_the_full_normalisation_would_leave_it(host: str) -> None:
+    from service.domain.urls import _PLAIN_HOST, _normalise_any_host
+
+    if _PLAIN_HOST.fullmatch(host):
+        assert _normalise_any_host(host) == host
