@@ -1008,6 +1008,20 @@ BEGIN
     RETURN NEW;
 END $function$;
 
+CREATE OR REPLACE FUNCTION public.feed_horizon()
+ RETURNS xid8
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT coalesce(
+        (SELECT min(xip) FROM pg_snapshot_xip(snap) AS xip
+         WHERE NOT EXISTS (
+             SELECT FROM pg_stat_activity a
+             WHERE a.backend_xid = xip::xid AND a.datname IS DISTINCT FROM current_database())),
+        pg_snapshot_xmax(snap))
+    FROM pg_current_snapshot() AS snap
+$function$;
+
 CREATE OR REPLACE FUNCTION public.scanner_outcomes_record()
  RETURNS trigger
  LANGUAGE plpgsql

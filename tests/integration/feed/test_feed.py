@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from service.settings import Settings
+from tests.conftest import fresh_database
 from tests.integration.api_client import Api, running_api
 from tests.integration.feed.world import S, move, new_cases, notified
 from tests.integration.oversight.world import eventually
@@ -111,6 +112,26 @@ async def test_a_later_commit_of_an_earlier_outcome_is_not_skipped(
         await pool.release(conn_a)
     items = await eventually(lambda: _at_least(api, cursor, 2))
     assert [i["case_id"] for i in items] == [early, late]
+
+
+async def test_a_transaction_open_in_another_database_does_not_hold_the_feed_back(
+    api: Api, pool: asyncpg.Pool, template_db: str
+) -> None:
+    """A bulk load or a stuck session in another database of the same server has a
+    transaction id below ours; it can never write an outcome here, so it must not stall the
+    scanners' feed (and their webhooks) until it ends."""
+    [case_id] = await new_cases(pool, "scanner-a", [1])
+    async with fresh_database(template_db) as elsewhere:
+        other = await asyncpg.connect(elsewhere)
+        try:
+            async with other.transaction():
+                await other.fetchval("SELECT pg_current_xact_id()")  # holds a transaction id
+                async with pool.acquire() as conn:
+                    await move(conn, case_id, S.RESOLVING, S.RESOLVED, S.NOTIFIED)
+                items, _ = await drain(api, None, 10)
+        finally:
+            await other.close()
+    assert [(i["case_id"], i["outcome"]) for i in items] == [(case_id, "notified")]
 
 
 async def _at_least(api: Api, cursor: str | None, n: int) -> list[dict[str, Any]] | None:
