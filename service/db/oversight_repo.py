@@ -447,6 +447,58 @@ async def stats_histograms(
     return groups, overall
 
 
+async def stats_group_page(
+    conn: asyncpg.Connection, by: str, limit: int, offset: int
+) -> tuple[list[str | None], int]:
+    """One page of the groups of `by` with notified cases, most cases first (None: the
+    "unknown" group), and how many groups there are in all."""
+    if by not in STATS_DIMENSIONS:
+        raise ValueError(f"unknown grouping {by!r}")
+    async with conn.transaction():
+        await fold_counts(conn)
+        rows = await conn.fetch(q("oversight_stats_groups_page"), by, limit, offset)
+        total = await conn.fetchval(q("oversight_stats_groups_count"), by)
+    return [r["grp"] for r in rows], total
+
+
+async def stats_group_named(conn: asyncpg.Connection, by: str, name: str) -> str | None:
+    """The group of `by` called `name` in any letter case, None when it has no notified case."""
+    await fold_counts(conn)
+    return cast(str | None, await conn.fetchval(q("oversight_stats_group_named"), by, name))
+
+
+async def stats_histograms_of(
+    conn: asyncpg.Connection, by: str, now: datetime, groups: Sequence[str | None]
+) -> list[GroupHistogram]:
+    """stats_histograms for the given groups only (None: "unknown"): what a page of groups
+    costs, whatever the number of groups."""
+    if by not in STATS_DIMENSIONS:
+        raise ValueError(f"unknown grouping {by!r}")
+    if not groups:
+        return []
+    named = [g for g in groups if g is not None]
+    rows = await fetch_without_jit(
+        conn, q("oversight_stats_histograms_of"), by, now, named, None in groups
+    )
+    return [
+        GroupHistogram(
+            Histogram(_group(r["grp"]), r["seconds"], r["removed"], r["open"]), r["reappeared"]
+        )
+        for r in rows
+    ]
+
+
+# Every notified case is counted once in each dimension, so the histogram over every group is
+# the same from any of them: take it from the one with the fewest groups.
+OVERALL_DIMENSION = "country"
+
+
+async def stats_overall(conn: asyncpg.Connection, now: datetime) -> Histogram:
+    """The histogram over every notified case (the survival curve's), from the countries."""
+    _groups, overall = await stats_histograms(conn, OVERALL_DIMENSION, now)
+    return overall
+
+
 async def stats_notices(conn: asyncpg.Connection, by: str) -> dict[str, tuple[int, int]]:
     """Notices about notified cases per group of `by`: (sent, failed or bounced)."""
     if by not in STATS_DIMENSIONS:

@@ -624,6 +624,19 @@ CREATE TABLE schema_migrations (
     CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
 );
 
+CREATE TABLE stats_groups (
+    dimension text NOT NULL,
+    group_key text,
+    cases bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT stats_groups_dimension_check CHECK ((dimension = ANY (ARRAY['hoster'::text, 'asn'::text, 'country'::text])))
+);
+
+CREATE TABLE stats_groups_pending (
+    dimension text NOT NULL,
+    group_key text,
+    cases bigint DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE stats_notices (
     dimension text NOT NULL,
     group_key text,
@@ -850,11 +863,17 @@ CREATE INDEX scanner_outcomes_case ON public.scanner_outcomes USING btree (case_
 
 CREATE INDEX scanner_outcomes_feed ON public.scanner_outcomes USING btree (scanner_id, txid, id);
 
+CREATE UNIQUE INDEX stats_groups_key ON public.stats_groups USING btree (dimension, group_key) NULLS NOT DISTINCT;
+
+CREATE INDEX stats_groups_rank ON public.stats_groups USING btree (dimension, cases DESC, group_key);
+
 CREATE UNIQUE INDEX stats_notices_key ON public.stats_notices USING btree (dimension, group_key) NULLS NOT DISTINCT;
 
 CREATE INDEX stats_open_minute ON public.stats_open USING btree (stats_minute(first_notice_at));
 
 CREATE INDEX stats_open_bins_empty ON public.stats_open_bins USING btree (dimension) WHERE (open = 0);
+
+CREATE INDEX stats_open_bins_group ON public.stats_open_bins USING btree (dimension, group_key, bin);
 
 CREATE UNIQUE INDEX stats_open_bins_key ON public.stats_open_bins USING btree (dimension, bin, group_key) NULLS NOT DISTINCT;
 
@@ -869,6 +888,23 @@ CREATE INDEX webhook_deliveries_open ON public.webhook_deliveries USING btree (w
 CREATE INDEX webhook_deliveries_parked ON public.webhook_deliveries USING btree (parked_at) WHERE (state = 'parked'::text);
 
 CREATE INDEX webhooks_scanner ON public.webhooks USING btree (scanner_id) WHERE (removed_at IS NULL);
+
+CREATE VIEW stats_groups_recount AS
+ SELECT t.dimension,
+    t.group_key,
+    (sum(t.cases))::bigint AS cases
+   FROM ( SELECT stats_removed_recount.dimension,
+            stats_removed_recount.group_key,
+            stats_removed_recount.gone AS cases
+           FROM stats_removed_recount
+          WHERE (stats_removed_recount.clock = 'notice'::text)
+        UNION ALL
+         SELECT stats_open_bins_recount.dimension,
+            stats_open_bins_recount.group_key,
+            stats_open_bins_recount.open
+           FROM stats_open_bins_recount) t
+  GROUP BY t.dimension, t.group_key
+ HAVING (sum(t.cases) <> (0)::numeric);
 
 CREATE VIEW stats_notices_recount AS
  SELECT k.dimension,
@@ -1115,6 +1151,16 @@ BEGIN
                                ('country', i.country)) AS k (dimension, group_key)
     WHERE i.first_notice_at IS NOT NULL AND (n.sent <> 0 OR n.failed <> 0)
     GROUP BY 1, 2 HAVING sum(i.sign * n.sent) <> 0 OR sum(i.sign * n.failed) <> 0;
+
+    -- notified cases per group, removed or open (the statistics page's ranking and paging)
+    INSERT INTO stats_groups_pending (dimension, group_key, cases)
+    SELECT k.dimension, k.group_key, sum(i.sign)
+    FROM unnest(items) i
+    CROSS JOIN LATERAL (VALUES ('hoster', i.hoster), ('asn', i.asn::text),
+                               ('country', i.country)) AS k (dimension, group_key)
+    WHERE i.first_notice_at IS NOT NULL AND NOT i.withdrawn
+      AND (i.first_gone_at IS NOT NULL OR i.removed_at IS NULL)
+    GROUP BY 1, 2 HAVING sum(i.sign) <> 0;
 END
 $function$;
 
@@ -1233,6 +1279,13 @@ BEGIN
     ORDER BY 1, 2
     ON CONFLICT (dimension, group_key) DO UPDATE
     SET sent = s.sent + excluded.sent, failed = s.failed + excluded.failed;
+    WITH moved AS (DELETE FROM stats_groups_pending RETURNING *)
+    INSERT INTO stats_groups AS s (dimension, group_key, cases)
+    SELECT dimension, group_key, sum(cases) FROM moved
+    GROUP BY 1, 2 HAVING sum(cases) <> 0
+    ORDER BY 1, 2
+    ON CONFLICT (dimension, group_key) DO UPDATE SET cases = s.cases + excluded.cases;
+    DELETE FROM stats_groups WHERE cases = 0;
     RETURN true;
 END
 $function$;
@@ -1327,11 +1380,13 @@ BEGIN
     LOCK TABLE cases, case_routes, notices, notice_items IN SHARE MODE;
     LOCK TABLE stats_removed, stats_notices, stats_removal_days, stats_open, stats_open_bins,
         stats_open_bins_pending, stats_removed_pending, stats_removal_days_pending,
-        stats_notices_pending IN EXCLUSIVE MODE;
+        stats_notices_pending, stats_groups, stats_groups_pending IN EXCLUSIVE MODE;
     DELETE FROM stats_open_bins_pending;
     DELETE FROM stats_removed_pending;
     DELETE FROM stats_removal_days_pending;
     DELETE FROM stats_notices_pending;
+    DELETE FROM stats_groups_pending;
+    DELETE FROM stats_groups;
     DELETE FROM stats_open;
     DELETE FROM stats_open_bins;
     DELETE FROM stats_removed;
@@ -1342,6 +1397,7 @@ BEGIN
     INSERT INTO stats_removal_days SELECT * FROM stats_removal_days_recount;
     INSERT INTO stats_open SELECT * FROM stats_open_recount;
     INSERT INTO stats_open_bins SELECT * FROM stats_open_bins_recount;
+    INSERT INTO stats_groups SELECT * FROM stats_groups_recount;
 END
 $function$;
 

@@ -7,6 +7,7 @@ The database sends histograms, never one row per case; the pages turn them into 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,15 +19,19 @@ from service.db.oversight_repo import ContentSighting, HosterContact, WaterbedMo
 from service.domain.scorecard import GroupHistogram
 from service.domain.stats import Histogram
 
+EVERY_GROUP = 2**62  # a page size no table reaches
+
 
 @dataclass(frozen=True)
 class StatsData:
-    """Everything the statistics page draws, read in one go."""
+    """Everything the statistics page draws, read in one go: one page of groups (most notified
+    cases first), the curve over every group and removals per day."""
 
     groups: list[GroupHistogram]
     overall: Histogram
     notices: dict[str, tuple[int, int]]  # group → (sent, failed or bounced)
     per_day: list[tuple[date, int]]
+    groups_total: int = 0  # groups with notified cases, on every page together
 
 
 async def histograms(
@@ -38,13 +43,49 @@ async def histograms(
         return await oversight_repo.stats_histograms(conn, by, now)
 
 
-async def stats_data(pool: asyncpg.Pool, by: str, now: datetime) -> StatsData:
-    """Histograms, notices per group and removals per day for the statistics page."""
+async def stats_data(
+    pool: asyncpg.Pool, by: str, now: datetime, limit: int = 100, offset: int = 0
+) -> StatsData:
+    """The page's groups' histograms and notices, the curve over every group and removals per
+    day: `limit` groups after the first `offset`, most notified cases first."""
     async with pool.acquire() as conn:
-        groups, overall = await oversight_repo.stats_histograms(conn, by, now)
+        names, total = await oversight_repo.stats_group_page(conn, by, limit, offset)
+        groups = await oversight_repo.stats_histograms_of(conn, by, now, names)
+        overall = await oversight_repo.stats_overall(conn, now)
         notices = await oversight_repo.stats_notices(conn, by)
         per_day = await oversight_repo.removals_per_day(conn)
-    return StatsData(groups, overall, notices, per_day)
+    return StatsData(groups, overall, notices, per_day, total)
+
+
+async def group_pages(
+    pool: asyncpg.Pool, by: str, now: datetime, size: int = 500
+) -> AsyncIterator[tuple[list[GroupHistogram], dict[str, tuple[int, int]]]]:
+    """Every group's histogram, `size` groups at a time (the CSV export), with the notices
+    per group. The group names are read once up front (one short row per group), so a group
+    whose rank changes during the export is still listed exactly once."""
+    async with pool.acquire() as conn:
+        names, _total = await oversight_repo.stats_group_page(conn, by, EVERY_GROUP, 0)
+        notices = await oversight_repo.stats_notices(conn, by)
+    for start in range(0, len(names), size):
+        async with pool.acquire() as conn:
+            page = names[start : start + size]
+            yield await oversight_repo.stats_histograms_of(conn, by, now, page), notices
+
+
+async def hoster_histogram(pool: asyncpg.Pool, name: str, now: datetime) -> GroupHistogram | None:
+    """One hoster's histogram (the hoster page), found by its name in any letter case."""
+    async with pool.acquire() as conn:
+        group = await oversight_repo.stats_group_named(conn, "hoster", name)
+        if group is None:
+            return None
+        found = await oversight_repo.stats_histograms_of(conn, "hoster", now, [group])
+    return found[0] if found else None
+
+
+async def group_notices(pool: asyncpg.Pool, by: str) -> dict[str, tuple[int, int]]:
+    """Notices about notified cases per group of `by`: (sent, failed or bounced)."""
+    async with pool.acquire() as conn:
+        return await oversight_repo.stats_notices(conn, by)
 
 
 async def hoster_contacts(pool: asyncpg.Pool, hoster: str) -> list[HosterContact]:

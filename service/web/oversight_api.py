@@ -89,7 +89,12 @@ class HosterRemovalReasons(BaseModel):
 
 class StatsOut(BaseModel):
     by: Literal["hoster", "asn", "country"]
-    groups: list[GroupStats]
+    groups: list[GroupStats] = Field(
+        description="one page: the `limit` groups with the most notified items on page 1, …"
+    )
+    page: int = 1
+    limit: int = 100
+    groups_total: int = Field(0, description="groups with notified items, on all pages")
     removals_by_reason: list[HosterRemovalReasons] = Field(
         default_factory=list, description="per hoster, whatever `by` is"
     )
@@ -186,7 +191,11 @@ OPERATIONS = [
         "Time-to-removal scorecards (Kaplan–Meier)",
         _HOTLINE,
         responses={200: StatsOut},
-        parameters=(_BY,),
+        parameters=(
+            _BY,
+            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+        ),
     ),
     Operation(
         "get",
@@ -317,7 +326,9 @@ async def api_stats(request: web.Request) -> web.Response:
     by = request.query.get("by", "hoster")
     if by not in DIMENSIONS:
         raise HttpProblem(400, "Unknown grouping", "by must be hoster, asn or country", slug="by")
-    stats = await load_stats(request.app[POOL], by)
+    limit = _limit(request.query.get("limit", "100"))
+    page = _page(request.query.get("page", "1"))
+    stats = await load_stats(request.app[POOL], by, limit, page)
     groups = [GroupStats(**_seconds(card)) for card in stats["cards"]]
     reasons = [
         HosterRemovalReasons(
@@ -325,7 +336,14 @@ async def api_stats(request: web.Request) -> web.Response:
         )
         for r in stats["reasons"]
     ]
-    body = StatsOut(by=by, groups=groups, removals_by_reason=reasons)  # type: ignore[arg-type]
+    body = StatsOut(
+        by=by,  # type: ignore[arg-type]
+        groups=groups,
+        page=page,
+        limit=limit,
+        groups_total=stats["groups_total"],
+        removals_by_reason=reasons,
+    )
     return web.json_response(jsonable(body.model_dump()))
 
 
@@ -503,6 +521,13 @@ def _limit(raw: str) -> int:
     """?limit= between 1 and 1000; anything else is the client's error, said as such."""
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         raise HttpProblem(400, "Invalid limit", "limit must be 1 to 1000", slug="invalid-limit")
+    return int(raw)
+
+
+def _page(raw: str) -> int:
+    """?page= from 1; anything else is the client's error."""
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) < 2**31:
+        raise HttpProblem(400, "Invalid page", "page must be 1 or more", slug="invalid-page")
     return int(raw)
 
 

@@ -17,7 +17,7 @@ import pytest
 from bench.scale_data import load
 from service.db import oversight_repo, probe_repo
 from service.db.tokens import create_token
-from service.domain.scorecard import cards_of, cards_of_histograms
+from service.domain.scorecard import GroupHistogram, cards_of, cards_of_histograms
 from service.domain.stats import by_hoster, summaries_of
 from service.settings import Settings
 from service.usecases import withdraw
@@ -67,6 +67,7 @@ COUNT_TABLES = {
     "stats_removal_days": "removed <> 0",
     "stats_open": "true",
     "stats_open_bins": "open <> 0 OR reappeared <> 0",
+    "stats_groups": "cases <> 0",
 }
 
 Event = Callable[[asyncpg.Connection, random.Random], Awaitable[Any]]
@@ -286,8 +287,11 @@ async def _statistics_equal_at(conn: asyncpg.Connection, now: datetime) -> None:
         assert sorted(fast, key=repr) == sorted(
             (oversight_repo.bucket_of(r) for r in slow), key=repr
         )
-        groups, _ = await oversight_repo.stats_histograms(conn, by, now)
+        groups, overall = await oversight_repo.stats_histograms(conn, by, now)
         assert cards_of_histograms(groups) == cards_of(oversight_repo.bucket_of(r) for r in slow)
+        await _pages_equal_the_full_computation(conn, by, now, groups)
+        # every notified case once in each dimension: the curve is the same from any of them
+        assert await oversight_repo.stats_overall(conn, now) == overall
     fast_rows = await probe_repo.stats_rows(conn, now)
     slow_rows = [dict(r) for r in await conn.fetch(PROBE_FROM_SCRATCH, now)]
     assert sorted(fast_rows, key=repr) == sorted(slow_rows, key=repr)
@@ -296,6 +300,24 @@ async def _statistics_equal_at(conn: asyncpg.Connection, now: datetime) -> None:
         assert summaries_of(hosters, overall) == by_hoster(slow_rows, clock, now)
     days = await oversight_repo.removals_per_day(conn)
     assert days == [(r["day"], r["removed"]) for r in await conn.fetch(DAYS_FROM_SCRATCH)]
+
+
+async def _pages_equal_the_full_computation(
+    conn: asyncpg.Connection, by: str, now: datetime, every: list[GroupHistogram]
+) -> None:
+    """The statistics page's paging (7 groups a page here) lists each group exactly once, the
+    largest first, and each page's histograms are those of the computation over every group."""
+    sizes = {g.tallies.group: sum(g.tallies.removed) + sum(g.tallies.censored) for g in every}
+    listed: list[str] = []
+    paged: list[GroupHistogram] = []
+    for offset in range(0, len(every) + 7, 7):
+        names, total = await oversight_repo.stats_group_page(conn, by, 7, offset)
+        assert total == len(every)
+        listed += [name if name is not None else "unknown" for name in names]
+        paged += await oversight_repo.stats_histograms_of(conn, by, now, names)
+    assert sorted(listed) == sorted(sizes)  # every group, none twice
+    assert [sizes[name] for name in listed] == sorted(sizes.values(), reverse=True)
+    assert sorted(paged, key=repr) == sorted(every, key=repr)
 
 
 async def test_rebuild_recounts_what_the_triggers_kept(conn: asyncpg.Connection) -> None:

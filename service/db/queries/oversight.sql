@@ -363,6 +363,69 @@ FROM (
 ) h
 GROUP BY h.grp, h.overall;
 
+-- name: oversight_stats_groups_page
+-- One page of the groups of $1 with notified cases, most cases first (trigger-kept counts,
+-- 0221): $2 groups after the first $3; the group's name breaks ties, "unknown" (NULL) last.
+SELECT group_key AS grp, cases FROM stats_groups
+WHERE dimension = $1::text
+ORDER BY cases DESC, group_key
+LIMIT $2 OFFSET $3;
+
+-- name: oversight_stats_groups_count
+-- How many groups of $1 have notified cases.
+SELECT count(*) FROM stats_groups WHERE dimension = $1::text;
+
+-- name: oversight_stats_group_named
+-- The group of $1 named $2, whatever its letter case (the hoster page's address).
+SELECT group_key AS grp FROM stats_groups
+WHERE dimension = $1::text AND lower(group_key) = lower($2::text)
+ORDER BY cases DESC LIMIT 1;
+
+-- name: oversight_stats_histograms_of
+-- oversight_stats_histograms for the groups $3 of $1 only (and the "unknown" group when $4),
+-- one row per group: the counts are read by (dimension, group_key), so the cost is the
+-- page's groups', not every group's (0221).
+WITH bins AS (
+    SELECT b.group_key, b.bin, b.open, b.reappeared
+    FROM stats_open_bins b
+    WHERE b.dimension = $1::text AND b.open <> 0
+      AND (b.group_key = ANY($3::text[]) OR ($4::boolean AND b.group_key IS NULL))
+), minutes AS (  -- each minute's bucket once, and whether an edge crosses it
+    SELECT m.bin, stats_bucket($2::timestamptz - m.bin) AS seconds,
+           stats_bucket($2::timestamptz - m.bin - interval '59.999999 seconds')
+               <> stats_bucket($2::timestamptz - m.bin) AS crossed
+    FROM (SELECT DISTINCT bin FROM bins) m
+)
+SELECT h.grp, array_agg(h.seconds ORDER BY h.seconds) AS seconds,
+       array_agg(h.removed ORDER BY h.seconds) AS removed,
+       array_agg(h.open ORDER BY h.seconds) AS open, sum(h.reappeared)::bigint AS reappeared
+FROM (
+    SELECT t.grp, t.seconds, sum(t.removed)::bigint AS removed, sum(t.open)::bigint AS open,
+           sum(t.reappeared)::bigint AS reappeared
+    FROM (
+        SELECT s.group_key AS grp, s.bucket AS seconds, s.gone AS removed, 0 AS open,
+               s.came_back AS reappeared
+        FROM stats_removed s
+        WHERE s.dimension = $1::text AND s.clock = 'notice' AND s.gone <> 0
+          AND (s.group_key = ANY($3::text[]) OR ($4::boolean AND s.group_key IS NULL))
+        UNION ALL
+        SELECT b.group_key, m.seconds, 0, b.open, b.reappeared
+        FROM bins b JOIN minutes m ON m.bin = b.bin
+        WHERE NOT m.crossed
+        UNION ALL
+        SELECT g.grp, stats_bucket($2::timestamptz - o.first_notice_at), 0, 1,
+               o.reappeared::integer
+        FROM minutes m JOIN stats_open o ON stats_minute(o.first_notice_at) = m.bin
+        CROSS JOIN LATERAL (SELECT CASE $1::text WHEN 'hoster' THEN o.hoster
+                                                 WHEN 'asn' THEN o.asn::text
+                                                 ELSE o.country END AS grp) g
+        WHERE m.crossed AND NOT o.gone
+          AND (g.grp = ANY($3::text[]) OR ($4::boolean AND g.grp IS NULL))
+    ) t
+    GROUP BY t.grp, t.seconds
+) h
+GROUP BY h.grp;
+
 -- name: oversight_stats_notices
 -- Notices about notified cases per group ($1 as above): sent, and failed or bounced
 -- (trigger-maintained counts, 0096).

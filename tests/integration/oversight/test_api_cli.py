@@ -58,6 +58,32 @@ async def test_api_queue_pages_by_keyset(settings: Settings, pool: asyncpg.Pool)
         assert "/api/v1/oversight/holds" in spec["paths"]
 
 
+async def test_api_statistics_page_by_page_most_items_first(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        sid = await scanner(conn)
+        for n, hoster in enumerate(["Big", "Big", "Big", "Mid", "Mid", "Small"]):
+            route = {**ROUTE, "hoster": hoster}
+            await notified_case(conn, sid, f"http://{n}.example/x.png", hours_ago=5, route=route)
+    async with running_api(settings, pool) as api:
+        pages = []
+        for page in ("1", "2", "3", "4"):
+            response = await api.client.get(
+                "/api/v1/oversight/stats",
+                params={"by": "hoster", "limit": "1", "page": page},
+                headers=api.auth("hotline"),
+            )
+            body = await response.json()
+            assert body["groups_total"] == 3 and body["limit"] == 1
+            pages.append([(g["group"], g["items"]) for g in body["groups"]])
+        assert pages == [[("Big", 3)], [("Mid", 2)], [("Small", 1)], []]
+        too_many = await api.client.get(
+            "/api/v1/oversight/stats", params={"limit": "1001"}, headers=api.auth("hotline")
+        )
+        assert too_many.status == 400
+
+
 async def test_api_hold_and_lift_send_the_case_back_to_the_outbox(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:

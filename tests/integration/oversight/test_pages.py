@@ -130,6 +130,27 @@ async def test_statistics_page_draws_svg_charts(client: TestClient, world: dict[
     assert ">NL<" in by_country
 
 
+async def test_statistics_page_shows_one_page_of_groups_and_the_csv_all(
+    client: TestClient, world: dict[str, int]
+) -> None:
+    await log_in(client, "alice")
+    first = await (await client.get("/oversight/stats", params={"limit": "1"})).text()
+    second = await (await client.get("/oversight/stats", params={"limit": "1", "page": "2"})).text()
+    table = "<table"  # the group table comes after the charts, which name every hoster
+    assert "Slow Host" in first.split(table)[1] and "HYPERLINK" not in first.split(table)[1]
+    assert "HYPERLINK" in second.split(table)[1] and "Slow Host" not in second.split(table)[1]
+    assert 'rel="next"' in first and 'rel="next"' not in second and 'rel="prev"' in second
+    export = await client.get("/oversight/stats", params={"limit": "1", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(await export.text())))
+    assert sorted(row["Group"] for row in rows) == [
+        '\'=HYPERLINK("http://evil.example")',
+        "Slow Host",
+    ]
+    assert {row["Group"]: row["Items"] for row in rows}["Slow Host"] == "2"
+    refused = await client.get("/oversight/stats", params={"limit": "1001"})
+    assert refused.status == 400
+
+
 async def test_holds_need_a_supervisor(
     client: TestClient, world: dict[str, int], pool: asyncpg.Pool
 ) -> None:
