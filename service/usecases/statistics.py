@@ -50,8 +50,13 @@ async def stats_data(
     day: `limit` groups after the first `offset`, most notified cases first."""
     async with pool.acquire() as conn:
         names, total = await oversight_repo.stats_group_page(conn, by, limit, offset)
-        groups = await oversight_repo.stats_histograms_of(conn, by, now, names)
-        overall = await oversight_repo.stats_overall(conn, now)
+        if by == oversight_repo.OVERALL_DIMENSION:  # the curve's query has every group's
+            every, overall = await oversight_repo.stats_histograms(conn, by, now)
+            wanted = {name if name is not None else "unknown" for name in names}
+            groups = [g for g in every if g.tallies.group in wanted]
+        else:
+            groups = await oversight_repo.stats_histograms_of(conn, by, now, names)
+            overall = await oversight_repo.stats_overall(conn, now)
         notices = await oversight_repo.stats_notices(conn, by)
         per_day = await oversight_repo.removals_per_day(conn)
     return StatsData(groups, overall, notices, per_day, total)

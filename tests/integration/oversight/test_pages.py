@@ -147,6 +147,9 @@ async def test_statistics_page_shows_one_page_of_groups_and_the_csv_all(
         "Slow Host",
     ]
     assert {row["Group"]: row["Items"] for row in rows}["Slow Host"] == "2"
+    countries = await client.get("/oversight/stats", params={"by": "country", "limit": "1"})
+    table_of_countries = (await countries.text()).split(table)[1]
+    assert ">NL<" in table_of_countries and ">DE<" not in table_of_countries
     refused = await client.get("/oversight/stats", params={"limit": "1001"})
     assert refused.status == 400
 
