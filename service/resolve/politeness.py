@@ -12,6 +12,11 @@ slot is further off than `rdap_max_wait` is not kept waiting in the process at a
 is reserved for it under a ticket (its coalescing key) and it raises `PacingDeferral`, so its
 job comes back just before the slot and uses it. The registry's queries stay evenly paced and
 its slots are neither lost (a reservation is kept for its ticket) nor taken twice.
+
+Queries are spaced a little wider than the published rate (`PACING_MARGIN`): registries count
+queries in a sliding window, so at exactly the allowed rate a query that goes out late (its
+job came back late for its slot) followed by on-time ones puts one query too many in a window,
+and the registry answers 429 and closes for its Retry-After. A polite client is never refused.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from service.settings import Settings
 T = TypeVar("T")
 # A reserved slot is kept this long after its time for a job that comes back late.
 TICKET_GRACE = 120.0
+# Slots are this much further apart than the published rate allows (queries at ~95 % of
+# it): the room in each sliding window for queries that went out late.
+PACING_MARGIN = 0.05
 
 
 class PacingDeferral(TransientLookupError):
@@ -45,11 +53,16 @@ class RegistryGate:
     """Paces queries per registry and remembers when a registry asked us to back off."""
 
     def __init__(
-        self, per_minute: dict[str, float], default_per_minute: float, max_wait: float
+        self,
+        per_minute: dict[str, float],
+        default_per_minute: float,
+        max_wait: float,
+        margin: float = PACING_MARGIN,
     ) -> None:
         self.per_minute = {k.lower(): v for k, v in per_minute.items()}
         self.default = default_per_minute
         self.max_wait = max_wait
+        self.margin = margin
         self._next_slot: dict[str, float] = {}
         self._closed_until: dict[str, float] = {}
         # (registry, ticket) → the reserved slot, in slot order (oldest first).
@@ -58,23 +71,32 @@ class RegistryGate:
         self.deferred = 0
 
     def interval(self, registry: str) -> float:
-        return 60.0 / self.per_minute.get(registry, self.default)
+        return 60.0 / self.per_minute.get(registry, self.default) * (1.0 + self.margin)
 
     async def acquire(self, registry: str, ticket: Hashable | None = None) -> None:
         """Wait for this registry's next slot (parked); raise when it is far off.
 
         With a `ticket` (the lookup's coalescing key), a far slot is reserved under it and
-        `PacingDeferral` raised; the next acquire with that ticket takes the reserved slot.
-        Without one, a far slot is not reserved and TransientLookupError says how far."""
+        `PacingDeferral` raised; the next acquire with that ticket takes the reserved slot
+        (one still far off is kept and deferred to again: a lookup deferred for another
+        registry's slot may come back before this one's). Without a ticket, a far slot is not
+        reserved and TransientLookupError says how far."""
         now = time.monotonic()
         closed = self._closed_until.get(registry, 0.0) - now
         if closed > 0:
             raise TransientLookupError(f"{registry} asked us to wait", retry_after=closed)
         self._expire(now)
-        slot = self._tickets.pop((registry, ticket), None) if ticket is not None else None
+        slot = self._ticketed(registry, ticket, now) if ticket is not None else None
         if slot is None:
             slot = self._reserve(registry, now, ticket)
         await self._wait(slot - now)
+
+    def _ticketed(self, registry: str, ticket: Hashable, now: float) -> float | None:
+        """The slot reserved for `ticket`, taken; still kept (and deferred to) if far off."""
+        slot = self._tickets.get((registry, ticket))
+        if slot is not None and slot - now > self.max_wait:
+            raise PacingDeferral(registry, slot - now)
+        return self._tickets.pop((registry, ticket), None)
 
     def _reserve(self, registry: str, now: float, ticket: Hashable | None) -> float:
         slot = max(now, self._next_slot.get(registry, now))

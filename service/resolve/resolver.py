@@ -20,7 +20,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Coroutine, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -195,17 +195,30 @@ class Resolver:
         return None
 
     async def _lookups(self, found: Lookups) -> None:
+        """The primary address's network, its Abusix contacts and the domain's registrar run
+        side by side: none needs another's answer, and each registry's queue is fed as soon
+        as the host is known (a registrar query waiting for the network's RIR would run at
+        that RIR's pace). The other networks need the primary's, so they come after."""
         assert found.addresses is not None
         ip = primary_address(found.addresses.addresses)
+        await _together(
+            self._primary_network(found, ip), self._abusix(found, ip), self._registrar(found)
+        )
+        await self._other_networks(found, ip)
+
+    async def _primary_network(self, found: Lookups, ip: str) -> None:
         found.origin = await self._second(found, "cymru", self.cymru.origin(ip))
         found.record, found.rdap_source = await self.network(ip, found.origin)
         if found.record is not None and found.record.upstream_known:
             found.upstream = found.record.upstream  # known already: no query on this path
+
+    async def _abusix(self, found: Lookups, ip: str) -> None:
         found.abusix = await self._second(found, "abusix", self.abusix.contacts(ip)) or ()
+
+    async def _registrar(self, found: Lookups) -> None:
         found.registrar = await self._second(
             found, "registrar", self.registrars.for_host(found.host)
         )
-        await self._other_networks(found, ip)
 
     async def _other_networks(self, found: Lookups, primary: str) -> None:
         """The host's other addresses, grouped by origin AS; an AS other than the primary
@@ -386,6 +399,21 @@ def _nobody(record: NetworkRecord, asn: int | None) -> str:
         f"no abuse desk beyond the network's own ({parent}, {origin}; registry desks and"
         " guesses do not count)"
     )
+
+
+async def _together(*lookups: Coroutine[Any, Any, None]) -> None:
+    """Run `lookups` concurrently and let each finish (a query already under way completes
+    and is cached, a reserved slot stays reserved). Then a failure propagates; if the only
+    trouble is reserved registry slots, the soonest one's deferral does: the job comes back
+    for it, and a slot still far off then defers it again (its reservation is kept)."""
+    outcomes = await asyncio.gather(*lookups, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    failures = [e for e in errors if not isinstance(e, PacingDeferral)]
+    if failures:
+        raise failures[0]
+    deferrals = [e for e in errors if isinstance(e, PacingDeferral)]
+    if deferrals:
+        raise min(deferrals, key=lambda d: d.retry_after or 0.0)
 
 
 def meeting_keys(ip: str, origin: Origin | None) -> list[tuple[object, ...]]:

@@ -41,11 +41,13 @@ async def test_a_429_storm_ends_in_retry_and_closes_the_registry(
     with pytest.raises(TransientLookupError) as first:
         await resolver.resolve("http://files.tulpnet.nl/f.jpg")
     assert first.value.retry_after == 120
-    asked = sum(resolver.rdap.queries.values())
+    ripe = resolver.rdap.queries["ripe"]
     with pytest.raises(TransientLookupError) as second:
         await resolver.resolve("http://i.baltichost.lv/x.jpg")  # another RIPE network
     assert second.value.retry_after is not None and second.value.retry_after > 100
-    assert sum(resolver.rdap.queries.values()) == asked + 1  # only the redirector was asked
+    assert resolver.rdap.queries["ripe"] == ripe  # RIPE is closed: not asked again
+    # The domain's registry is not held up by RIPE's block: the registrar was asked meanwhile.
+    assert resolver.rdap.queries["lv-nic"] == 1
     # ARIN is not affected by RIPE's block.
     ok = await resolver.resolve("http://img.pixelbarn.com/x.jpg")
     assert ok.decision.resolved
@@ -69,7 +71,8 @@ async def test_lacnic_pacing_defers_instead_of_hammering(
         assert first.decision.resolved
         with pytest.raises(TransientLookupError) as paced:
             await resolver.resolve("http://www.riohost.com.br/a.jpg")  # another LACNIC network
-    assert paced.value.retry_after is not None and 5 < paced.value.retry_after <= 6
+    # 6 s apart at 10/min, and a margin wider: never at exactly the registry's limit.
+    assert paced.value.retry_after is not None and 6 < paced.value.retry_after <= 6.3
     assert peers.rdap.counts["lacnic:ip"] == 1
 
 
