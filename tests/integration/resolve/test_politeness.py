@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from service.errors import TransientLookupError
+from service.resolve.politeness import PacingDeferral
 from service.resolve.resolver import Resolver, open_resolver
 from tests.integration.resolve.conftest import Peers
 
@@ -69,8 +70,12 @@ async def test_lacnic_pacing_defers_instead_of_hammering(
     async with open_resolver(pool, settings) as resolver:
         first = await resolver.resolve("http://img.andesnet.cl/a.jpg")
         assert first.decision.resolved
-        with pytest.raises(TransientLookupError) as paced:
+        asked = dict(resolver.rdap.queries)
+        with pytest.raises(PacingDeferral) as paced:
             await resolver.resolve("http://www.riohost.com.br/a.jpg")  # another LACNIC network
+        # The domain's registrar was asked meanwhile: its registry does not wait for LACNIC.
+        more = {k: n - asked.get(k, 0) for k, n in resolver.rdap.queries.items()}
+        assert {k for k, n in more.items() if n} - {"redirector"} == {"br-nic"}, more
     # 6 s apart at 10/min, and a margin wider: never at exactly the registry's limit.
     assert paced.value.retry_after is not None and 6 < paced.value.retry_after <= 6.3
     assert peers.rdap.counts["lacnic:ip"] == 1
