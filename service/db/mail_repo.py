@@ -83,8 +83,8 @@ async def record(conn: asyncpg.Connection, mail: dict[str, Any], case_ids: list[
     return mail_id
 
 
-class CaseReply(TypedDict):
-    """A reply or auto-reply about a case as the case page shows it (text only, no bytes)."""
+class IncomingText(TypedDict):
+    """What is kept of a reply or auto-reply to show it (text only, never its bytes)."""
 
     id: int
     received_at: datetime
@@ -95,6 +95,15 @@ class CaseReply(TypedDict):
     body_text: str
     truncated: bool
     attachments: list[dict[str, Any]]
+
+
+# A reply or auto-reply that matched no notice, as the analysts' unmatched-mail page shows it.
+UnmatchedMail = IncomingText
+
+
+class CaseReply(IncomingText):
+    """A reply or auto-reply about a case as the case page shows it."""
+
     notice_id: int | None
     matched_by: str | None
     reviewed_at: datetime | None
@@ -150,20 +159,6 @@ async def set_aside(conn: asyncpg.Connection, limit: int = 100) -> list[SetAside
 async def set_aside_count(conn: asyncpg.Connection) -> int:
     n: int = await conn.fetchval(q("mail_set_aside_count"))
     return n
-
-
-class UnmatchedMail(TypedDict):
-    """A reply or auto-reply that matched no notice, as the analysts' page shows it."""
-
-    id: int
-    received_at: datetime
-    kind: str
-    sender: str | None
-    subject: str
-    ticket: str | None
-    body_text: str
-    truncated: bool
-    attachments: list[dict[str, Any]]
 
 
 async def unmatched(conn: asyncpg.Connection, limit: int = 100) -> list[UnmatchedMail]:

@@ -29,19 +29,23 @@ async def _told(conn: asyncpg.Connection, case_id: int) -> list[str]:
     return [r["recipient"] for r in rows]
 
 
+async def _split_case(conn: asyncpg.Connection, url: str) -> int:
+    """A case whose host is also served from another network, with that network's desks."""
+    case_id = await add_case(conn, await scanner(conn), url, route=ROUTE)
+    await conn.execute(
+        "INSERT INTO case_address_routes (case_id, position, ip_addresses, hoster, recipients)"
+        " VALUES ($1, 1, '{192.0.2.7}', 'Other Net', $2)",
+        case_id,
+        OTHER,
+    )
+    return case_id
+
+
 async def test_each_route_is_told_and_a_failed_desk_hands_over_within_its_route(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
     async with pool.acquire() as conn:
-        case_id = await add_case(
-            conn, await scanner(conn), "http://split.example/a.png", route=ROUTE
-        )
-        await conn.execute(
-            "INSERT INTO case_address_routes (case_id, position, ip_addresses, hoster, recipients)"
-            " VALUES ($1, 1, '{192.0.2.7}', 'Other Net', $2)",
-            case_id,
-            OTHER,
-        )
+        case_id = await _split_case(conn, "http://split.example/a.png")
         await place_cases(conn, settings, [case_id])
         assert await _told(conn, case_id) == [HOSTER_DESK, "abuse@other-net.example"]
         failed = await conn.fetchrow(
@@ -64,15 +68,7 @@ async def test_each_routes_desk_is_reminded_of_its_own_notice(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
     async with pool.acquire() as conn:
-        case_id = await add_case(
-            conn, await scanner(conn), "http://split.example/late.png", route=ROUTE
-        )
-        await conn.execute(
-            "INSERT INTO case_address_routes (case_id, position, ip_addresses, hoster, recipients)"
-            " VALUES ($1, 1, '{192.0.2.7}', 'Other Net', $2)",
-            case_id,
-            OTHER,
-        )
+        case_id = await _split_case(conn, "http://split.example/late.png")
         await place_cases(conn, settings, [case_id])
         await conn.execute("UPDATE notices SET state = 'sent', sent_at = now(), sealed_at = now()")
         await EscalateStage(pool, settings).remind(conn, {"id": case_id, "country": None})
