@@ -17,6 +17,9 @@ Queries are spaced a little wider than the published rate (`PACING_MARGIN`): reg
 queries in a sliding window, so at exactly the allowed rate a query that goes out late (its
 job came back late for its slot) followed by on-time ones puts one query too many in a window,
 and the registry answers 429 and closes for its Retry-After. A polite client is never refused.
+And a late query never bunches with others: whatever its slot, a query goes out at least
+`gap` after the registry's previous one (jobs late for their slots, or all coming back when a
+closed registry reopens, are let through one gap apart instead of all at once).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class RegistryGate:
         self.max_wait = max_wait
         self.margin = margin
         self._next_slot: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}
         self._closed_until: dict[str, float] = {}
         # (registry, ticket) → the reserved slot, in slot order (oldest first).
         self._tickets: OrderedDict[tuple[str, Hashable], float] = OrderedDict()
@@ -89,7 +93,18 @@ class RegistryGate:
         slot = self._ticketed(registry, ticket, now) if ticket is not None else None
         if slot is None:
             slot = self._reserve(registry, now, ticket)
-        await self._wait(slot - now)
+        await self._wait(self._send_time(registry, max(slot, now)) - now)
+
+    def gap(self, registry: str) -> float:
+        """The least time between two queries actually sent: half the margin is kept for
+        room in the registry's window, the other half lets a late query's followers catch up
+        with their slots."""
+        return 60.0 / self.per_minute.get(registry, self.default) * (1.0 + self.margin / 2)
+
+    def _send_time(self, registry: str, slot: float) -> float:
+        at = max(slot, self._last_sent.get(registry, float("-inf")) + self.gap(registry))
+        self._last_sent[registry] = at
+        return at
 
     def _ticketed(self, registry: str, ticket: Hashable, now: float) -> float | None:
         """The slot reserved for `ticket`, taken; still kept (and deferred to) if far off."""
