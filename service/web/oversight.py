@@ -33,8 +33,8 @@ from service.web.oversight_view import (
     clean,
     decode_cursor,
     encode_cursor,
-    filters_from,
     page_link,
+    queue_page_of,
     queue_rows,
     render,
     sort_from,
@@ -131,17 +131,10 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     sort, descending = sort_from(request.query)
     if request.query.get("format") == "csv":
         return await csvexport.stream(
-            request, f"queue-{name}", QUEUE_COLUMNS, _queue_chunks(request, name, sort, descending)
+            request, f"queue-{name}", QUEUE_COLUMNS, _queue_chunks(request, name)
         )
-    page = await oversee.queue_page(
-        request.app[POOL],
-        name,
-        request.app[POLICIES].sla,
-        filters_from(request.query),
-        sort=sort,
-        descending=descending,
-        after=decode_cursor(request.query.get("after")),
-        limit=PAGE_SIZE,
+    page = await queue_page_of(
+        request, name, after=decode_cursor(request.query.get("after")), limit=PAGE_SIZE
     )
     rows = queue_rows(name, page.rows)
     cursor = encode_cursor(page.next_after)
@@ -160,25 +153,13 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _queue_chunks(
-    request: web.Request, name: str, sort: str, descending: bool
-) -> AsyncIterator[list[dict[str, Any]]]:
+async def _queue_chunks(request: web.Request, name: str) -> AsyncIterator[list[dict[str, Any]]]:
     """The whole queue for a CSV export, CSV_CHUNK rows at a time by the pages' keyset
     cursor. A connection is held for one chunk only, so a slow download never pins the
     pool; a case whose sort value changes mid-export may appear in neither or both chunks."""
-    filters = filters_from(request.query)
     after = decode_cursor(request.query.get("after"))
     while True:
-        page = await oversee.queue_page(
-            request.app[POOL],
-            name,
-            request.app[POLICIES].sla,
-            filters,
-            sort=sort,
-            descending=descending,
-            after=after,
-            limit=CSV_CHUNK,
-        )
+        page = await queue_page_of(request, name, after=after, limit=CSV_CHUNK)
         yield queue_rows(name, page.rows)
         if page.next_after is None:
             return

@@ -14,7 +14,7 @@ from service.usecases import mail, oversee, statistics, withdraw
 from service.web.auth import SUPERVISOR, require_role
 from service.web.bodies import parse_body
 from service.web.jsonout import jsonable
-from service.web.keys import POLICIES, POOL, SETTINGS
+from service.web.keys import POOL, SETTINGS
 from service.web.openapi import Operation, operation
 from service.web.oversight_stats import DIMENSIONS, load_hoster, load_stats
 from service.web.oversight_view import (
@@ -23,9 +23,8 @@ from service.web.oversight_view import (
     clean,
     decode_cursor,
     encode_cursor,
-    filters_from,
+    queue_page_of,
     queue_rows,
-    sort_from,
     valid_queue,
 )
 from service.web.problems import HttpProblem
@@ -303,17 +302,9 @@ for _op in OPERATIONS:
 async def api_queue(request: web.Request) -> web.Response:
     await require_role(request, "hotline")
     name = valid_queue(request.match_info["queue"])
-    sort, descending = sort_from(request.query)
     limit = _limit(request.query.get("limit", "100"))
-    page = await oversee.queue_page(
-        request.app[POOL],
-        name,
-        request.app[POLICIES].sla,
-        filters_from(request.query),
-        sort=sort,
-        descending=descending,
-        after=decode_cursor(request.query.get("after")),
-        limit=limit,
+    page = await queue_page_of(
+        request, name, after=decode_cursor(request.query.get("after")), limit=limit
     )
     items = [QueueItem(**row) for row in queue_rows(name, page.rows)]
     body = QueuePage(queue=name, items=items, next_after=encode_cursor(page.next_after))

@@ -16,9 +16,9 @@ from aiohttp import web
 from service.domain.escalation import LadderError
 from service.packaged import Templates
 from service.usecases import oversee
-from service.usecases.oversee import QUEUES, SORTS, QueueFilter
+from service.usecases.oversee import QUEUES, SORTS, QueueFilter, QueuePage
 from service.web.charts import human
-from service.web.keys import POLICIES, SETTINGS
+from service.web.keys import POLICIES, POOL, SETTINGS
 from service.web.problems import HttpProblem
 from service.web.session import Analyst
 
@@ -184,3 +184,21 @@ async def act(request: web.Request, conn: Any, action: oversee.CaseAction) -> Ma
     except (LadderError, oversee.ActionRefused) as exc:
         status, title, slug = next((s, t, g) for k, s, t, g in REFUSALS if isinstance(exc, k))
         raise HttpProblem(status, title, str(exc), slug=slug) from exc
+
+
+async def queue_page_of(
+    request: web.Request, name: str, *, after: tuple[str, int] | None, limit: int
+) -> QueuePage:
+    """One keyset page of queue `name` with the request's filters and sort (the page, its CSV
+    export and the API read queues the same way)."""
+    sort, descending = sort_from(request.query)
+    return await oversee.queue_page(
+        request.app[POOL],
+        name,
+        request.app[POLICIES].sla,
+        filters_from(request.query),
+        sort=sort,
+        descending=descending,
+        after=after,
+        limit=limit,
+    )
